@@ -1,0 +1,258 @@
+//! The engine: decides *when* a probe fires; the probe's Python handler decides *what* happens.
+//!
+//! A [`Probe`] names its targets (one code object, or a matcher that the engine
+//! asks once per code object) and the events it wants. The registry maps the
+//! address of every targeted code object to the probes that watch it, so the
+//! hot path is one hash lookup. The hooks into the interpreter live in the
+//! backends: `monitoring` (`sys.monitoring`, 3.12+) and `legacy` (C profile and
+//! trace functions, 3.10 and 3.11).
+
+#[cfg(not(Py_3_12))]
+mod legacy;
+#[cfg(Py_3_12)]
+mod monitoring;
+mod registry;
+
+#[cfg(not(Py_3_12))]
+use legacy as backend;
+#[cfg(Py_3_12)]
+use monitoring as backend;
+
+use pyo3::prelude::*;
+use pyo3::types::PyFrozenSet;
+use rustc_hash::FxHashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+pub use registry::CodeEntry;
+
+/// The probe wants `on_call(frame)` when a targeted call starts.
+pub const CALL: u8 = 1;
+/// The probe wants `on_return(frame, value)` / `on_raise(frame, exc)` when it ends.
+pub const RETURN: u8 = 2;
+/// The probe wants `on_line(frame, line)` at its lines.
+pub const LINE: u8 = 4;
+
+pub type LineSet = Arc<FxHashSet<u32>>;
+
+/// A registration with the engine: what to watch and whom to tell.
+///
+/// The handler is any object with the methods `on_call(frame)`,
+/// `on_return(frame, value)`, `on_raise(frame, exc)` and `on_line(frame, line)`
+/// (only those for the requested events are called). Exceptions raised by the
+/// handler never reach the traced program.
+#[pyclass(frozen, module = "jupdb._native")]
+pub struct Probe {
+    id: u64,
+    handler: Py<PyAny>,
+    code: Option<Py<PyAny>>,
+    matcher: Option<Py<PyAny>>,
+    events: u8,
+    lines: Option<LineSet>,
+    instance: Option<Py<PyAny>>,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+#[pymethods]
+impl Probe {
+    #[new]
+    #[pyo3(signature = (handler, *, events, code=None, matcher=None, lines=None, instance=None))]
+    fn new(
+        handler: Py<PyAny>,
+        events: u8,
+        code: Option<Bound<'_, PyAny>>,
+        matcher: Option<Py<PyAny>>,
+        lines: Option<Bound<'_, PyAny>>,
+        instance: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        if events == 0 || events & !(CALL | RETURN | LINE) != 0 {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!("invalid event mask {events}")));
+        }
+        if let Some(code) = &code {
+            if code.get_type().name()? != "code" {
+                return Err(pyo3::exceptions::PyTypeError::new_err("code must be a code object"));
+            }
+        }
+        let lines = match lines {
+            None => None,
+            Some(lines) => Some(Arc::new(line_set(&lines)?)),
+        };
+        if events & LINE != 0 && lines.is_none() && matcher.is_none() {
+            return Err(pyo3::exceptions::PyValueError::new_err("a line probe needs lines"));
+        }
+        Ok(Probe {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            handler,
+            code: code.map(Bound::unbind),
+            matcher,
+            events,
+            lines,
+            instance,
+        })
+    }
+
+    /// The events this probe asked for (a mask of CALL, RETURN, LINE).
+    #[getter]
+    fn events(&self) -> u8 {
+        self.events
+    }
+
+    /// The object whose methods are called when the probe fires.
+    #[getter]
+    fn handler(&self, py: Python<'_>) -> Py<PyAny> {
+        self.handler.clone_ref(py)
+    }
+
+    fn __repr__(&self) -> String {
+        let target = if self.code.is_some() { "code" } else { "matcher" };
+        format!("<jupdb Probe #{} target={target} events={}>", self.id, self.events)
+    }
+}
+
+pub(crate) fn line_set(lines: &Bound<'_, PyAny>) -> PyResult<FxHashSet<u32>> {
+    let mut set = FxHashSet::default();
+    for line in lines.try_iter()? {
+        set.insert(line?.extract::<u32>()?);
+    }
+    Ok(set)
+}
+
+/// Starts firing `probe`. Adding a probe that is already active does nothing.
+#[pyfunction]
+pub fn install(py: Python<'_>, probe: Bound<'_, Probe>) -> PyResult<()> {
+    if registry::add(py, probe.unbind()) {
+        backend::sync(py)?;
+    }
+    Ok(())
+}
+
+/// Stops firing `probe`. When the last probe goes, every hook is removed.
+#[pyfunction]
+pub fn uninstall(py: Python<'_>, probe: Bound<'_, Probe>) -> PyResult<()> {
+    let removed = registry::remove(py, probe.get().id);
+    if removed.is_some() {
+        backend::sync(py)?;
+    }
+    drop(removed); // handlers are released only after the registry lock is gone
+    Ok(())
+}
+
+/// Number of active probes.
+#[pyfunction]
+pub fn active_probes() -> usize {
+    registry::len()
+}
+
+/// Which hook the engine uses on this interpreter.
+#[pyfunction]
+pub fn backend_name() -> &'static str {
+    backend::NAME
+}
+
+/// Tells the engine that `code` is already running somewhere, so that line
+/// probes matched by file or module reach it without waiting for its next call.
+#[pyfunction]
+pub fn watch_running_code(py: Python<'_>, code: Bound<'_, PyAny>) -> PyResult<()> {
+    if registry::resolve(py, &code).is_some() {
+        backend::code_resolved(py, &code)?;
+    }
+    Ok(())
+}
+
+/// Puts back the trace function `previous` (what `sys.gettrace()` returned
+/// before a debugger took the slot), including the engine's own hook.
+#[pyfunction]
+pub fn restore_trace(py: Python<'_>, previous: Bound<'_, PyAny>) -> PyResult<()> {
+    backend::restore_trace(py, &previous)
+}
+
+// ---- firing: shared by both backends --------------------------------------
+
+fn report(py: Python<'_>, err: PyErr, handler: &Py<PyAny>) {
+    // Handlers report their own failures as warnings; this is the last line of
+    // defence, so nothing ever propagates into the traced program.
+    err.write_unraisable(py, Some(handler.bind(py)));
+}
+
+fn instance_matches(py: Python<'_>, probe: &Probe, frame: &Bound<'_, PyAny>) -> bool {
+    match &probe.instance {
+        None => true,
+        Some(instance) => match crate::compat::first_argument(frame) {
+            Ok(Some(first)) => first.is(instance.bind(py)),
+            _ => false,
+        },
+    }
+}
+
+pub(crate) fn fire_call(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyAny>) {
+    for target in &entry.targets {
+        let probe = target.probe.get();
+        if probe.events & (CALL | RETURN) == 0 || !instance_matches(py, probe, frame) {
+            continue;
+        }
+        if let Err(err) = probe.handler.call_method1(py, pyo3::intern!(py, "on_call"), (frame,)) {
+            report(py, err, &probe.handler);
+        }
+    }
+}
+
+pub(crate) fn fire_return(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) {
+    fire_end(py, entry, frame, pyo3::intern!(py, "on_return"), value);
+}
+
+pub(crate) fn fire_raise(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyAny>, exc: &Bound<'_, PyAny>) {
+    fire_end(py, entry, frame, pyo3::intern!(py, "on_raise"), exc);
+}
+
+fn fire_end(
+    py: Python<'_>,
+    entry: &CodeEntry,
+    frame: &Bound<'_, PyAny>,
+    method: &Bound<'_, pyo3::types::PyString>,
+    value: &Bound<'_, PyAny>,
+) {
+    for target in &entry.targets {
+        let probe = target.probe.get();
+        if probe.events & RETURN == 0 {
+            continue;
+        }
+        if let Err(err) = probe.handler.call_method1(py, method, (frame, value)) {
+            report(py, err, &probe.handler);
+        }
+    }
+}
+
+/// Fires the line probes of `entry` that watch `line`; false when none does.
+pub(crate) fn fire_line(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyAny>, line: u32) -> bool {
+    let mut wanted = false;
+    for target in &entry.targets {
+        let probe = target.probe.get();
+        let watches = probe.events & LINE != 0 && target.lines.as_ref().is_some_and(|l| l.contains(&line));
+        if !watches {
+            continue;
+        }
+        wanted = true;
+        if !instance_matches(py, probe, frame) {
+            continue;
+        }
+        if let Err(err) = probe.handler.call_method1(py, pyo3::intern!(py, "on_line"), (frame, line)) {
+            report(py, err, &probe.handler);
+        }
+    }
+    wanted
+}
+
+/// The frozenset of line numbers a code object can report (`co_lines`), for
+/// matchers and validation on the Python side.
+#[pyfunction]
+pub fn code_lines<'py>(py: Python<'py>, code: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyFrozenSet>> {
+    let mut lines = FxHashSet::default();
+    for item in code.call_method0(pyo3::intern!(py, "co_lines"))?.try_iter()? {
+        let (_, _, line): (isize, isize, Option<u32>) = item?.extract()?;
+        if let Some(line) = line {
+            lines.insert(line);
+        }
+    }
+    PyFrozenSet::new(py, lines.iter())
+}

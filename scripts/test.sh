@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs jupdb and its test dependencies into .venv-X.Y for one CPython, then
+# runs the whole test suite: cargo's tests, then pytest.
+#
+#   scripts/test.sh                 # with python3
+#   PYTHON=python3.12 scripts/test.sh [pytest args...]
+#
+# Needs only Rust (cargo) and CPython; everything else comes from crates.io and PyPI.
+# The Rust build cache (target/) is shared by every CPython version.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/venv.sh
+
+cargo test -p jupdb-protocol --quiet
+"$VENV/bin/python" -m pytest tests -q "$@"
