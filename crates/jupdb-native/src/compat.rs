@@ -23,6 +23,7 @@ pub unsafe fn code_ptr_of_frame(frame: *mut ffi::PyFrameObject) -> usize {
 /// The frame that is executing on this thread right now: inside a
 /// `sys.monitoring` callback that is the monitored frame, since a Rust
 /// callback pushes no Python frame of its own.
+#[cfg(Py_3_12)]
 pub fn current_frame(py: Python<'_>) -> Option<Bound<'_, PyAny>> {
     unsafe {
         let frame = ffi::PyEval_GetFrame();
@@ -126,11 +127,13 @@ fn locals_to_fast(_frame: &Bound<'_, PyAny>) -> PyResult<()> {
     Ok(())
 }
 
-/// The C profile and trace hooks of CPython 3.10 and 3.11 (3.12+ uses
-/// `sys.monitoring` instead, see `engine::monitoring`).
+/// The C-level hooks of CPython 3.10 and 3.11 (3.12+ uses `sys.monitoring`
+/// instead, see `engine::monitoring`): the PEP 523 frame evaluation hook, and
+/// the profile and trace functions of one thread state.
 #[cfg(not(Py_3_12))]
 pub mod hooks {
     use super::*;
+    use std::os::raw::c_void;
 
     pub use ffi::Py_tracefunc as TraceFunc;
     pub const CALL: c_int = ffi::PyTrace_CALL;
@@ -138,50 +141,126 @@ pub mod hooks {
     pub const LINE: c_int = ffi::PyTrace_LINE;
     pub const RETURN: c_int = ffi::PyTrace_RETURN;
 
+    /// `_PyFrameEvalFunction`: the frame is a `PyFrameObject` on 3.10 and a
+    /// `_PyInterpreterFrame` on 3.11; only `frame_code` looks inside it.
+    pub type EvalFrame = unsafe extern "C" fn(*mut ffi::PyThreadState, *mut c_void, c_int) -> *mut ffi::PyObject;
+
     extern "C" {
-        // Exported by libpython 3.10/3.11 (Include/cpython/ceval.h): the
-        // per-thread-state variants that 3.12's `...AllThreads` functions wrap.
+        // Exported by libpython 3.10/3.11 (Include/cpython/pystate.h, ceval.h).
+        fn _PyInterpreterState_GetEvalFrameFunc(interp: *mut ffi::PyInterpreterState) -> EvalFrame;
+        fn _PyInterpreterState_SetEvalFrameFunc(interp: *mut ffi::PyInterpreterState, f: EvalFrame);
         fn _PyEval_SetProfile(ts: *mut ffi::PyThreadState, func: Option<TraceFunc>, arg: *mut ffi::PyObject) -> c_int;
         fn _PyEval_SetTrace(ts: *mut ffi::PyThreadState, func: Option<TraceFunc>, arg: *mut ffi::PyObject) -> c_int;
-        fn PyInterpreterState_ThreadHead(interp: *mut ffi::PyInterpreterState) -> *mut ffi::PyThreadState;
-        fn PyThreadState_Next(ts: *mut ffi::PyThreadState) -> *mut ffi::PyThreadState;
     }
 
-    /// Sets (or with `None` clears) the C profile function of every existing thread.
-    pub fn set_profile_all_threads(py: Python<'_>, func: Option<TraceFunc>, arg: &Bound<'_, PyAny>) -> PyResult<()> {
-        let arg_ptr = if func.is_some() { arg.as_ptr() } else { std::ptr::null_mut() };
-        unsafe {
-            let interp = ffi::PyInterpreterState_Get();
-            let mut ts = PyInterpreterState_ThreadHead(interp);
-            while !ts.is_null() {
-                if _PyEval_SetProfile(ts, func, arg_ptr) < 0 {
-                    return Err(PyErr::fetch(py));
-                }
-                ts = PyThreadState_Next(ts);
-            }
-        }
-        Ok(())
+    /// The start of `struct _ts` (Include/cpython/pystate.h), up to the hooks.
+    #[cfg(not(Py_3_11))]
+    #[repr(C)]
+    struct ThreadStateHead {
+        prev: *mut c_void,
+        next: *mut c_void,
+        interp: *mut c_void,
+        frame: *mut c_void,
+        recursion_depth: c_int,
+        recursion_headroom: c_int,
+        stackcheck_counter: c_int,
+        tracing: c_int,
+        cframe: *mut c_void,
+        c_profilefunc: Option<TraceFunc>,
+        c_tracefunc: Option<TraceFunc>,
+        c_profileobj: *mut ffi::PyObject,
+        c_traceobj: *mut ffi::PyObject,
     }
 
-    /// Sets the C profile function of the calling thread.
-    pub fn set_profile_this_thread(func: Option<TraceFunc>, arg: &Bound<'_, PyAny>) {
-        let arg_ptr = if func.is_some() { arg.as_ptr() } else { std::ptr::null_mut() };
-        unsafe { ffi::PyEval_SetProfile(func, arg_ptr) };
+    #[cfg(Py_3_11)]
+    #[repr(C)]
+    struct ThreadStateHead {
+        prev: *mut c_void,
+        next: *mut c_void,
+        interp: *mut c_void,
+        _initialized: c_int,
+        _static: c_int,
+        recursion_remaining: c_int,
+        recursion_limit: c_int,
+        recursion_headroom: c_int,
+        tracing: c_int,
+        tracing_what: c_int,
+        cframe: *mut c_void,
+        c_profilefunc: Option<TraceFunc>,
+        c_tracefunc: Option<TraceFunc>,
+        c_profileobj: *mut ffi::PyObject,
+        c_traceobj: *mut ffi::PyObject,
     }
 
-    /// Sets the C trace function of the calling thread. `arg` may be null.
+    /// The start of the frame the evaluation hook receives, up to its code.
+    #[cfg(not(Py_3_11))]
+    #[repr(C)]
+    struct EvalFrameHead {
+        ob_refcnt: ffi::Py_ssize_t,
+        ob_type: *mut c_void,
+        ob_size: ffi::Py_ssize_t,
+        f_back: *mut c_void,
+        f_code: *mut ffi::PyObject,
+    }
+
+    #[cfg(Py_3_11)]
+    #[repr(C)]
+    struct EvalFrameHead {
+        f_func: *mut c_void,
+        f_globals: *mut c_void,
+        f_builtins: *mut c_void,
+        f_locals: *mut c_void,
+        f_code: *mut ffi::PyObject,
+    }
+
+    /// Borrowed code object of a frame handed to the evaluation hook.
     ///
     /// # Safety
-    /// GIL held; `arg` null or a live object.
-    pub unsafe fn set_trace_this_thread(func: Option<TraceFunc>, arg: *mut ffi::PyObject) -> c_int {
-        _PyEval_SetTrace(ffi::PyThreadState_Get(), func, arg)
+    /// `frame` must be the frame argument of an `EvalFrame` call.
+    #[inline]
+    pub unsafe fn frame_code(frame: *mut c_void) -> *mut ffi::PyObject {
+        (*(frame as *mut EvalFrameHead)).f_code
     }
 
-    /// The trace function installed on this thread right now, as a pair the
-    /// engine can hand back later: CPython keeps the C function and its object
-    /// in the thread state, and `sys.gettrace()` shows the object.
-    pub fn current_trace_object(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-        py.import(pyo3::intern!(py, "sys"))?.call_method0(pyo3::intern!(py, "gettrace"))
+    /// The interpreter's frame evaluation function.
+    pub fn eval_frame_func() -> EvalFrame {
+        unsafe { _PyInterpreterState_GetEvalFrameFunc(ffi::PyInterpreterState_Get()) }
+    }
+
+    /// Replaces the interpreter's frame evaluation function (every thread).
+    pub fn set_eval_frame_func(f: EvalFrame) {
+        unsafe { _PyInterpreterState_SetEvalFrameFunc(ffi::PyInterpreterState_Get(), f) }
+    }
+
+    /// A thread's profile or trace hook: the C function and its object.
+    #[derive(Clone, Copy)]
+    pub struct Hook {
+        pub func: Option<TraceFunc>,
+        pub obj: *mut ffi::PyObject,
+    }
+
+    fn head() -> *mut ThreadStateHead {
+        unsafe { ffi::PyThreadState_Get() as *mut ThreadStateHead }
+    }
+
+    /// The calling thread's profile hook (borrowed object).
+    pub fn profile_hook() -> Hook {
+        unsafe { Hook { func: (*head()).c_profilefunc, obj: (*head()).c_profileobj } }
+    }
+
+    /// The calling thread's trace hook (borrowed object).
+    pub fn trace_hook() -> Hook {
+        unsafe { Hook { func: (*head()).c_tracefunc, obj: (*head()).c_traceobj } }
+    }
+
+    /// Sets the calling thread's profile hook (CPython takes its own reference).
+    pub fn set_profile_hook(hook: Hook) -> c_int {
+        unsafe { _PyEval_SetProfile(ffi::PyThreadState_Get(), hook.func, hook.obj) }
+    }
+
+    /// Sets the calling thread's trace hook (CPython takes its own reference).
+    pub fn set_trace_hook(hook: Hook) -> c_int {
+        unsafe { _PyEval_SetTrace(ffi::PyThreadState_Get(), hook.func, hook.obj) }
     }
 
     /// Whether a frame of a generator or coroutine has just finished for good

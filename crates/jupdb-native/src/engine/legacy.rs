@@ -1,27 +1,30 @@
-//! Backend for CPython 3.10 and 3.11: a C profile function on every thread.
+//! Backend for CPython 3.10 and 3.11: a PEP 523 frame evaluation hook.
 //!
-//! The profile hook sees calls and returns only, so untargeted code pays one
-//! C call and one hash lookup per Python call. The trace slot, which costs
-//! every instruction of every frame, is taken only while it is needed, on the
-//! thread that needs it: while a frame with line probes runs, and for the one
-//! event that tells which exception ended a targeted call (the profile hook is
-//! not shown the exception). Any trace function that was there (pdb, coverage)
-//! keeps receiving its events meanwhile and gets the slot back afterwards.
+//! The hook sees every frame the interpreter evaluates, in every thread, and
+//! costs one hash lookup for code no probe targets. Only while a targeted frame
+//! runs does the thread get the hooks that cost more: a C profile function
+//! (calls and returns, with a frame object) and, while a frame with line
+//! probes runs or an exception must be named, the trace slot (every
+//! instruction). A profiler or tracer that was there (cProfile, pdb, coverage)
+//! keeps receiving every event meanwhile and gets its slot back afterwards.
 
+use super::registry::Lookup;
 use super::{fire_call, fire_line, fire_raise, fire_return, registry, CodeEntry, CALL, LINE, RETURN};
-use crate::compat::{code_ptr_of_frame, hooks};
+use crate::compat::hooks::{self, Hook};
+use crate::compat::code_ptr_of_frame;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 use rustc_hash::FxHashSet;
-use std::cell::RefCell;
-use std::os::raw::c_int;
+use std::cell::{Cell, RefCell};
+use std::os::raw::{c_int, c_void};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-pub const NAME: &str = "profile hook";
+pub const NAME: &str = "frame evaluation hook";
 
-/// The object CPython stores beside our hooks; `sys.getprofile()` and
-/// `sys.gettrace()` show it, which is how the engine recognises its own hook.
+/// The object CPython stores beside our profile and trace functions;
+/// `sys.getprofile()` and `sys.gettrace()` show it.
 #[pyclass(frozen, module = "jupdb._native")]
 pub struct EngineHook;
 
@@ -33,119 +36,208 @@ impl EngineHook {
 }
 
 static HOOK: GILOnceCell<Py<EngineHook>> = GILOnceCell::new();
-static INSTALLED: Mutex<Option<Py<PyAny>>> = Mutex::new(None); // threading's previous profile hook
-/// Generator and coroutine frames that started and have not finished.
-static RUNNING: Mutex<Option<FxHashSet<usize>>> = Mutex::new(None);
 
 fn hook(py: Python<'_>) -> &Bound<'_, PyAny> {
     HOOK.get_or_init(py, || Py::new(py, EngineHook).expect("allocating the engine hook")).bind(py).as_any()
 }
 
-/// Per-thread use of the trace slot.
+/// The evaluation function that was installed before ours (normally CPython's
+/// own); ours calls it for every frame. Kept after we step back, since another
+/// tool that stacked its hook on ours may still hand frames to ours.
+/// Stored as an address so the hot path reads it with one atomic load.
+static NEXT_EVAL: AtomicUsize = AtomicUsize::new(0);
+/// Generator and coroutine frames that started and have not finished.
+static RUNNING: Mutex<Option<FxHashSet<usize>>> = Mutex::new(None);
+
+/// What one thread borrowed from CPython while targeted frames run on it.
 #[derive(Default)]
-struct TraceSlot {
+struct ThreadHooks {
+    /// Targeted frames being evaluated on this thread (nested calls, recursion).
+    targeted: u32,
+    /// The profile hook we displaced (a strong reference), while we hold the slot.
+    profile_held: Option<Saved>,
     /// Frames with line probes running on this thread (generators count per resume).
     line_frames: u32,
     /// Targeted calls that ended with an exception not yet seen.
     pending: Vec<(Arc<CodeEntry>, Py<PyAny>)>,
-    /// What `sys.gettrace()` was before we took the slot, if we hold it.
-    held: Option<Py<PyAny>>,
+    /// The trace hook we displaced, while we hold the trace slot.
+    trace_held: Option<Saved>,
+}
+
+/// A displaced hook with a strong reference to its object.
+struct Saved(Hook);
+
+impl Saved {
+    fn take(hook: Hook) -> Saved {
+        unsafe { ffi::Py_XINCREF(hook.obj) };
+        Saved(hook)
+    }
+
+    /// Installs it again with `set` and releases our reference.
+    fn restore(self, set: fn(Hook) -> c_int) {
+        set(self.0);
+        unsafe { ffi::Py_XDECREF(self.0.obj) };
+    }
 }
 
 thread_local! {
-    static SLOT: RefCell<TraceSlot> = RefCell::new(TraceSlot::default());
+    static THREAD: RefCell<ThreadHooks> = RefCell::new(ThreadHooks::default());
+    /// Set while the engine runs Python code (matchers, handlers) on this thread:
+    /// frames evaluated meanwhile are the engine's own business, not the program's.
+    static BUSY: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Makes the profile hooks match the registry.
-pub fn sync(py: Python<'_>) -> PyResult<()> {
-    let threading = py.import("threading")?;
-    let mut installed = INSTALLED.lock().unwrap_or_else(|e| e.into_inner());
+/// Runs `f` with this thread marked busy (see `BUSY`).
+fn busy<R>(f: impl FnOnce() -> R) -> R {
+    let was = BUSY.with(|b| b.replace(true));
+    let result = f();
+    BUSY.with(|b| b.set(was));
+    result
+}
+
+/// Installs the evaluation hook while any probe is active.
+pub fn sync(_py: Python<'_>) -> PyResult<()> {
     let want = registry::len() > 0;
-    match (want, installed.is_some()) {
-        (true, false) => {
-            hooks::set_profile_all_threads(py, Some(profile), hook(py))?;
-            // Threads started later install it from their first profile event.
-            let previous = threading.call_method0("getprofile")?;
-            threading.call_method1("setprofile", (wrap_pyfunction!(thread_start, py)?,))?;
-            *installed = Some(previous.unbind());
-        }
-        (false, true) => {
-            let previous = installed.take().unwrap();
-            drop(installed);
-            hooks::set_profile_all_threads(py, None, hook(py))?;
-            threading.call_method1("setprofile", (previous,))?;
-            RUNNING.lock().unwrap_or_else(|e| e.into_inner()).take();
-        }
-        _ => {}
+    let current = hooks::eval_frame_func();
+    let ours = current as usize == eval_frame as hooks::EvalFrame as usize;
+    if want && !ours {
+        NEXT_EVAL.store(current as usize, Ordering::Release);
+        hooks::set_eval_frame_func(eval_frame);
+    } else if !want && ours {
+        hooks::set_eval_frame_func(next_eval());
+    }
+    if !want {
+        RUNNING.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
     Ok(())
 }
 
-/// Nothing to switch on per code object with a profile hook.
+/// Nothing to switch on per code object: the evaluation hook sees every frame.
 pub fn code_resolved(_py: Python<'_>, _code: &Bound<'_, PyAny>) -> PyResult<()> {
     Ok(())
 }
 
-/// `threading.setprofile` hook: moves a new thread onto the C profile hook.
-#[pyfunction]
-fn thread_start(py: Python<'_>, frame: Bound<'_, PyAny>, event: &str, arg: Bound<'_, PyAny>) -> PyResult<()> {
-    hooks::set_profile_this_thread(Some(profile), hook(py));
-    let what = match event {
-        "call" => hooks::CALL,
-        "return" => hooks::RETURN,
-        _ => return Ok(()),
-    };
-    unsafe { profile(std::ptr::null_mut(), frame.as_ptr().cast(), what, arg.as_ptr()) };
-    Ok(())
+fn next_eval() -> hooks::EvalFrame {
+    let address = NEXT_EVAL.load(Ordering::Acquire);
+    assert_ne!(address, 0, "the evaluation hook ran before it was installed");
+    // SAFETY: only ever stored from a valid `EvalFrame` in `sync`.
+    unsafe { std::mem::transmute::<usize, hooks::EvalFrame>(address) }
 }
 
-fn entry_for(py: Python<'_>, frame: *mut ffi::PyFrameObject) -> Option<Arc<CodeEntry>> {
-    let key = unsafe { code_ptr_of_frame(frame) };
-    if let Some(entry) = registry::lookup(key) {
-        return Some(entry);
+unsafe extern "C" fn eval_frame(ts: *mut ffi::PyThreadState, frame: *mut c_void, throw: c_int) -> *mut ffi::PyObject {
+    let next = next_eval();
+    if BUSY.with(Cell::get) {
+        return next(ts, frame, throw);
     }
-    if !registry::is_undecided(key) {
-        return None;
+    let code = hooks::frame_code(frame);
+    let targeted = match registry::classify(code as usize) {
+        Lookup::Hit(_) => true,
+        Lookup::Miss => false,
+        Lookup::Undecided => {
+            let py = Python::assume_gil_acquired();
+            busy(|| registry::resolve(py, &Bound::from_borrowed_ptr(py, code)).is_some())
+        }
+    };
+    if !targeted {
+        return next(ts, frame, throw);
     }
-    let code = unsafe { Bound::from_owned_ptr(py, ffi::PyFrame_GetCode(frame).cast()) };
-    registry::resolve(py, &code)
+    let py = Python::assume_gil_acquired();
+    enter_targeted(py);
+    let result = next(ts, frame, throw);
+    leave_targeted();
+    result
+}
+
+/// Gives this thread our profile hook for the targeted frame about to run.
+fn enter_targeted(py: Python<'_>) {
+    THREAD.with(|t| {
+        let mut t = t.borrow_mut();
+        t.targeted += 1;
+        if t.targeted == 1 {
+            let current = hooks::profile_hook();
+            // Ours already (left by a call that never came back here): restore none.
+            let displaced = if current.obj == hook(py).as_ptr() {
+                Hook { func: None, obj: std::ptr::null_mut() }
+            } else {
+                current
+            };
+            t.profile_held = Some(Saved::take(displaced));
+            hooks::set_profile_hook(Hook { func: Some(profile), obj: hook(py).as_ptr() });
+        }
+    });
+}
+
+fn leave_targeted() {
+    let saved = THREAD.with(|t| {
+        let mut t = t.borrow_mut();
+        t.targeted -= 1;
+        if t.targeted == 0 {
+            t.profile_held.take()
+        } else {
+            None
+        }
+    });
+    if let Some(saved) = saved {
+        // Whoever set a profile hook inside the call (rare) is replaced, as
+        // CPython's own sys.setprofile would replace ours.
+        saved.restore(hooks::set_profile_hook);
+    }
+}
+
+fn entry_for(frame: *mut ffi::PyFrameObject) -> Option<Arc<CodeEntry>> {
+    registry::lookup(unsafe { code_ptr_of_frame(frame) })
+}
+
+/// Calls the hook we displaced with the same event, as CPython would have.
+unsafe fn forward(saved: Option<Hook>, frame: *mut ffi::PyFrameObject, what: c_int, arg: *mut ffi::PyObject) -> c_int {
+    match saved {
+        Some(Hook { func: Some(func), obj }) => func(obj, frame, what, arg),
+        _ => 0,
+    }
 }
 
 unsafe extern "C" fn profile(_obj: *mut ffi::PyObject, frame: *mut ffi::PyFrameObject, what: c_int, arg: *mut ffi::PyObject) -> c_int {
-    if what != hooks::CALL && what != hooks::RETURN {
-        return 0;
+    let displaced = THREAD.with(|t| t.borrow().profile_held.as_ref().map(|s| s.0));
+    if what == hooks::CALL || what == hooks::RETURN {
+        let py = Python::assume_gil_acquired();
+        busy(|| {
+            flush_unseen_exceptions(py);
+            if let Some(entry) = entry_for(frame) {
+                on_profile_event(py, &entry, frame, what, arg);
+            }
+        });
     }
-    let py = Python::assume_gil_acquired();
-    flush_unseen_exceptions(py);
-    let Some(entry) = entry_for(py, frame) else { return 0 };
+    forward(displaced, frame, what, arg)
+}
+
+unsafe fn on_profile_event(py: Python<'_>, entry: &Arc<CodeEntry>, frame: *mut ffi::PyFrameObject, what: c_int, arg: *mut ffi::PyObject) {
     let frame = Bound::from_borrowed_ptr(py, frame.cast());
     if what == hooks::CALL {
         if entry.events & LINE != 0 {
-            SLOT.with(|s| s.borrow_mut().line_frames += 1);
+            THREAD.with(|t| t.borrow_mut().line_frames += 1);
             update_trace_slot(py);
         }
-        if entry.events & (CALL | RETURN) != 0 && first_start(&entry, &frame) {
-            fire_call(py, &entry, &frame);
+        if entry.events & (CALL | RETURN) != 0 && first_start(entry, &frame) {
+            fire_call(py, entry, &frame);
         }
-    } else {
-        if entry.events & LINE != 0 {
-            SLOT.with(|s| {
-                let mut s = s.borrow_mut();
-                s.line_frames = s.line_frames.saturating_sub(1);
-            });
-        }
-        if entry.events & RETURN != 0 {
-            if arg.is_null() {
-                // Ended by an exception: the next exception trace event shows it.
-                SLOT.with(|s| s.borrow_mut().pending.push((entry.clone(), frame.clone().unbind())));
-                forget_running(&entry, &frame);
-            } else if finished(&entry, &frame) {
-                fire_return(py, &entry, &frame, &Bound::from_borrowed_ptr(py, arg));
-            }
-        }
-        update_trace_slot(py);
+        return;
     }
-    0
+    if entry.events & LINE != 0 {
+        THREAD.with(|t| {
+            let mut t = t.borrow_mut();
+            t.line_frames = t.line_frames.saturating_sub(1);
+        });
+    }
+    if entry.events & RETURN != 0 {
+        if arg.is_null() {
+            // Ended by an exception: the next exception trace event names it.
+            THREAD.with(|t| t.borrow_mut().pending.push((entry.clone(), frame.clone().unbind())));
+            forget_running(entry, &frame);
+        } else if finished(entry, &frame) {
+            fire_return(py, entry, &frame, &Bound::from_borrowed_ptr(py, arg));
+        }
+    }
+    update_trace_slot(py);
 }
 
 /// A generator frame's profile "call" comes at its start and at each resume.
@@ -179,12 +271,12 @@ fn forget_running(entry: &CodeEntry, frame: &Bound<'_, PyAny>) {
 
 /// Reports calls whose exception went by unseen (it crossed only C code).
 fn flush_unseen_exceptions(py: Python<'_>) {
-    let pending = SLOT.with(|s| {
-        let mut s = s.borrow_mut();
-        if s.pending.is_empty() {
+    let pending = THREAD.with(|t| {
+        let mut t = t.borrow_mut();
+        if t.pending.is_empty() {
             Vec::new()
         } else {
-            std::mem::take(&mut s.pending)
+            std::mem::take(&mut t.pending)
         }
     });
     for (entry, frame) in pending {
@@ -197,41 +289,36 @@ fn flush_unseen_exceptions(py: Python<'_>) {
 /// If another tool takes the slot meanwhile (pdb entered from a breakpoint),
 /// it keeps it; the engine takes the slot again once it is free.
 fn update_trace_slot(py: Python<'_>) {
-    let (want, held) = SLOT.with(|s| {
-        let s = s.borrow();
-        (s.line_frames > 0 || !s.pending.is_empty(), s.held.is_some())
+    let (want, held) = THREAD.with(|t| {
+        let t = t.borrow();
+        (t.line_frames > 0 || !t.pending.is_empty(), t.trace_held.is_some())
     });
-    if !want && !held {
-        return;
-    }
-    let Ok(current) = hooks::current_trace_object(py) else { return };
-    let ours = current.is(hook(py));
+    let current = hooks::trace_hook();
+    let ours = current.obj == hook(py).as_ptr();
     if want {
         if !held {
-            SLOT.with(|s| s.borrow_mut().held = Some(current.clone().unbind()));
+            THREAD.with(|t| t.borrow_mut().trace_held = Some(Saved::take(current)));
         }
-        if !held || current.is_none() {
+        if !held || current.func.is_none() {
             take_trace_slot(py);
         }
-    } else {
-        let previous = SLOT.with(|s| s.borrow_mut().held.take()).unwrap();
+    } else if held {
+        let saved = THREAD.with(|t| t.borrow_mut().trace_held.take()).unwrap();
         if ours {
-            if let Err(err) = give_trace_slot(py, previous.bind(py)) {
-                err.write_unraisable(py, None);
-            }
+            saved.restore(hooks::set_trace_hook);
+        } else {
+            unsafe { ffi::Py_XDECREF(saved.0.obj) };
         }
     }
 }
 
 fn take_trace_slot(py: Python<'_>) {
-    unsafe { hooks::set_trace_this_thread(Some(trace), hook(py).as_ptr()) };
+    hooks::set_trace_hook(Hook { func: Some(trace), obj: hook(py).as_ptr() });
 }
 
-fn give_trace_slot(py: Python<'_>, previous: &Bound<'_, PyAny>) -> PyResult<()> {
-    if previous.is_none() {
-        unsafe { hooks::set_trace_this_thread(None, std::ptr::null_mut()) };
-        Ok(())
-    } else if previous.is(hook(py)) {
+/// Puts back a trace function that a debugger displaced (see `restore_trace`).
+pub fn restore_trace(py: Python<'_>, previous: &Bound<'_, PyAny>) -> PyResult<()> {
+    if previous.is(hook(py)) {
         take_trace_slot(py);
         Ok(())
     } else {
@@ -239,16 +326,25 @@ fn give_trace_slot(py: Python<'_>, previous: &Bound<'_, PyAny>) -> PyResult<()> 
     }
 }
 
-/// Puts back a trace function that a debugger displaced (see `restore_trace`).
-pub fn restore_trace(py: Python<'_>, previous: &Bound<'_, PyAny>) -> PyResult<()> {
-    give_trace_slot(py, previous)
-}
-
 unsafe extern "C" fn trace(_obj: *mut ffi::PyObject, frame: *mut ffi::PyFrameObject, what: c_int, arg: *mut ffi::PyObject) -> c_int {
     let py = Python::assume_gil_acquired();
-    let bound = Bound::from_borrowed_ptr(py, frame.cast());
+    busy(|| on_trace_event(py, frame, what, arg));
+    let displaced = THREAD.with(|t| t.borrow().trace_held.as_ref().map(|s| s.0));
+    match displaced {
+        Some(Hook { func: Some(_), .. }) => forward(displaced, frame, what, arg),
+        _ => {
+            if what == hooks::CALL && entry_for(frame).is_none() {
+                // No one else traces: spare untargeted frames their line events.
+                let _ = Bound::from_borrowed_ptr(py, frame.cast()).setattr(pyo3::intern!(py, "f_trace_lines"), false);
+            }
+            0
+        }
+    }
+}
+
+unsafe fn on_trace_event(py: Python<'_>, frame: *mut ffi::PyFrameObject, what: c_int, arg: *mut ffi::PyObject) {
     if what == hooks::EXCEPTION {
-        let pending = SLOT.with(|s| std::mem::take(&mut s.borrow_mut().pending));
+        let pending = THREAD.with(|t| std::mem::take(&mut t.borrow_mut().pending));
         if !pending.is_empty() {
             let exc = Bound::from_borrowed_ptr(py, arg).get_item(1).unwrap_or_else(|_| py.None().into_bound(py));
             for (entry, frame) in pending {
@@ -257,16 +353,16 @@ unsafe extern "C" fn trace(_obj: *mut ffi::PyObject, frame: *mut ffi::PyFrameObj
             update_trace_slot(py);
         }
     } else if what == hooks::LINE {
-        if let Some(entry) = registry::lookup(code_ptr_of_frame(frame)) {
+        if let Some(entry) = entry_for(frame) {
             let line = hooks::line_number(frame);
             if entry.watches_line(line) {
+                let bound = Bound::from_borrowed_ptr(py, frame.cast());
                 with_frame_trace(py, &bound, || {
                     fire_line(py, &entry, &bound, line);
                 });
             }
         }
     }
-    forward(py, &bound, what, arg)
 }
 
 /// Line actions may jump (`frame.f_lineno = n`), which CPython allows only
@@ -280,48 +376,5 @@ fn with_frame_trace(py: Python<'_>, frame: &Bound<'_, PyAny>, action: impl FnOnc
     action();
     if own.is_none() {
         let _ = frame.setattr(name, py.None());
-    }
-}
-
-/// Hands the event to the trace function we displaced, as CPython's own
-/// trampoline would (`sys.settrace` semantics: the global function gets "call",
-/// the frame's `f_trace` gets the rest); frames no one traces skip line events.
-fn forward(py: Python<'_>, frame: &Bound<'_, PyAny>, what: c_int, arg: *mut ffi::PyObject) -> c_int {
-    let previous = SLOT.with(|s| s.borrow().held.as_ref().map(|p| p.clone_ref(py)));
-    let Some(previous) = previous.filter(|p| !p.is_none(py)) else {
-        if what == hooks::CALL {
-            let _ = frame.setattr(pyo3::intern!(py, "f_trace_lines"), false);
-        }
-        return 0;
-    };
-    let f_trace = pyo3::intern!(py, "f_trace");
-    let callback = if what == hooks::CALL {
-        previous.into_bound(py)
-    } else {
-        match frame.getattr(f_trace) {
-            Ok(local) if !local.is_none() && !local.is(hook(py)) => local,
-            _ => return 0,
-        }
-    };
-    let event = match what {
-        hooks::CALL => "call",
-        hooks::EXCEPTION => "exception",
-        hooks::LINE => "line",
-        hooks::RETURN => "return",
-        _ => "opcode",
-    };
-    let arg = if arg.is_null() { py.None().into_bound(py) } else { unsafe { Bound::from_borrowed_ptr(py, arg) } };
-    match callback.call1((frame, event, arg)) {
-        Ok(result) => {
-            if !result.is_none() {
-                let _ = frame.setattr(f_trace, result);
-            }
-            0
-        }
-        Err(err) => {
-            // As CPython does when a trace function raises: stop tracing, propagate.
-            err.restore(py);
-            -1
-        }
     }
 }

@@ -7,6 +7,7 @@
 //! is one hash lookup.
 
 use super::{fire_call, fire_line, fire_raise, fire_return, registry, CALL, LINE, RETURN};
+use super::registry::Lookup;
 use crate::compat::current_frame;
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
@@ -112,10 +113,9 @@ fn make_callback<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyCFun
 }
 
 fn on_py_start(py: Python<'_>, code: &Bound<'_, PyAny>) -> Py<PyAny> {
-    let key = code.as_ptr() as usize;
-    let entry = match registry::lookup(key) {
-        Some(entry) => Some(entry),
-        None if registry::is_undecided(key) => {
+    let entry = match registry::classify(code.as_ptr() as usize) {
+        Lookup::Hit(entry) => Some(entry),
+        Lookup::Undecided => {
             let entry = registry::resolve(py, code);
             if entry.is_some() {
                 if let Err(err) = code_resolved(py, code) {
@@ -124,7 +124,7 @@ fn on_py_start(py: Python<'_>, code: &Bound<'_, PyAny>) -> Py<PyAny> {
             }
             entry
         }
-        None => None,
+        Lookup::Miss => None,
     };
     match entry {
         Some(entry) if entry.events & (CALL | RETURN) != 0 => {

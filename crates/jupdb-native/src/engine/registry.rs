@@ -153,9 +153,28 @@ pub fn lookup(code: usize) -> Option<Arc<CodeEntry>> {
     lock().as_ref()?.codes.get(&code).cloned()
 }
 
-/// Whether the matchers still have to be asked about this code address.
-pub fn is_undecided(code: usize) -> bool {
-    lock().as_ref().is_some_and(|r| r.matchers > 0 && !r.rejected.contains_key(&code))
+/// What the registry knows about a code address.
+pub enum Lookup {
+    /// Probes target it.
+    Hit(#[cfg_attr(not(Py_3_12), allow(dead_code))] Arc<CodeEntry>),
+    /// No probe targets it.
+    Miss,
+    /// Matcher probes have not been asked about it yet (see [`resolve`]).
+    Undecided,
+}
+
+/// [`lookup`], and whether the matchers must still be asked, under one lock.
+#[inline]
+pub fn classify(code: usize) -> Lookup {
+    let guard = lock();
+    let Some(reg) = guard.as_ref() else { return Lookup::Miss };
+    if let Some(entry) = reg.codes.get(&code) {
+        Lookup::Hit(entry.clone())
+    } else if reg.matchers > 0 && !reg.rejected.contains_key(&code) {
+        Lookup::Undecided
+    } else {
+        Lookup::Miss
+    }
 }
 
 /// The entry for `code`, asking the matcher probes about it if no one has yet.
