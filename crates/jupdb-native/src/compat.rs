@@ -7,13 +7,13 @@
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
-use std::os::raw::c_int;
 
 /// `PyFrame_GetCode` returns a new reference; the engine only needs the address
 /// (to look it up) and keeps the frame alive meanwhile, so give the reference back.
 ///
 /// # Safety
 /// `frame` must be a live frame object and the GIL must be held.
+#[cfg(not(Py_3_12))]
 pub unsafe fn code_ptr_of_frame(frame: *mut ffi::PyFrameObject) -> usize {
     let code = ffi::PyFrame_GetCode(frame);
     ffi::Py_DECREF(code.cast());
@@ -113,7 +113,7 @@ fn remove_local(locals: &Bound<'_, PyAny>, name: &Bound<'_, PyString>) -> PyResu
 #[cfg(not(Py_3_13))]
 fn locals_to_fast(frame: &Bound<'_, PyAny>) -> PyResult<()> {
     extern "C" {
-        fn PyFrame_LocalsToFast(frame: *mut ffi::PyFrameObject, clear: c_int);
+        fn PyFrame_LocalsToFast(frame: *mut ffi::PyFrameObject, clear: std::os::raw::c_int);
     }
     unsafe { PyFrame_LocalsToFast(frame.as_ptr().cast(), 1) };
     match PyErr::take(frame.py()) {
@@ -133,7 +133,7 @@ fn locals_to_fast(_frame: &Bound<'_, PyAny>) -> PyResult<()> {
 #[cfg(not(Py_3_12))]
 pub mod hooks {
     use super::*;
-    use std::os::raw::c_void;
+    use std::os::raw::{c_int, c_void};
 
     pub use ffi::Py_tracefunc as TraceFunc;
     pub const CALL: c_int = ffi::PyTrace_CALL;
