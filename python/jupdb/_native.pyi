@@ -69,3 +69,10 @@ def write_locals(frame: FrameType, updates: dict[str, Any], deleted: list[str] =
 
 def first_argument(frame: FrameType) -> Any:
     """The frame's first argument (``self`` of a method), or None."""
+
+def commit_locals(frame: FrameType) -> None:
+    """Copy changes made to the dict ``frame.f_locals`` returned back into the frame.
+
+    Up to 3.12, as CPython does after a trace function returns; a no-op from 3.13,
+    where ``f_locals`` writes through.
+    """

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import types
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Type, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Type, Union
 
 from . import _native
 from .probe import Probe, report_failure
@@ -174,7 +175,8 @@ class Breakpoint(Probe):
             raise TypeError(f"callback needs a callable, not {type(fn).__name__}")
 
         def call(frame: types.FrameType) -> None:
-            fn(frame)
+            with _trace_function_locals(frame):
+                fn(frame)
 
         call.__doc__ = f"callback({getattr(fn, '__qualname__', fn)!r})"
         self._actions.append(call)
@@ -208,12 +210,23 @@ class Breakpoint(Probe):
 
         def enter(frame: types.FrameType) -> None:
             debugger = _returning_debugger(cls)(**kwargs)
-            debugger.set_trace(frame)
-            event = "line" if self.line is not None else "call"
-            debugger.trace_dispatch(frame, event, None)
+            with _trace_function_locals(frame):
+                debugger.set_trace(frame)
+                event = "line" if self.line is not None else "call"
+                debugger.trace_dispatch(frame, event, None)
 
         enter.__doc__ = f"debug({cls.__name__})"
         self._actions.append(enter)
+
+
+@contextlib.contextmanager
+def _trace_function_locals(frame: types.FrameType) -> Iterator[None]:
+    """Changes to ``frame.f_locals`` made inside stick, as in a trace function."""
+    frame.f_locals  # refresh the snapshot first, as CPython does before a trace call
+    try:
+        yield
+    finally:
+        _native.commit_locals(frame)
 
 
 def _returning_debugger(cls: Type["bdb.Bdb"]) -> Type["bdb.Bdb"]:

@@ -110,6 +110,13 @@ fn remove_local(locals: &Bound<'_, PyAny>, name: &Bound<'_, PyString>) -> PyResu
     }
 }
 
+/// Copies what was written into the dict `frame.f_locals` returned back into
+/// the running frame, as CPython does after a trace function returns (up to
+/// 3.12; from 3.13 `f_locals` writes through and there is nothing to copy).
+pub fn commit_locals(frame: &Bound<'_, PyAny>) -> PyResult<()> {
+    locals_to_fast(frame)
+}
+
 #[cfg(not(Py_3_13))]
 fn locals_to_fast(frame: &Bound<'_, PyAny>) -> PyResult<()> {
     extern "C" {

@@ -23,3 +23,11 @@ pub fn write_locals(
 pub fn first_argument<'py>(frame: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
     crate::compat::first_argument(frame)
 }
+
+/// Makes changes made to the dict that `frame.f_locals` returned (by pdb, or
+/// by a callback) take effect in the running frame. Read `frame.f_locals`
+/// first: that is the snapshot this copies back.
+#[pyfunction]
+pub fn commit_locals(frame: &Bound<'_, PyAny>) -> PyResult<()> {
+    crate::compat::commit_locals(frame)
+}

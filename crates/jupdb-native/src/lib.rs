@@ -25,5 +25,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(engine::restore_trace, m)?)?;
     m.add_function(wrap_pyfunction!(frames::write_locals, m)?)?;
     m.add_function(wrap_pyfunction!(frames::first_argument, m)?)?;
+    m.add_function(wrap_pyfunction!(frames::commit_locals, m)?)?;
     Ok(())
 }

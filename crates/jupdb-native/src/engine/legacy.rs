@@ -374,7 +374,9 @@ fn with_frame_trace(py: Python<'_>, frame: &Bound<'_, PyAny>, action: impl FnOnc
         let _ = frame.setattr(name, hook(py));
     }
     action();
-    if own.is_none() {
+    // The action may have given the frame a tracer of its own (pdb): keep that.
+    let lent = frame.getattr(name).is_ok_and(|t| t.is(hook(py)));
+    if own.is_none() && lent {
         let _ = frame.setattr(name, py.None());
     }
 }
