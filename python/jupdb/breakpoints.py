@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import types
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Type, Union
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without the cost of importing typing
 
 from . import _native
 from .probe import Probe, report_failure
@@ -13,11 +12,12 @@ from .scope import Scope, code_lines, lines_with_text
 
 if TYPE_CHECKING:
     import bdb
+    from typing import Any, Callable, Dict, List, Optional, Type, Union
 
     from .debugger import NoPdb
 
-Source = Union[str, bytes, types.CodeType]
-Action = Callable[[types.FrameType], None]
+    Source = Union[str, bytes, types.CodeType]
+    Action = Callable[[types.FrameType], None]
 
 
 def _compile(source: Source, mode: str, what: str) -> types.CodeType:
@@ -175,8 +175,7 @@ class Breakpoint(Probe):
             raise TypeError(f"callback needs a callable, not {type(fn).__name__}")
 
         def call(frame: types.FrameType) -> None:
-            with _trace_function_locals(frame):
-                fn(frame)
+            _as_trace_function(frame, fn, frame)
 
         call.__doc__ = f"callback({getattr(fn, '__qualname__', fn)!r})"
         self._actions.append(call)
@@ -210,21 +209,20 @@ class Breakpoint(Probe):
 
         def enter(frame: types.FrameType) -> None:
             debugger = _returning_debugger(cls)(**kwargs)
-            with _trace_function_locals(frame):
-                debugger.set_trace(frame)
-                event = "line" if self.line is not None else "call"
-                debugger.trace_dispatch(frame, event, None)
+            debugger.set_trace(frame)
+            event = "line" if self.line is not None else "call"
+            _as_trace_function(frame, debugger.trace_dispatch, frame, event, None)
 
         enter.__doc__ = f"debug({cls.__name__})"
         self._actions.append(enter)
 
 
-@contextlib.contextmanager
-def _trace_function_locals(frame: types.FrameType) -> Iterator[None]:
-    """Changes to ``frame.f_locals`` made inside stick, as in a trace function."""
+def _as_trace_function(frame: types.FrameType, fn: Callable[..., Any], *args: Any) -> None:
+    """Calls ``fn(*args)`` so that changes it makes to ``frame.f_locals`` stick,
+    as they do in a trace function."""
     frame.f_locals  # refresh the snapshot first, as CPython does before a trace call
     try:
-        yield
+        fn(*args)
     finally:
         _native.commit_locals(frame)
 

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import collections
 import threading
 import types
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
-
-from .probe import Probe, report_failure
-from .scope import Scope
-
-if TYPE_CHECKING:
-    import traceback
-
-    from .debugger import NoPdb
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without the cost of importing typing
 
 from . import _native
+from .probe import Probe, report_failure
+
+if TYPE_CHECKING:
+    import collections
+    import traceback
+    from typing import Any, Dict, Optional
+
+    from .debugger import NoPdb
+    from .scope import Scope
 
 
 class CallInfo:
@@ -59,6 +59,7 @@ class CallInfo:
 
 
 def _start(frame: types.FrameType) -> CallInfo:
+    import collections
     import inspect
     import traceback
 
@@ -122,7 +123,7 @@ class CallCapture(_CallRecorder, CallInfo):
         self.__dict__.update(info.__dict__)
 
 
-class CallListCapture(_CallRecorder, List[CallInfo]):
+class CallListCapture(_CallRecorder, "list[CallInfo]" if TYPE_CHECKING else list):  # type: ignore[misc]
     """A list of :class:`CallInfo`, one per call, in the order the calls returned."""
 
     def __init__(self, nopdb: "NoPdb", scope: Scope) -> None:

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import types
-from typing import Any, Callable, List, Optional, Union
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without the cost of importing typing
 
-from .breakpoints import Breakpoint, Source
+from .breakpoints import Breakpoint
 from .calls import CallCapture, CallListCapture
-from .probe import Probe
 from .scope import Scope
 
-_local = threading.local()
+if TYPE_CHECKING:
+    from typing import Any, List, Optional, Union
 
-Target = Union[Callable[..., Any], str, None]
-FileSpec = Union[str, "os.PathLike[str]", None]
+    from .breakpoints import Source
+    from .probe import Probe
+    from .scope import FileSpec, Target
+
+_local = threading.local()
 
 
 def _active_stack() -> List["NoPdb"]:

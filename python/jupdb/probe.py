@@ -8,22 +8,25 @@ reported as :class:`RuntimeWarning` with the traceback.
 
 from __future__ import annotations
 
-import traceback
 import types
-import warnings
-from typing import TYPE_CHECKING, Any, Optional, TypeVar
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without the cost of importing typing
 
 from . import _native
-from .scope import Scope
 
 if TYPE_CHECKING:
-    from .debugger import NoPdb
+    from typing import Any, Optional, TypeVar
 
-P = TypeVar("P", bound="Probe")
+    from .debugger import NoPdb
+    from .scope import Scope
+
+    P = TypeVar("P", bound="Probe")
 
 
 def report_failure(what: str, frame: Optional[types.FrameType]) -> None:
     """Report the exception being handled as a warning; the program goes on."""
+    import traceback
+    import warnings
+
     where = f" at {frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else ""
     warnings.warn(f"jupdb: {what} failed{where}; the program continues.\n{traceback.format_exc()}",
                   RuntimeWarning, stacklevel=2)

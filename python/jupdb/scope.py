@@ -8,18 +8,20 @@ must be ``self``), or a *matcher* that the engine asks once per code object.
 from __future__ import annotations
 
 import functools
-import linecache
 import os
-import pathlib
 import types
-from typing import Any, Callable, Iterable, Optional, Union
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without the cost of importing typing
 
 from . import _native
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+if TYPE_CHECKING:  # typing and pathlib are not imported at run time: `import jupdb` stays cheap
+    import pathlib
+    from typing import Any, Callable, Iterable, Optional, Union
 
-Target = Union[Callable[..., Any], str, None]
-FileSpec = Union[str, "os.PathLike[str]", None]
+    Target = Union[Callable[..., Any], str, None]
+    FileSpec = Union[str, os.PathLike[str], None]
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 class Scope:
@@ -43,6 +45,8 @@ class Scope:
         file: FileSpec = None,
         unwrap: bool = True,
     ) -> None:
+        import pathlib
+
         self.function = function
         self.module = module
         self.unwrap = unwrap
@@ -100,15 +104,17 @@ class Scope:
 
 @functools.lru_cache(maxsize=4096)
 def _resolved(filename: str) -> pathlib.Path:
+    import pathlib
+
     return pathlib.Path(filename).resolve()
 
 
 def _file_matches(filename: str, spec: Union[str, pathlib.Path]) -> bool:
     if filename.endswith(">"):  # "<stdin>", "<ipython-input-...>": compare as is
         return filename == str(spec)
-    if isinstance(spec, pathlib.Path):
-        return _resolved(filename) == spec
-    return _resolved(filename).match(spec)
+    if isinstance(spec, str):
+        return _resolved(filename).match(spec)
+    return _resolved(filename) == spec
 
 
 def _describe(obj: Any) -> str:
@@ -160,5 +166,7 @@ def code_lines(code: types.CodeType) -> frozenset[int]:
 
 def lines_with_text(filename: str, candidates: Iterable[int], text: str, module_globals: Any = None) -> set[int]:
     """The candidate lines whose source, stripped, is ``text`` stripped."""
+    import linecache
+
     wanted = text.strip()
     return {n for n in candidates if linecache.getline(filename, n, module_globals).strip() == wanted}
