@@ -56,8 +56,9 @@ struct ThreadHooks {
     targeted: u32,
     /// The profile hook we displaced (a strong reference), while we hold the slot.
     profile_held: Option<Saved>,
-    /// Frames with line probes running on this thread (generators count per resume).
-    line_frames: u32,
+    /// Frames with line probes running on this thread (a generator's while it runs),
+    /// kept by address so that they are let go even if their probe is removed meanwhile.
+    line_frames: Vec<usize>,
     /// Targeted calls that ended with an exception not yet seen.
     pending: Vec<(Arc<CodeEntry>, Py<PyAny>)>,
     /// The trace hook we displaced, while we hold the trace slot.
@@ -205,6 +206,15 @@ unsafe extern "C" fn profile(_obj: *mut ffi::PyObject, frame: *mut ffi::PyFrameO
             if let Some(entry) = entry_for(frame) {
                 on_profile_event(py, &entry, frame, what, arg);
             }
+            if what == hooks::RETURN {
+                THREAD.with(|t| {
+                    let mut t = t.borrow_mut();
+                    if let Some(i) = t.line_frames.iter().rposition(|f| *f == frame as usize) {
+                        t.line_frames.swap_remove(i);
+                    }
+                });
+                update_trace_slot(py);
+            }
         });
     }
     forward(displaced, frame, what, arg)
@@ -214,19 +224,13 @@ unsafe fn on_profile_event(py: Python<'_>, entry: &Arc<CodeEntry>, frame: *mut f
     let frame = Bound::from_borrowed_ptr(py, frame.cast());
     if what == hooks::CALL {
         if entry.events & LINE != 0 {
-            THREAD.with(|t| t.borrow_mut().line_frames += 1);
+            THREAD.with(|t| t.borrow_mut().line_frames.push(frame.as_ptr() as usize));
             update_trace_slot(py);
         }
         if entry.events & (CALL | RETURN) != 0 && first_start(entry, &frame) {
             fire_call(py, entry, &frame);
         }
         return;
-    }
-    if entry.events & LINE != 0 {
-        THREAD.with(|t| {
-            let mut t = t.borrow_mut();
-            t.line_frames = t.line_frames.saturating_sub(1);
-        });
     }
     if entry.events & RETURN != 0 {
         if arg.is_null() {
@@ -237,7 +241,6 @@ unsafe fn on_profile_event(py: Python<'_>, entry: &Arc<CodeEntry>, frame: *mut f
             fire_return(py, entry, &frame, &Bound::from_borrowed_ptr(py, arg));
         }
     }
-    update_trace_slot(py);
 }
 
 /// A generator frame's profile "call" comes at its start and at each resume.
@@ -291,7 +294,7 @@ fn flush_unseen_exceptions(py: Python<'_>) {
 fn update_trace_slot(py: Python<'_>) {
     let (want, held) = THREAD.with(|t| {
         let t = t.borrow();
-        (t.line_frames > 0 || !t.pending.is_empty(), t.trace_held.is_some())
+        (!t.line_frames.is_empty() || !t.pending.is_empty(), t.trace_held.is_some())
     });
     let current = hooks::trace_hook();
     let ours = current.obj == hook(py).as_ptr();
