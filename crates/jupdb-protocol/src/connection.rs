@@ -1,0 +1,744 @@
+//! Connection files: how a client finds a debuggee and gets its key.
+//!
+//! A debuggee writes one JSON file, `jupdb-<pid>-<session_id>.json`, into the
+//! runtime directory, and rewrites it when its state changes. Files are
+//! written atomically (a temporary file in the same directory, then a rename)
+//! with mode 0600; a directory this crate creates gets mode 0700. An existing
+//! directory's mode is left alone (it may be shared, like `/tmp`); the files
+//! in it are private all the same.
+//!
+//! # The runtime directory
+//!
+//! Beside Jupyter's, as the first of these that applies:
+//!
+//! 1. `$JUPDB_RUNTIME_DIR`, if set and not empty (used as given);
+//! 2. `$XDG_RUNTIME_DIR/jupdb`, if `XDG_RUNTIME_DIR` is an absolute path;
+//! 3. `$XDG_DATA_HOME/jupdb/runtime`, if `XDG_DATA_HOME` is an absolute path;
+//! 4. `$HOME/.local/share/jupdb/runtime` (on macOS too).
+//!
+//! Files are written to the first. Unless `JUPDB_RUNTIME_DIR` is set,
+//! [`list_connection_files`] looks both in 2 (when it applies) and in 3 or 4,
+//! so that a client finds a debuggee started from an environment without
+//! `XDG_RUNTIME_DIR` (cron, a container, `sudo`), and the other way round.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ConnectionFileError, ProtocolError};
+use crate::hex;
+use crate::random::new_id;
+use crate::signing::{Signer, SIGNATURE_SCHEME};
+use crate::time::now_rfc3339;
+
+/// Largest connection file that is read, in bytes.
+pub const MAX_CONNECTION_FILE_LEN: u64 = 1024 * 1024;
+
+/// The `state` of a debuggee that runs.
+pub const STATE_RUNNING: &str = "running";
+/// The `state` of a debuggee with at least one paused thread.
+pub const STATE_PAUSED: &str = "paused";
+
+const FILE_PREFIX: &str = "jupdb-";
+const FILE_SUFFIX: &str = ".json";
+
+/// How the sockets are reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// TCP: `tcp://<ip>:<port>`.
+    Tcp,
+    /// Unix domain sockets: `ipc://<ip>-<port>`, where `ip` is a path prefix
+    /// (Jupyter's convention).
+    Ipc,
+}
+
+/// Where a paused debuggee stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    /// Source file path.
+    pub file: String,
+    /// Line number, from 1.
+    pub line: u32,
+    /// Function (code object) name.
+    pub function: String,
+}
+
+/// The content of a connection file.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionInfo {
+    /// `"tcp"` or `"ipc"`.
+    pub transport: Transport,
+    /// Address the sockets listen on (`"127.0.0.1"` by default), or the path
+    /// prefix for `ipc`.
+    pub ip: String,
+    /// Port of the ROUTER socket that takes requests.
+    pub request_port: u16,
+    /// Port of the PUB socket that publishes events.
+    pub event_port: u16,
+    /// The session key as hex text; the HMAC key is the decoded bytes.
+    pub key: String,
+    /// Always `"hmac-sha256"`.
+    pub signature_scheme: String,
+    /// Process id of the debuggee.
+    pub pid: u32,
+    /// The debuggee's command line (Python's `sys.argv`).
+    pub argv: Vec<String>,
+    /// The debuggee's Python version, e.g. `"3.12.1"`.
+    pub python_version: String,
+    /// The debuggee's session id, as in its messages' headers.
+    pub session_id: String,
+    /// When the session started: RFC 3339 UTC with microseconds.
+    pub created: String,
+    /// [`STATE_RUNNING`], [`STATE_PAUSED`], or a state a later version adds.
+    pub state: String,
+    /// Where the debuggee is paused, when it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+impl ConnectionInfo {
+    /// Connection information for this process: TCP on 127.0.0.1, a new
+    /// session id, created now, running, with this process's id and
+    /// command line. Set `argv` and `python_version` from Python.
+    pub fn new(key: &[u8], request_port: u16, event_port: u16) -> Self {
+        Self {
+            transport: Transport::Tcp,
+            ip: "127.0.0.1".to_owned(),
+            request_port,
+            event_port,
+            key: hex::encode(key),
+            signature_scheme: SIGNATURE_SCHEME.to_owned(),
+            pid: std::process::id(),
+            argv: std::env::args_os()
+                .map(|arg| arg.to_string_lossy().into_owned())
+                .collect(),
+            python_version: String::new(),
+            session_id: new_id(),
+            created: now_rfc3339(),
+            state: STATE_RUNNING.to_owned(),
+            location: None,
+        }
+    }
+
+    /// A signer for this session's key. Fails on another signature scheme or
+    /// a key that is not hex.
+    pub fn signer(&self) -> Result<Signer, ProtocolError> {
+        if self.signature_scheme != SIGNATURE_SCHEME {
+            return Err(ProtocolError::UnsupportedScheme(
+                self.signature_scheme.clone(),
+            ));
+        }
+        Signer::from_hex(&self.key)
+    }
+
+    /// The ZeroMQ endpoint of the request (ROUTER) socket.
+    pub fn request_endpoint(&self) -> String {
+        self.endpoint(self.request_port)
+    }
+
+    /// The ZeroMQ endpoint of the event (PUB) socket.
+    pub fn event_endpoint(&self) -> String {
+        self.endpoint(self.event_port)
+    }
+
+    fn endpoint(&self, port: u16) -> String {
+        match self.transport {
+            Transport::Tcp if self.ip.contains(':') => format!("tcp://[{}]:{port}", self.ip),
+            Transport::Tcp => format!("tcp://{}:{port}", self.ip),
+            Transport::Ipc => format!("ipc://{}-{port}", self.ip),
+        }
+    }
+
+    /// The file name: `jupdb-<pid>-<session_id>.json`, with characters other
+    /// than ASCII letters, digits, `-` and `_` in the session id replaced by
+    /// `_`, and the id cut to 64 characters.
+    pub fn file_name(&self) -> String {
+        let session: String = self
+            .session_id
+            .chars()
+            .take(64)
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("{FILE_PREFIX}{}-{session}{FILE_SUFFIX}", self.pid)
+    }
+}
+
+impl fmt::Debug for ConnectionInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectionInfo")
+            .field("transport", &self.transport)
+            .field("ip", &self.ip)
+            .field("request_port", &self.request_port)
+            .field("event_port", &self.event_port)
+            .field("key", &"<secret>")
+            .field("signature_scheme", &self.signature_scheme)
+            .field("pid", &self.pid)
+            .field("argv", &self.argv)
+            .field("python_version", &self.python_version)
+            .field("session_id", &self.session_id)
+            .field("created", &self.created)
+            .field("state", &self.state)
+            .field("location", &self.location)
+            .finish()
+    }
+}
+
+/// A connection file found by [`list_connection_files`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// What it says.
+    pub info: ConnectionInfo,
+}
+
+/// The runtime directory where connection files are written (see the
+/// [module documentation](self)).
+pub fn runtime_dir() -> Result<PathBuf, ConnectionFileError> {
+    runtime_dirs_from(|name| std::env::var_os(name))
+        .into_iter()
+        .next()
+        .ok_or(ConnectionFileError::NoRuntimeDir)
+}
+
+/// The directories to look in, the one to write to first.
+fn runtime_dirs_from(var: impl Fn(&str) -> Option<OsString>) -> Vec<PathBuf> {
+    let set = |name: &str| {
+        var(name)
+            .filter(|value| !value.is_empty())
+            .map(PathBuf::from)
+    };
+    let absolute = |name: &str| set(name).filter(|path| path.is_absolute());
+    if let Some(dir) = set("JUPDB_RUNTIME_DIR") {
+        return vec![dir];
+    }
+    let data_home = absolute("XDG_DATA_HOME")
+        .or_else(|| set("HOME").map(|home| home.join(".local").join("share")));
+    absolute("XDG_RUNTIME_DIR")
+        .map(|dir| dir.join("jupdb"))
+        .into_iter()
+        .chain(data_home.map(|dir| dir.join("jupdb").join("runtime")))
+        .collect()
+}
+
+/// Writes `info` to its file in the [`runtime_dir`]; returns the file's path.
+pub fn write_connection_file(info: &ConnectionInfo) -> Result<PathBuf, ConnectionFileError> {
+    write_connection_file_in(&runtime_dir()?, info)
+}
+
+/// Writes `info` to its file in `dir`, creating `dir` (mode 0700) if needed;
+/// returns the file's path. The file is replaced atomically: a reader sees the
+/// old content or the new, never a part.
+pub fn write_connection_file_in(
+    dir: &Path,
+    info: &ConnectionInfo,
+) -> Result<PathBuf, ConnectionFileError> {
+    create_private_dir(dir)?;
+    let path = dir.join(info.file_name());
+    let temp = dir.join(format!(".{}.{}.tmp", info.file_name(), &new_id()[..8]));
+    let mut json = serde_json::to_vec_pretty(info).expect("a ConnectionInfo always serializes");
+    json.push(b'\n');
+
+    let written = write_private_file(&temp, &json).and_then(|()| fs::rename(&temp, &path));
+    if let Err(err) = written {
+        let _ = fs::remove_file(&temp);
+        return Err(ConnectionFileError::io(&path, err));
+    }
+    Ok(path)
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), ConnectionFileError> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .map_err(|err| ConnectionFileError::io(dir, err))
+}
+
+/// Creates `path` (which must not exist, so no link is followed) with mode 0600
+/// and writes `bytes` to disk.
+fn write_private_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    {
+        // The umask may have removed bits; make the mode exactly 0600.
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Reads one connection file.
+pub fn read_connection_file(path: &Path) -> Result<ConnectionInfo, ConnectionFileError> {
+    let file = File::open(path).map_err(|err| ConnectionFileError::io(path, err))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CONNECTION_FILE_LEN + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|err| ConnectionFileError::io(path, err))?;
+    if bytes.len() as u64 > MAX_CONNECTION_FILE_LEN {
+        return Err(ConnectionFileError::Malformed {
+            path: path.to_owned(),
+            reason: format!("larger than {MAX_CONNECTION_FILE_LEN} bytes"),
+        });
+    }
+    serde_json::from_slice(&bytes).map_err(|err| ConnectionFileError::Malformed {
+        path: path.to_owned(),
+        reason: err.to_string(),
+    })
+}
+
+/// The connection files of live debuggees, newest first, from every runtime
+/// directory (see the [module documentation](self)).
+///
+/// Files that cannot be read or parsed are skipped and left alone; files of
+/// processes that no longer exist are deleted. Directories that do not exist
+/// or cannot be read are skipped.
+pub fn list_connection_files() -> Result<Vec<ConnectionFile>, ConnectionFileError> {
+    let dirs = runtime_dirs_from(|name| std::env::var_os(name));
+    if dirs.is_empty() {
+        return Err(ConnectionFileError::NoRuntimeDir);
+    }
+    let mut found: Vec<ConnectionFile> = dirs
+        .iter()
+        .filter_map(|dir| list_connection_files_in(dir).ok())
+        .flatten()
+        .collect();
+    sort_newest_first(&mut found);
+    Ok(found)
+}
+
+/// The connection files of live debuggees in `dir`, newest first; as
+/// [`list_connection_files`]. A directory that does not exist has none.
+pub fn list_connection_files_in(dir: &Path) -> Result<Vec<ConnectionFile>, ConnectionFileError> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(ConnectionFileError::io(dir, err)),
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !(name.starts_with(FILE_PREFIX) && name.ends_with(FILE_SUFFIX)) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(info) = read_connection_file(&path) else {
+            continue;
+        };
+        if process_alive(info.pid) {
+            found.push(ConnectionFile { path, info });
+        } else {
+            let _ = fs::remove_file(&path);
+        }
+    }
+    sort_newest_first(&mut found);
+    Ok(found)
+}
+
+fn sort_newest_first(files: &mut [ConnectionFile]) {
+    files.sort_by(|a, b| (&b.info.created, &b.path).cmp(&(&a.info.created, &a.path)));
+}
+
+/// Whether a process with id `pid` exists (a zombie counts). A process of
+/// another user counts too.
+#[cfg(unix)]
+pub fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    // 0 and negative ids name process groups, not processes.
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 sends nothing; kill only checks that the process exists
+    // and that we may signal it.
+    if unsafe { libc::kill(pid, 0) } == 0 {
+        return true;
+    }
+    io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Whether a process with id `pid` exists. Without a check on this platform,
+/// every process is taken to be alive, so no file is deleted.
+#[cfg(not(unix))]
+pub fn process_alive(_pid: u32) -> bool {
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh directory under the system's temporary directory, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new() -> Self {
+            let path = std::env::temp_dir().join(format!("jupdb-protocol-test-{}", new_id()));
+            fs::create_dir(&path).unwrap();
+            Self(path)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn info() -> ConnectionInfo {
+        let mut info = ConnectionInfo::new(&[0xab; 32], 5555, 5556);
+        info.argv = vec!["app.py".into(), "--fast".into()];
+        info.python_version = "3.12.1".into();
+        info
+    }
+
+    /// The pid of a process that has exited and been reaped.
+    fn dead_pid() -> u32 {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        pid
+    }
+
+    #[cfg(unix)]
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn new_info_describes_this_process() {
+        let info = ConnectionInfo::new(&[1, 2, 255], 1, 2);
+        assert_eq!(info.key, "0102ff");
+        assert_eq!(info.pid, std::process::id());
+        assert_eq!(info.transport, Transport::Tcp);
+        assert_eq!(info.ip, "127.0.0.1");
+        assert_eq!(info.signature_scheme, "hmac-sha256");
+        assert_eq!(info.state, STATE_RUNNING);
+        assert!(!info.argv.is_empty());
+    }
+
+    #[test]
+    fn json_field_names() {
+        let mut info = info();
+        info.location = Some(Location {
+            file: "app.py".into(),
+            line: 12,
+            function: "main".into(),
+        });
+        let json: serde_json::Value = serde_json::to_value(&info).unwrap();
+        let mut keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "argv",
+                "created",
+                "event_port",
+                "ip",
+                "key",
+                "location",
+                "pid",
+                "python_version",
+                "request_port",
+                "session_id",
+                "signature_scheme",
+                "state",
+                "transport"
+            ]
+        );
+        assert_eq!(json["transport"], "tcp");
+        assert_eq!(json["location"]["line"], 12);
+        // No location: the field is left out, and reading it back gives None.
+        info.location = None;
+        let text = serde_json::to_string(&info).unwrap();
+        assert!(!text.contains("location"));
+        assert_eq!(serde_json::from_str::<ConnectionInfo>(&text).unwrap(), info);
+    }
+
+    #[test]
+    fn debug_hides_key() {
+        let text = format!("{:?}", info());
+        assert!(!text.contains("abab"), "{text}");
+        assert!(text.contains("<secret>"));
+    }
+
+    #[test]
+    fn signer_from_info() {
+        let mut info = info();
+        let signer = info.signer().unwrap();
+        let sig = Signer::new(&[0xab; 32])
+            .unwrap()
+            .sign::<&[u8]>(b"h", b"c", &[]);
+        signer
+            .verify::<&[u8]>(sig.as_bytes(), b"h", b"c", &[])
+            .unwrap();
+
+        info.key = "not hex".into();
+        assert!(matches!(
+            info.signer(),
+            Err(ProtocolError::InvalidKey { .. })
+        ));
+        info.signature_scheme = "hmac-md5".into();
+        assert_eq!(
+            info.signer().unwrap_err(),
+            ProtocolError::UnsupportedScheme("hmac-md5".into())
+        );
+    }
+
+    #[test]
+    fn endpoints() {
+        let mut info = info();
+        assert_eq!(info.request_endpoint(), "tcp://127.0.0.1:5555");
+        assert_eq!(info.event_endpoint(), "tcp://127.0.0.1:5556");
+        info.ip = "::1".into();
+        assert_eq!(info.request_endpoint(), "tcp://[::1]:5555");
+        info.transport = Transport::Ipc;
+        info.ip = "/run/user/1000/jupdb/s1".into();
+        assert_eq!(info.event_endpoint(), "ipc:///run/user/1000/jupdb/s1-5556");
+    }
+
+    #[test]
+    fn file_names_are_safe() {
+        let mut info = info();
+        info.pid = 42;
+        info.session_id = "abc-DEF_1".into();
+        assert_eq!(info.file_name(), "jupdb-42-abc-DEF_1.json");
+        info.session_id = "../../etc/passwd".into();
+        assert_eq!(info.file_name(), "jupdb-42-______etc_passwd.json");
+        info.session_id = "x".repeat(100);
+        assert_eq!(
+            info.file_name().len(),
+            "jupdb-42-".len() + 64 + ".json".len()
+        );
+    }
+
+    #[test]
+    fn runtime_dir_order() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| OsString::from(value))
+            }
+        };
+        let dirs = |pairs| runtime_dirs_from(env(pairs));
+        let all = &[
+            ("JUPDB_RUNTIME_DIR", "/custom"),
+            ("XDG_RUNTIME_DIR", "/run/user/1000"),
+            ("XDG_DATA_HOME", "/data"),
+            ("HOME", "/home/u"),
+        ];
+        assert_eq!(dirs(all), [PathBuf::from("/custom")]);
+        assert_eq!(
+            dirs(&all[1..]),
+            [
+                PathBuf::from("/run/user/1000/jupdb"),
+                PathBuf::from("/data/jupdb/runtime")
+            ]
+        );
+        assert_eq!(
+            dirs(&[("XDG_RUNTIME_DIR", "/run/user/1000"), ("HOME", "/home/u")]),
+            [
+                PathBuf::from("/run/user/1000/jupdb"),
+                PathBuf::from("/home/u/.local/share/jupdb/runtime")
+            ]
+        );
+        assert_eq!(
+            dirs(&[("HOME", "/home/u")]),
+            [PathBuf::from("/home/u/.local/share/jupdb/runtime")]
+        );
+        // Empty values count as unset; relative XDG paths are ignored (XDG spec).
+        assert_eq!(
+            dirs(&[
+                ("JUPDB_RUNTIME_DIR", ""),
+                ("XDG_RUNTIME_DIR", "relative"),
+                ("XDG_DATA_HOME", ""),
+                ("HOME", "/home/u")
+            ]),
+            [PathBuf::from("/home/u/.local/share/jupdb/runtime")]
+        );
+        assert!(dirs(&[]).is_empty());
+    }
+
+    #[test]
+    fn write_then_read() {
+        let tmp = TempDir::new();
+        let info = info();
+        let path = write_connection_file_in(&tmp.0, &info).unwrap();
+        assert_eq!(path, tmp.0.join(info.file_name()));
+        assert_eq!(read_connection_file(&path).unwrap(), info);
+    }
+
+    #[test]
+    fn rewrite_replaces_and_leaves_no_temporary_file() {
+        let tmp = TempDir::new();
+        let mut info = info();
+        let first = write_connection_file_in(&tmp.0, &info).unwrap();
+        info.state = STATE_PAUSED.into();
+        info.location = Some(Location {
+            file: "app.py".into(),
+            line: 3,
+            function: "<module>".into(),
+        });
+        let second = write_connection_file_in(&tmp.0, &info).unwrap();
+        assert_eq!(first, second);
+        assert_eq!(read_connection_file(&second).unwrap(), info);
+        let names: Vec<_> = fs::read_dir(&tmp.0)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [OsString::from(info.file_name())]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn modes_are_private() {
+        let tmp = TempDir::new();
+        let dir = tmp.0.join("a").join("runtime");
+        let path = write_connection_file_in(&dir, &info()).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&tmp.0.join("a")), 0o700);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn existing_directory_mode_is_left_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = TempDir::new();
+        fs::set_permissions(&tmp.0, fs::Permissions::from_mode(0o755)).unwrap();
+        let path = write_connection_file_in(&tmp.0, &info()).unwrap();
+        assert_eq!(mode(&tmp.0), 0o755);
+        assert_eq!(mode(&path), 0o600);
+    }
+
+    #[test]
+    fn write_fails_where_a_file_blocks_the_directory() {
+        let tmp = TempDir::new();
+        let blocker = tmp.0.join("file");
+        fs::write(&blocker, b"").unwrap();
+        let err = write_connection_file_in(&blocker.join("dir"), &info()).unwrap_err();
+        assert!(matches!(err, ConnectionFileError::Io { .. }), "{err}");
+    }
+
+    #[test]
+    fn read_errors() {
+        let tmp = TempDir::new();
+        let missing = tmp.0.join("jupdb-1-x.json");
+        match read_connection_file(&missing) {
+            Err(ConnectionFileError::Io { path, source }) => {
+                assert_eq!(path, missing);
+                assert_eq!(source.kind(), io::ErrorKind::NotFound);
+            }
+            other => panic!("{other:?}"),
+        }
+
+        let garbled = tmp.0.join("garbled.json");
+        fs::write(&garbled, b"{\"transport\": \"tcp\",").unwrap();
+        assert!(matches!(
+            read_connection_file(&garbled),
+            Err(ConnectionFileError::Malformed { .. })
+        ));
+
+        let huge = tmp.0.join("huge.json");
+        fs::write(&huge, vec![b' '; MAX_CONNECTION_FILE_LEN as usize + 1]).unwrap();
+        let err = read_connection_file(&huge).unwrap_err();
+        assert!(err.to_string().contains("larger than"), "{err}");
+    }
+
+    #[test]
+    fn list_finds_live_sessions_newest_first() {
+        let tmp = TempDir::new();
+        let mut old = info();
+        old.created = "2020-01-01T00:00:00.000000Z".into();
+        let new = info();
+        write_connection_file_in(&tmp.0, &old).unwrap();
+        write_connection_file_in(&tmp.0, &new).unwrap();
+        let listed = list_connection_files_in(&tmp.0).unwrap();
+        let infos: Vec<_> = listed.iter().map(|f| &f.info).collect();
+        assert_eq!(infos, [&new, &old]);
+        assert_eq!(listed[0].path, tmp.0.join(new.file_name()));
+    }
+
+    #[test]
+    fn list_skips_garbled_and_foreign_files() {
+        let tmp = TempDir::new();
+        write_connection_file_in(&tmp.0, &info()).unwrap();
+        let garbled = tmp.0.join("jupdb-1-garbled.json");
+        fs::write(&garbled, b"not json").unwrap();
+        let foreign = tmp.0.join("kernel-1.json");
+        fs::write(&foreign, serde_json::to_vec(&info()).unwrap()).unwrap();
+        let temporary = tmp.0.join(".jupdb-1-x.json.1234.tmp");
+        fs::write(&temporary, b"").unwrap();
+        fs::create_dir(tmp.0.join("jupdb-dir.json")).unwrap();
+
+        assert_eq!(list_connection_files_in(&tmp.0).unwrap().len(), 1);
+        // Skipped files are left alone.
+        assert!(garbled.exists() && foreign.exists() && temporary.exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn list_removes_files_of_dead_processes() {
+        let tmp = TempDir::new();
+        let live = write_connection_file_in(&tmp.0, &info()).unwrap();
+        let mut dead = info();
+        dead.pid = dead_pid();
+        let dead_path = write_connection_file_in(&tmp.0, &dead).unwrap();
+        assert!(dead_path.exists());
+
+        let listed = list_connection_files_in(&tmp.0).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].path, live);
+        assert!(!dead_path.exists());
+        assert!(live.exists());
+    }
+
+    #[test]
+    fn list_of_missing_directory_is_empty() {
+        let tmp = TempDir::new();
+        assert!(list_connection_files_in(&tmp.0.join("nope"))
+            .unwrap()
+            .is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn liveness() {
+        assert!(process_alive(std::process::id()));
+        assert!(process_alive(1)); // init: alive, possibly another user's (EPERM)
+        assert!(!process_alive(dead_pid()));
+        assert!(!process_alive(0));
+        assert!(!process_alive(u32::MAX));
+    }
+}

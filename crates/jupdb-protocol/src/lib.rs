@@ -1,0 +1,59 @@
+//! The jupdb wire protocol: messages, signing, framing and connection files.
+//!
+//! A debuggee and its clients exchange ZeroMQ multipart messages:
+//!
+//! ```text
+//! [identity…] <IDS|MSG> signature header content [buffer…]
+//! ```
+//!
+//! - [`message`]: a [`Message`] is a [`Header`], a MessagePack content map and
+//!   raw buffers; [`PROTOCOL_VERSION`] and the version rule.
+//! - [`signing`]: [`Signer`], HMAC-SHA256 over header, content and buffers.
+//! - [`framing`]: [`encode`] and [`decode`] between messages and frames.
+//! - [`connection`]: [`ConnectionInfo`] and the connection files through
+//!   which clients find debuggees.
+//!
+//! This crate does no network I/O and knows nothing of Python; the full
+//! specification is `docs/protocol.md`.
+//!
+//! ```
+//! use jupdb_protocol::{decode, encode, new_key, Message, Signer};
+//! use jupdb_protocol::Value;
+//!
+//! let signer = Signer::new(&new_key()?)?;
+//! let request = Message::new(
+//!     "eval_request",
+//!     "client-session",
+//!     Value::Map(vec![("code".into(), "x + 1".into())]),
+//! );
+//! let frames = encode(&request, &signer);
+//! assert_eq!(decode(frames, &signer)?, request);
+//! # Ok::<(), jupdb_protocol::ProtocolError>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod connection;
+pub mod error;
+pub mod framing;
+mod hex;
+pub mod message;
+pub mod random;
+pub mod signing;
+pub mod time;
+
+pub use connection::{
+    list_connection_files, list_connection_files_in, process_alive, read_connection_file,
+    runtime_dir, write_connection_file, write_connection_file_in, ConnectionFile, ConnectionInfo,
+    Location, Transport,
+};
+pub use error::{ConnectionFileError, ProtocolError};
+pub use framing::{
+    decode, decode_with_identities, encode, encode_event, encode_with_identities, DELIMITER,
+    MAX_CONTENT_LEN, MAX_CONTENT_NESTING, MAX_HEADER_LEN,
+};
+pub use message::{error_content, reply_type, to_content, Header, Message, PROTOCOL_VERSION};
+pub use random::{new_id, new_key, KEY_LEN};
+pub use rmpv::Value;
+pub use signing::{Signer, SIGNATURE_SCHEME};
+pub use time::now_rfc3339;
