@@ -1,5 +1,11 @@
 """jupdb: debugger superpowers for Python, on a Rust engine.
 
+Remote (pause a running program, drive it from a notebook or another process)::
+
+    jupdb.set_trace()                  # in the program (or breakpoint() with PYTHONBREAKPOINT=jupdb.set_trace)
+    session = jupdb.connect()          # elsewhere
+    session.eval("x"); session.exec("x = 1"); session.next(); session.cont()
+
 From code (nopdb-compatible, ``import jupdb as nopdb`` works)::
 
     with jupdb.capture_call(f) as call:
@@ -33,3 +39,25 @@ __all__ = [
     "get_nopdb",
 ]
 __version__ = "0.1.0"
+
+# The remote debugger is imported on first use, so that `import jupdb` stays cheap.
+_REMOTE = {"connect", "sessions", "Session", "RemoteValue", "RemoteError", "SessionLost",
+           "FrameInfo", "ThreadInfo", "SessionInfo"}
+__all__ += sorted(_REMOTE | {"set_trace"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _REMOTE:
+        from . import remote
+
+        return getattr(remote, name)
+    raise AttributeError(f"module 'jupdb' has no attribute {name!r}")
+
+
+def set_trace(*, ip: str = "127.0.0.1", port: int = 0) -> None:
+    """Pause the calling thread and serve remote clients (see :mod:`jupdb.remote`)."""
+    import sys
+
+    from .remote.debuggee import set_trace as pause
+
+    pause(sys._getframe(1), ip=ip, port=port)

@@ -3,10 +3,12 @@
 //! - `engine`: decides when probes fire (sys.monitoring on 3.12+, C hooks before).
 //! - `frames`: reading and writing the variables of live frames.
 //! - `compat`: every CPython version difference, in one place.
+//! - `remote`: the remote debugger's server, client and I/O thread.
 
 mod compat;
 mod engine;
 mod frames;
+mod remote;
 
 use pyo3::prelude::*;
 
@@ -23,8 +25,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(engine::watch_running_code, m)?)?;
     m.add_function(wrap_pyfunction!(engine::code_lines, m)?)?;
     m.add_function(wrap_pyfunction!(engine::restore_trace, m)?)?;
+    m.add_function(wrap_pyfunction!(engine::hold_line_events, m)?)?;
+    m.add_function(wrap_pyfunction!(engine::line_event_number, m)?)?;
     m.add_function(wrap_pyfunction!(frames::write_locals, m)?)?;
     m.add_function(wrap_pyfunction!(frames::first_argument, m)?)?;
     m.add_function(wrap_pyfunction!(frames::commit_locals, m)?)?;
-    Ok(())
+    remote::register(m)
 }

@@ -63,6 +63,8 @@ struct ThreadHooks {
     pending: Vec<(Arc<CodeEntry>, Py<PyAny>)>,
     /// The trace hook we displaced, while we hold the trace slot.
     trace_held: Option<Saved>,
+    /// Holds on line events for every frame of this thread (stepping).
+    line_holds: u32,
 }
 
 /// A displaced hook with a strong reference to its object.
@@ -294,7 +296,7 @@ fn flush_unseen_exceptions(py: Python<'_>) {
 fn update_trace_slot(py: Python<'_>) {
     let (want, held) = THREAD.with(|t| {
         let t = t.borrow();
-        (!t.line_frames.is_empty() || !t.pending.is_empty(), t.trace_held.is_some())
+        (t.line_holds > 0 || !t.line_frames.is_empty() || !t.pending.is_empty(), t.trace_held.is_some())
     });
     let current = hooks::trace_hook();
     let ours = current.obj == hook(py).as_ptr();
@@ -319,6 +321,28 @@ fn take_trace_slot(py: Python<'_>) {
     hooks::set_trace_hook(Hook { func: Some(trace), obj: hook(py).as_ptr() });
 }
 
+/// Takes (or gives back) the trace slot of this thread for stepping.
+pub fn hold_line_events(py: Python<'_>, hold: bool) {
+    THREAD.with(|t| {
+        let mut t = t.borrow_mut();
+        t.line_holds = if hold { t.line_holds + 1 } else { t.line_holds.saturating_sub(1) };
+    });
+    update_trace_slot(py);
+}
+
+/// The entry for a traced frame's code, asking the matchers if no one has.
+fn resolved_entry(py: Python<'_>, frame: *mut ffi::PyFrameObject) -> Option<Arc<CodeEntry>> {
+    let key = unsafe { code_ptr_of_frame(frame) };
+    match registry::classify(key) {
+        Lookup::Hit(entry) => Some(entry),
+        Lookup::Miss => None,
+        Lookup::Undecided => {
+            let code = unsafe { Bound::from_owned_ptr(py, ffi::PyFrame_GetCode(frame).cast()) };
+            registry::resolve(py, &code)
+        }
+    }
+}
+
 /// Puts back a trace function that a debugger displaced (see `restore_trace`).
 pub fn restore_trace(py: Python<'_>, previous: &Bound<'_, PyAny>) -> PyResult<()> {
     if previous.is(hook(py)) {
@@ -336,7 +360,7 @@ unsafe extern "C" fn trace(_obj: *mut ffi::PyObject, frame: *mut ffi::PyFrameObj
     match displaced {
         Some(Hook { func: Some(_), .. }) => forward(displaced, frame, what, arg),
         _ => {
-            if what == hooks::CALL && entry_for(frame).is_none() {
+            if what == hooks::CALL && busy(|| resolved_entry(py, frame)).is_none() {
                 // No one else traces: spare untargeted frames their line events.
                 let _ = Bound::from_borrowed_ptr(py, frame.cast()).setattr(pyo3::intern!(py, "f_trace_lines"), false);
             }
@@ -356,7 +380,7 @@ unsafe fn on_trace_event(py: Python<'_>, frame: *mut ffi::PyFrameObject, what: c
             update_trace_slot(py);
         }
     } else if what == hooks::LINE {
-        if let Some(entry) = entry_for(frame) {
+        if let Some(entry) = resolved_entry(py, frame) {
             let line = hooks::line_number(frame);
             if entry.watches_line(line) {
                 let bound = Bound::from_borrowed_ptr(py, frame.cast());

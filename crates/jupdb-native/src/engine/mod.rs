@@ -50,6 +50,8 @@ pub struct Probe {
     events: u8,
     lines: Option<LineSet>,
     instance: Option<Py<PyAny>>,
+    /// Fire only in this thread (`threading.get_ident()`), e.g. for stepping.
+    thread: Option<u64>,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -57,7 +59,7 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 #[pymethods]
 impl Probe {
     #[new]
-    #[pyo3(signature = (handler, *, events, code=None, matcher=None, lines=None, instance=None))]
+    #[pyo3(signature = (handler, *, events, code=None, matcher=None, lines=None, instance=None, thread=None))]
     fn new(
         handler: Py<PyAny>,
         events: u8,
@@ -65,6 +67,7 @@ impl Probe {
         matcher: Option<Py<PyAny>>,
         lines: Option<Bound<'_, PyAny>>,
         instance: Option<Py<PyAny>>,
+        thread: Option<u64>,
     ) -> PyResult<Self> {
         if events == 0 || events & !(CALL | RETURN | LINE) != 0 {
             return Err(pyo3::exceptions::PyValueError::new_err(format!("invalid event mask {events}")));
@@ -89,6 +92,7 @@ impl Probe {
             events,
             lines,
             instance,
+            thread,
         })
     }
 
@@ -160,6 +164,13 @@ pub fn watch_running_code(py: Python<'_>, code: Bound<'_, PyAny>) -> PyResult<()
     Ok(())
 }
 
+/// Makes sure line events reach the engine from every frame of the calling
+/// thread while held (stepping), including frames already running. Holds nest.
+#[pyfunction]
+pub fn hold_line_events(py: Python<'_>, hold: bool) {
+    backend::hold_line_events(py, hold)
+}
+
 /// Puts back the trace function `previous` (what `sys.gettrace()` returned
 /// before a debugger took the slot), including the engine's own hook.
 #[pyfunction]
@@ -175,7 +186,18 @@ fn report(py: Python<'_>, err: PyErr, handler: &Py<PyAny>) {
     err.write_unraisable(py, Some(handler.bind(py)));
 }
 
+extern "C" {
+    fn PyThread_get_thread_ident() -> std::os::raw::c_ulong;
+}
+
+/// Whether `probe` may fire for `frame` on this thread: the thread and
+/// `self` filters.
 fn instance_matches(py: Python<'_>, probe: &Probe, frame: &Bound<'_, PyAny>) -> bool {
+    if let Some(thread) = probe.thread {
+        if thread != unsafe { PyThread_get_thread_ident() } as u64 {
+            return false;
+        }
+    }
     match &probe.instance {
         None => true,
         Some(instance) => match crate::compat::first_argument(frame) {
@@ -214,7 +236,7 @@ fn fire_end(
 ) {
     for target in &entry.targets {
         let probe = target.probe.get();
-        if probe.events & RETURN == 0 {
+        if probe.events & RETURN == 0 || (probe.thread.is_some() && !instance_matches(py, probe, frame)) {
             continue;
         }
         if let Err(err) = probe.handler.call_method1(py, method, (frame, value)) {
@@ -223,8 +245,19 @@ fn fire_end(
     }
 }
 
+/// Counts line events fired, so that handlers can tell one event from the next.
+static LINE_EVENTS: AtomicU64 = AtomicU64::new(0);
+
+/// The number of the line event being fired (or last fired): several probes
+/// that fire for one event see the same number.
+#[pyfunction]
+pub fn line_event_number() -> u64 {
+    LINE_EVENTS.load(Ordering::Relaxed)
+}
+
 /// Fires the line probes of `entry` that watch `line`; false when none does.
 pub(crate) fn fire_line(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyAny>, line: u32) -> bool {
+    LINE_EVENTS.fetch_add(1, Ordering::Relaxed);
     let mut wanted = false;
     for target in &entry.targets {
         let probe = target.probe.get();

@@ -257,3 +257,6 @@ pub fn sync(py: Python<'_>) -> PyResult<()> {
 pub fn restore_trace(py: Python<'_>, previous: &Bound<'_, PyAny>) -> PyResult<()> {
     py.import("sys")?.call_method1("settrace", (previous,)).map(drop)
 }
+
+/// Nothing to hold: `sys.monitoring` line events reach running frames anyway.
+pub fn hold_line_events(_py: Python<'_>, _hold: bool) {}

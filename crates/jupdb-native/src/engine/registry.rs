@@ -157,7 +157,7 @@ pub fn lookup(code: usize) -> Option<Arc<CodeEntry>> {
 /// What the registry knows about a code address.
 pub enum Lookup {
     /// Probes target it.
-    Hit(#[cfg_attr(not(Py_3_12), allow(dead_code))] Arc<CodeEntry>),
+    Hit(Arc<CodeEntry>),
     /// No probe targets it.
     Miss,
     /// Matcher probes have not been asked about it yet (see [`resolve`]).

@@ -1,0 +1,219 @@
+//! The client's transport: a DEALER for requests, a SUB for events.
+//!
+//! Any number of Python threads may have requests in flight; replies are
+//! matched to them by `parent` msg_id. Waiting happens with the GIL released.
+
+use super::frame::{frame_from, Frame};
+use super::runtime;
+use super::values::{from_value, to_value};
+use jupdb_protocol::{decode, encode, Bytes, Message, Signer};
+use pyo3::exceptions::{PyConnectionError, PyTimeoutError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+use rustc_hash::FxHashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc as tmpsc, oneshot};
+use zeromq::{DealerSocket, Socket, SocketRecv, SocketSend, SubSocket, ZmqMessage};
+
+struct Shared {
+    signer: Signer,
+    session: String,
+    pending: Mutex<FxHashMap<String, mpsc::SyncSender<Message>>>,
+    dropped: AtomicU64,
+}
+
+impl Shared {
+    fn deliver_reply(&self, frames: Vec<Bytes>) {
+        let Ok(message) = decode(frames, &self.signer) else {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let Some(parent) = message.header.parent.clone() else { return };
+        if let Some(waiter) = self.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&parent) {
+            let _ = waiter.try_send(message);
+        }
+    }
+}
+
+async fn drive_requests(
+    shared: Arc<Shared>,
+    dealer: DealerSocket,
+    mut outgoing: tmpsc::UnboundedReceiver<Vec<Bytes>>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let (mut send_half, mut recv_half) = dealer.split();
+    loop {
+        tokio::select! {
+            received = recv_half.recv() => match received {
+                Ok(message) => shared.deliver_reply(message.into_vec()),
+                Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+            },
+            Some(frames) = outgoing.recv() => {
+                if let Ok(message) = ZmqMessage::try_from(frames) {
+                    let _ = send_half.send(message).await;
+                }
+            }
+            _ = &mut stop => break,
+        }
+    }
+}
+
+async fn drive_events(shared: Arc<Shared>, mut sub: SubSocket, events: mpsc::Sender<Message>, mut stop: oneshot::Receiver<()>) {
+    loop {
+        tokio::select! {
+            received = sub.recv() => match received {
+                Ok(message) => match decode(message.into_vec(), &shared.signer) {
+                    Ok(event) => {
+                        if events.send(event).is_err() {
+                            break;
+                        }
+                    }
+                    Err(_) => {
+                        shared.dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                },
+                Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+            },
+            _ = &mut stop => break,
+        }
+    }
+}
+
+/// A connection to one debuggee's sockets.
+#[pyclass(frozen, module = "jupdb._native")]
+pub struct Client {
+    shared: Arc<Shared>,
+    outgoing: tmpsc::UnboundedSender<Vec<Bytes>>,
+    /// Taken out while a thread waits on it (a Receiver cannot be shared).
+    events: Mutex<Option<mpsc::Receiver<Message>>>,
+    stops: Mutex<Vec<oneshot::Sender<()>>>,
+}
+
+fn message_tuple<'py>(py: Python<'py>, message: &Message) -> PyResult<Bound<'py, PyTuple>> {
+    let buffers: PyResult<Vec<Bound<'py, Frame>>> =
+        message.buffers.iter().map(|b| Bound::new(py, Frame::new(b.clone()))).collect();
+    PyTuple::new(
+        py,
+        [
+            message.header.msg_type.as_str().into_pyobject(py)?.into_any(),
+            from_value(py, &message.content)?,
+            PyList::new(py, buffers?)?.into_any(),
+            message.header.thread.into_pyobject(py)?.into_any(),
+        ],
+    )
+}
+
+#[pymethods]
+impl Client {
+    /// Connects to `request_endpoint` and `event_endpoint` (e.g. "tcp://127.0.0.1:5555").
+    #[new]
+    #[pyo3(signature = (request_endpoint, event_endpoint, key, session, timeout=10.0))]
+    fn new(py: Python<'_>, request_endpoint: String, event_endpoint: String, key: Vec<u8>, session: String, timeout: f64) -> PyResult<Self> {
+        let signer = Signer::new(&key).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let connected = py.allow_threads(|| {
+            runtime::handle().block_on(async {
+                tokio::time::timeout(Duration::from_secs_f64(timeout.max(0.0)), async {
+                    let mut dealer = DealerSocket::new();
+                    dealer.connect(&request_endpoint).await?;
+                    let mut sub = SubSocket::new();
+                    sub.connect(&event_endpoint).await?;
+                    sub.subscribe("").await?;
+                    Ok::<_, zeromq::ZmqError>((dealer, sub))
+                })
+                .await
+            })
+        });
+        let (dealer, sub) = match connected {
+            Ok(Ok(sockets)) => sockets,
+            Ok(Err(e)) => return Err(PyConnectionError::new_err(format!("cannot connect to {request_endpoint}: {e}"))),
+            Err(_) => return Err(PyTimeoutError::new_err(format!("no answer from {request_endpoint} within {timeout} s"))),
+        };
+        let shared = Arc::new(Shared { signer, session, pending: Mutex::new(FxHashMap::default()), dropped: AtomicU64::new(0) });
+        let (outgoing_tx, outgoing_rx) = tmpsc::unbounded_channel();
+        let (events_tx, events_rx) = mpsc::channel();
+        let (stop_requests, stop_requests_rx) = oneshot::channel();
+        let (stop_events, stop_events_rx) = oneshot::channel();
+        let handle = runtime::handle();
+        handle.spawn(drive_requests(shared.clone(), dealer, outgoing_rx, stop_requests_rx));
+        handle.spawn(drive_events(shared.clone(), sub, events_tx, stop_events_rx));
+        Ok(Client {
+            shared,
+            outgoing: outgoing_tx,
+            events: Mutex::new(Some(events_rx)),
+            stops: Mutex::new(vec![stop_requests, stop_events]),
+        })
+    }
+
+    /// Sends a request and waits (GIL released) for its reply:
+    /// `(msg_type, content, buffers, thread)`. TimeoutError after `timeout` s.
+    #[pyo3(signature = (msg_type, content, *, buffers=Vec::new(), thread=None, timeout=10.0))]
+    fn request<'py>(
+        &self,
+        py: Python<'py>,
+        msg_type: &str,
+        content: &Bound<'py, PyDict>,
+        buffers: Vec<Bound<'py, PyAny>>,
+        thread: Option<u64>,
+        timeout: f64,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let mut message = Message::new(msg_type, self.shared.session.clone(), to_value(content.as_any())?);
+        message.header.thread = thread;
+        message.buffers = buffers.iter().map(frame_from).collect::<PyResult<_>>()?;
+        let id = message.header.msg_id.clone();
+        let (waiter, reply) = mpsc::sync_channel(1);
+        self.shared.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), waiter);
+        let frames = encode(&message, &self.shared.signer);
+        if self.outgoing.send(frames).is_err() {
+            self.shared.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            return Err(PyConnectionError::new_err("this connection is closed"));
+        }
+        let received = py.allow_threads(move || reply.recv_timeout(Duration::from_secs_f64(timeout.max(0.0))));
+        match received {
+            Ok(message) => message_tuple(py, &message),
+            Err(_) => {
+                self.shared.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                Err(PyTimeoutError::new_err(format!("no reply to {msg_type} within {timeout} s")))
+            }
+        }
+    }
+
+    /// The next event `(msg_type, content, buffers, thread)`, waiting up to
+    /// `timeout` seconds (None: for ever) with the GIL released; None if none came.
+    #[pyo3(signature = (timeout=None))]
+    fn next_event<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let taken = self.events.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let Some(events) = taken else {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err("another thread is waiting for events"));
+        };
+        let (events, event) = py.allow_threads(move || {
+            let event = match timeout {
+                None => events.recv().ok(),
+                Some(secs) => events.recv_timeout(Duration::from_secs_f64(secs.max(0.0))).ok(),
+            };
+            (events, event)
+        });
+        *self.events.lock().unwrap_or_else(|e| e.into_inner()) = Some(events);
+        event.map(|e| message_tuple(py, &e)).transpose()
+    }
+
+    /// Replies and events dropped because their signature was wrong.
+    #[getter]
+    fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Closes both sockets.
+    fn close(&self) {
+        for stop in self.stops.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

@@ -1,0 +1,20 @@
+//! The remote debugger's transport: the debuggee's server, the client, and
+//! the I/O thread they share. Messages follow `jupdb-protocol` (docs/protocol.md).
+
+mod client;
+mod connection;
+mod frame;
+mod runtime;
+mod server;
+mod values;
+
+use pyo3::prelude::*;
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<server::Server>()?;
+    m.add_class::<server::PauseHandle>()?;
+    m.add_class::<server::Request>()?;
+    m.add_class::<client::Client>()?;
+    m.add_class::<frame::Frame>()?;
+    connection::register(m)
+}

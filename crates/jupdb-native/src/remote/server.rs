@@ -1,0 +1,435 @@
+//! The debuggee's server: owns the sockets on the I/O thread, never needs the GIL.
+//!
+//! Requests arrive on a ROUTER socket. Each is checked (signature, version),
+//! then either answered here (`status_request`, which must work while Python
+//! is busy) or handed to the paused thread it names, whose command loop runs
+//! it in its own frame and replies through [`Request::reply`]. Events go out
+//! on a PUB socket. A message that fails the check is dropped and counted:
+//! it gets no reply and nothing runs.
+
+use super::frame::{frame_from, Frame};
+use super::runtime;
+use super::values::{from_value, to_value};
+use jupdb_protocol::{decode_with_identities, encode_event, encode_with_identities, error_content, Bytes, Message, Signer, Value};
+use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc as tmpsc, oneshot};
+use zeromq::{PubSocket, RouterSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
+
+/// A request on its way to a paused thread, with the identities to reply to.
+struct Incoming {
+    identities: Vec<Bytes>,
+    message: Message,
+}
+
+struct PausedThread {
+    /// Which pause this is: a thread that pauses again gets a new one.
+    token: u64,
+    id: u64,
+    name: String,
+    location: Value,
+    inbox: mpsc::Sender<Incoming>,
+}
+
+/// Requests about the whole process, served by the service thread even while
+/// no thread is paused.
+static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
+
+const SERVICE_REQUESTS: [&str; 6] =
+    ["threads_request", "break_request", "breakpoints_request", "clear_request", "watch_request", "unwatch_request"];
+
+struct Shared {
+    signer: Signer,
+    session: String,
+    dropped: AtomicU64,
+    /// Paused threads, in the order they paused (the last is the default target).
+    paused: Mutex<Vec<PausedThread>>,
+    /// The service thread's inbox, for requests that need no paused thread.
+    service: Mutex<Option<mpsc::Sender<Incoming>>>,
+    replies: tmpsc::UnboundedSender<Vec<Bytes>>,
+    events: tmpsc::UnboundedSender<Vec<Bytes>>,
+}
+
+impl Shared {
+    fn send_reply(&self, identities: &[Bytes], message: &Message) {
+        // The I/O thread has gone only if the server was closed: nothing to tell.
+        let _ = self.replies.send(encode_with_identities(identities, message, &self.signer));
+    }
+
+    fn reply_error(&self, incoming: &Incoming, ename: &str, evalue: &str) {
+        let reply = incoming.message.reply(self.session.clone(), error_content(ename, evalue, ""));
+        self.send_reply(&incoming.identities, &reply);
+    }
+
+    fn status(&self) -> Value {
+        let paused = self.paused.lock().unwrap_or_else(|e| e.into_inner());
+        let threads: Vec<Value> = paused
+            .iter()
+            .map(|t| {
+                Value::Map(vec![
+                    ("id".into(), t.id.into()),
+                    ("name".into(), t.name.as_str().into()),
+                    ("location".into(), t.location.clone()),
+                ])
+            })
+            .collect();
+        Value::Map(vec![
+            ("pid".into(), std::process::id().into()),
+            ("state".into(), if threads.is_empty() { "running" } else { "paused" }.into()),
+            ("paused_threads".into(), Value::Array(threads)),
+            ("dropped".into(), self.dropped.load(Ordering::Relaxed).into()),
+            ("protocol_version".into(), jupdb_protocol::PROTOCOL_VERSION.into()),
+        ])
+    }
+
+    /// Routes one received multipart message. Runs on the I/O thread.
+    fn on_message(&self, frames: Vec<Bytes>) {
+        let Ok((identities, message)) = decode_with_identities(frames, &self.signer) else {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        let incoming = Incoming { identities, message };
+        if let Err(err) = incoming.message.header.check_version() {
+            self.reply_error(&incoming, "VersionMismatch", &err.to_string());
+            return;
+        }
+        let msg_type = incoming.message.header.msg_type.as_str();
+        if msg_type == "status_request" {
+            let reply = incoming.message.reply(self.session.clone(), self.status());
+            self.send_reply(&incoming.identities, &reply);
+            return;
+        }
+        if SERVICE_REQUESTS.contains(&msg_type) {
+            let service = self.service.lock().unwrap_or_else(|e| e.into_inner());
+            let refused = match service.as_ref() {
+                Some(inbox) => inbox.send(incoming).err().map(|e| e.0),
+                None => Some(incoming),
+            };
+            drop(service);
+            if let Some(incoming) = refused {
+                self.reply_error(&incoming, "Unavailable", "the debuggee is shutting down");
+            }
+            return;
+        }
+        let paused = self.paused.lock().unwrap_or_else(|e| e.into_inner());
+        let target = match incoming.message.header.thread {
+            Some(id) => paused.iter().find(|t| t.id == id),
+            None => paused.last(),
+        };
+        match target {
+            Some(thread) => {
+                if let Err(mpsc::SendError(incoming)) = thread.inbox.send(incoming) {
+                    self.reply_error(&incoming, "NotPaused", "that thread has just resumed");
+                }
+            }
+            None => {
+                let evalue = match incoming.message.header.thread {
+                    Some(id) => format!("thread {id} is not paused"),
+                    None => "no thread is paused: the program is running".to_owned(),
+                };
+                drop(paused);
+                self.reply_error(&incoming, "NotPaused", &evalue);
+            }
+        }
+    }
+}
+
+async fn serve(
+    shared: Arc<Shared>,
+    router: RouterSocket,
+    mut publisher: PubSocket,
+    mut replies: tmpsc::UnboundedReceiver<Vec<Bytes>>,
+    mut events: tmpsc::UnboundedReceiver<Vec<Bytes>>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let (mut send_half, mut recv_half) = router.split();
+    loop {
+        tokio::select! {
+            received = recv_half.recv() => match received {
+                Ok(message) => shared.on_message(message.into_vec()),
+                // A peer that broke the ZMTP handshake or vanished; keep serving.
+                Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+            },
+            Some(frames) = replies.recv() => {
+                if let Ok(message) = ZmqMessage::try_from(frames) {
+                    // A client that left before its reply: nothing to do.
+                    let _ = send_half.send(message).await;
+                }
+            }
+            Some(frames) = events.recv() => {
+                if let Ok(message) = ZmqMessage::try_from(frames) {
+                    let _ = publisher.send(message).await;
+                }
+            }
+            _ = &mut stop => break,
+        }
+    }
+    // Events already queued (the final "exited") still go out.
+    while let Ok(frames) = events.try_recv() {
+        if let Ok(message) = ZmqMessage::try_from(frames) {
+            let _ = publisher.send(message).await;
+        }
+    }
+}
+
+fn port_of(endpoint: &zeromq::Endpoint) -> PyResult<u16> {
+    match endpoint {
+        zeromq::Endpoint::Tcp(_, port) => Ok(*port),
+        other => Err(PyOSError::new_err(format!("unexpected endpoint {other}"))),
+    }
+}
+
+/// The server of a debuggee: binds the request (ROUTER) and event (PUB)
+/// sockets and serves them from jupdb's I/O thread.
+#[pyclass(frozen, module = "jupdb._native")]
+pub struct Server {
+    shared: Arc<Shared>,
+    ip: String,
+    request_port: u16,
+    event_port: u16,
+    key: Vec<u8>,
+    stop: Mutex<Option<oneshot::Sender<()>>>,
+}
+
+#[pymethods]
+impl Server {
+    /// Binds both sockets on `ip` (ports 0: free ones) and starts serving.
+    #[new]
+    #[pyo3(signature = (key, session, *, ip="127.0.0.1", request_port=0, event_port=0))]
+    fn new(py: Python<'_>, key: Vec<u8>, session: String, ip: &str, request_port: u16, event_port: u16) -> PyResult<Self> {
+        let signer = Signer::new(&key).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let host = if ip.contains(':') { format!("[{ip}]") } else { ip.to_owned() };
+        let bound = py.allow_threads(|| {
+            runtime::handle().block_on(async {
+                let mut router = RouterSocket::new();
+                let request = router.bind(&format!("tcp://{host}:{request_port}")).await?;
+                let mut publisher = PubSocket::new();
+                let event = publisher.bind(&format!("tcp://{host}:{event_port}")).await?;
+                Ok::<_, zeromq::ZmqError>((router, request, publisher, event))
+            })
+        });
+        let (router, request, publisher, event) =
+            bound.map_err(|e| PyOSError::new_err(format!("jupdb server cannot listen on {ip}: {e}")))?;
+        let (replies_tx, replies_rx) = tmpsc::unbounded_channel();
+        let (events_tx, events_rx) = tmpsc::unbounded_channel();
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let shared = Arc::new(Shared {
+            signer,
+            session,
+            dropped: AtomicU64::new(0),
+            paused: Mutex::new(Vec::new()),
+            service: Mutex::new(None),
+            replies: replies_tx,
+            events: events_tx,
+        });
+        runtime::handle().spawn(serve(shared.clone(), router, publisher, replies_rx, events_rx, stop_rx));
+        Ok(Server {
+            shared,
+            ip: ip.to_owned(),
+            request_port: port_of(&request)?,
+            event_port: port_of(&event)?,
+            key,
+            stop: Mutex::new(Some(stop_tx)),
+        })
+    }
+
+    #[getter]
+    fn ip(&self) -> &str {
+        &self.ip
+    }
+
+    #[getter]
+    fn request_port(&self) -> u16 {
+        self.request_port
+    }
+
+    #[getter]
+    fn event_port(&self) -> u16 {
+        self.event_port
+    }
+
+    #[getter]
+    fn session(&self) -> &str {
+        &self.shared.session
+    }
+
+    /// The signing key (keep it secret: it lets a client run code here).
+    #[getter]
+    fn key(&self) -> Vec<u8> {
+        self.key.clone()
+    }
+
+    /// Messages dropped because their signature or framing was wrong.
+    #[getter]
+    fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Registers the calling thread as paused at `location`; requests for it
+    /// arrive through the returned handle until it is closed.
+    fn pause(&self, thread: u64, name: String, location: &Bound<'_, PyAny>) -> PyResult<PauseHandle> {
+        let (inbox, requests) = mpsc::channel();
+        let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
+        let entry = PausedThread { token, id: thread, name, location: to_value(location)?, inbox };
+        let mut paused = self.shared.paused.lock().unwrap_or_else(|e| e.into_inner());
+        paused.retain(|t| t.id != thread);
+        paused.push(entry);
+        Ok(PauseHandle { shared: self.shared.clone(), token: Some(token), requests: Mutex::new(Some(requests)), closed: Mutex::new(false) })
+    }
+
+    /// The inbox of the service thread (requests in `SERVICE_REQUESTS`).
+    fn serve_service(&self) -> PauseHandle {
+        let (inbox, requests) = mpsc::channel();
+        *self.shared.service.lock().unwrap_or_else(|e| e.into_inner()) = Some(inbox);
+        PauseHandle { shared: self.shared.clone(), token: None, requests: Mutex::new(Some(requests)), closed: Mutex::new(false) }
+    }
+
+    /// Publishes an event (`paused`, `resumed`, `output`, `exited`) to every subscriber.
+    #[pyo3(signature = (msg_type, content, thread=None))]
+    fn publish(&self, msg_type: &str, content: &Bound<'_, PyAny>, thread: Option<u64>) -> PyResult<()> {
+        let mut message = Message::new(msg_type, self.shared.session.clone(), to_value(content)?);
+        message.header.thread = thread;
+        let _ = self.shared.events.send(encode_event(&message, &self.shared.signer));
+        Ok(())
+    }
+
+    /// Stops serving (events already published still go out) and closes the sockets.
+    fn close(&self) {
+        if let Some(stop) = self.stop.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A paused thread's line to the server: where its requests arrive.
+#[pyclass(frozen, module = "jupdb._native")]
+pub struct PauseHandle {
+    shared: Arc<Shared>,
+    /// The pause this handle serves; None for the service thread's handle.
+    token: Option<u64>,
+    requests: Mutex<Option<mpsc::Receiver<Incoming>>>,
+    closed: Mutex<bool>,
+}
+
+#[pymethods]
+impl PauseHandle {
+    /// The next request for this thread, waiting with the GIL released; None
+    /// after `timeout` seconds (None: wait for ever) or once closed.
+    #[pyo3(signature = (timeout=None))]
+    fn next_request(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Request>> {
+        // Taken out while waiting (a Receiver cannot be shared), put back after.
+        let Some(requests) = self.requests.lock().unwrap_or_else(|e| e.into_inner()).take() else { return Ok(None) };
+        let (requests, incoming) = py.allow_threads(move || {
+            let incoming = match timeout {
+                None => requests.recv().ok(),
+                Some(secs) => requests.recv_timeout(Duration::from_secs_f64(secs.max(0.0))).ok(),
+            };
+            (requests, incoming)
+        });
+        let mut slot = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        if !*self.closed.lock().unwrap_or_else(|e| e.into_inner()) {
+            *slot = Some(requests);
+        }
+        drop(slot);
+        let Some(incoming) = incoming else { return Ok(None) };
+        let content = from_value(py, &incoming.message.content)?.unbind();
+        Ok(Some(Request { shared: self.shared.clone(), incoming, content, replied: Mutex::new(false) }))
+    }
+
+    /// Updates where the thread is paused (shown by `status_request`).
+    fn set_location(&self, location: &Bound<'_, PyAny>) -> PyResult<()> {
+        let location = to_value(location)?;
+        let mut paused = self.shared.paused.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = paused.iter_mut().find(|t| Some(t.token) == self.token) {
+            entry.location = location;
+        }
+        Ok(())
+    }
+
+    /// The thread resumes: later requests for it get a `NotPaused` error.
+    fn close(&self) {
+        self.unregister();
+        *self.closed.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.requests.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+}
+
+impl PauseHandle {
+    fn unregister(&self) {
+        match self.token {
+            Some(token) => self.shared.paused.lock().unwrap_or_else(|e| e.into_inner()).retain(|t| t.token != token),
+            None => drop(self.shared.service.lock().unwrap_or_else(|e| e.into_inner()).take()),
+        }
+    }
+}
+
+impl Drop for PauseHandle {
+    fn drop(&mut self) {
+        self.unregister();
+    }
+}
+
+/// One request received by a paused thread. Reply exactly once.
+#[pyclass(frozen, module = "jupdb._native")]
+pub struct Request {
+    shared: Arc<Shared>,
+    incoming: Incoming,
+    content: Py<PyAny>,
+    replied: Mutex<bool>,
+}
+
+impl Request {
+    fn send(&self, content: Value, buffers: Vec<Bytes>) -> PyResult<()> {
+        let mut replied = self.replied.lock().unwrap_or_else(|e| e.into_inner());
+        if *replied {
+            return Err(PyValueError::new_err("this request has been answered already"));
+        }
+        *replied = true;
+        let mut reply = self.incoming.message.reply(self.shared.session.clone(), content);
+        reply.buffers = buffers;
+        self.shared.send_reply(&self.incoming.identities, &reply);
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl Request {
+    /// The request's type, e.g. "eval_request".
+    #[getter]
+    fn msg_type(&self) -> &str {
+        &self.incoming.message.header.msg_type
+    }
+
+    /// The request's content (a dict).
+    #[getter]
+    fn content(&self, py: Python<'_>) -> Py<PyAny> {
+        self.content.clone_ref(py)
+    }
+
+    /// The raw buffers that came with the request.
+    #[getter]
+    fn buffers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let frames: PyResult<Vec<Bound<'py, Frame>>> =
+            self.incoming.message.buffers.iter().map(|b| Bound::new(py, Frame::new(b.clone()))).collect();
+        PyList::new(py, frames?)
+    }
+
+    /// Sends the reply: `content` (a dict) and raw `buffers` (bytes-like objects).
+    #[pyo3(signature = (content, buffers=Vec::new()))]
+    fn reply(&self, content: &Bound<'_, PyDict>, buffers: Vec<Bound<'_, PyAny>>) -> PyResult<()> {
+        let content = to_value(content.as_any())?;
+        let buffers = buffers.iter().map(frame_from).collect::<PyResult<Vec<_>>>()?;
+        self.send(content, buffers)
+    }
+
+    /// Sends an error reply.
+    #[pyo3(signature = (ename, evalue, traceback=""))]
+    fn error(&self, ename: &str, evalue: &str, traceback: &str) -> PyResult<()> {
+        self.send(error_content(ename, evalue, traceback), Vec::new())
+    }
+}

@@ -1,0 +1,138 @@
+"""The debuggee's side: the server, its connection file, and ``set_trace()``.
+
+One server per process, started by the first pause. Its sockets are served
+by jupdb's Rust I/O thread; requests for a paused thread are run by that
+thread itself (see :mod:`jupdb.remote.paused`), and requests that need no
+paused thread (threads, breakpoints, watches, pause) by a small service thread.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import secrets
+import sys
+import threading
+import types
+import warnings
+from typing import Any, Dict, Optional
+
+from .. import _native
+
+_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+class DebugServer:
+    """The process's server and connection file."""
+
+    _instance: Optional["DebugServer"] = None
+    _lock = threading.Lock()
+
+    def __init__(self, ip: str = "127.0.0.1", request_port: int = 0, event_port: int = 0) -> None:
+        if ip not in _LOOPBACK:
+            warnings.warn(
+                f"jupdb is listening on {ip}: anyone who can reach that address and read the "
+                f"connection file's key can run code in this process",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        self.session = secrets.token_hex(8)
+        self.native = _native.Server(secrets.token_bytes(32), self.session, ip=ip,
+                                     request_port=request_port, event_port=event_port)
+        self.info: Dict[str, Any] = {
+            "transport": "tcp",
+            "ip": ip,
+            "request_port": self.native.request_port,
+            "event_port": self.native.event_port,
+            "key": self.native.key.hex(),
+            "signature_scheme": "hmac-sha256",
+            "pid": os.getpid(),
+            "argv": list(sys.argv),
+            "python_version": "%d.%d.%d" % sys.version_info[:3],
+            "session_id": self.session,
+            "created": _now(),
+            "state": "running",
+            "location": None,
+        }
+        self.path = _native.write_connection(self.info)
+        self.announced = False
+        self.paused: Dict[int, Any] = {}  # thread id -> PausedThread, in pause order
+        self.steppers: Dict[int, Any] = {}  # thread id -> its active Stepper
+        self.last_line_event: Dict[int, int] = {}  # thread id -> line event it paused in
+        self.stops = 0  # pauses so far: clients wait for a stop newer than the one they saw
+        from .service import Service
+
+        self.service = Service(self)
+        atexit.register(self.close)
+
+    @classmethod
+    def get(cls, ip: str = "127.0.0.1", port: int = 0) -> "DebugServer":
+        """The process's server, started on first use."""
+        with cls._lock:
+            if cls._instance is None:
+                cls._instance = cls(ip, port)
+            return cls._instance
+
+    @classmethod
+    def running(cls) -> Optional["DebugServer"]:
+        return cls._instance
+
+    def update_state(self) -> None:
+        """Record in the connection file whether (and where) a thread is paused."""
+        latest = next(reversed(self.paused.values()), None)
+        self.info["state"] = "paused" if latest is not None else "running"
+        self.info["location"] = latest.location() if latest is not None else None
+        try:
+            _native.write_connection(self.info)
+        except OSError:
+            pass  # the file is a convenience for finding us; serving goes on
+
+    def announce(self, location: Dict[str, Any]) -> None:
+        """The one line on stderr at the first pause: where, and how to connect."""
+        if self.announced:
+            return
+        self.announced = True
+        print(
+            f"jupdb: paused at {location['file']}:{location['line']} in {location['function']}() "
+            f"(pid {os.getpid()}, port {self.info['request_port']}); "
+            f"connect with jupdb.connect({os.getpid()}) or %jupdb connect",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def publish(self, msg_type: str, content: Dict[str, Any], thread: Optional[int] = None) -> None:
+        self.native.publish(msg_type, content, thread)
+
+    def close(self) -> None:
+        """Tell subscribers the program is ending, stop serving, remove the file."""
+        if DebugServer._instance is not self:
+            return
+        DebugServer._instance = None
+        self.publish("exited", {"exit_code": None})
+        self.service.stop()
+        self.native.close()
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+
+def _now() -> str:
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def set_trace(frame: Optional[types.FrameType] = None, *, ip: str = "127.0.0.1", port: int = 0) -> None:
+    """Pause the calling thread here and serve remote clients until one resumes it.
+
+    The first pause starts the server (loopback and a free port unless ``ip`` /
+    ``port`` say otherwise), writes the connection file and prints one line
+    to stderr. Works as ``PYTHONBREAKPOINT=jupdb.set_trace``.
+    """
+    from .paused import PausedThread
+
+    if frame is None:
+        frame = sys._getframe(1)
+    server = DebugServer.get(ip, port)
+    PausedThread(server, frame, reason="set_trace").serve()

@@ -1,0 +1,294 @@
+"""A paused thread's command loop: it runs each request itself, in its own frames.
+
+While it waits for the next request the GIL is released (the wait is in
+Rust), so the rest of the program runs on. A request that fails gets an error
+reply; the thread stays paused and serving.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import linecache
+import sys
+import threading
+import traceback
+import types
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
+
+from .. import _native
+from .summary import REPR_LIMIT, summarize
+
+if TYPE_CHECKING:
+    from .debuggee import DebugServer
+
+Reply = Tuple[Dict[str, Any], List[Any]]
+
+
+class RequestError(Exception):
+    """A request that cannot be done; becomes an error reply named ``ename``."""
+
+    def __init__(self, ename: str, evalue: str, traceback: str = "") -> None:
+        super().__init__(evalue)
+        self.ename = ename
+        self.traceback = traceback
+
+
+def user_code_failed(exc: BaseException) -> RequestError:
+    """The error reply for an exception raised by the client's code, with the
+    traceback of that code only (not of the debugger around it)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename != "<remote>":
+        tb = tb.tb_next
+    text = "".join(traceback.format_exception(type(exc), exc, tb))
+    return RequestError(type(exc).__name__, str(exc), text)
+
+
+def location_of(frame: types.FrameType) -> Dict[str, Any]:
+    return {"file": frame.f_code.co_filename, "line": frame.f_lineno, "function": frame.f_code.co_name}
+
+
+def frame_info(index: int, frame: types.FrameType) -> Dict[str, Any]:
+    info = location_of(frame)
+    info["index"] = index
+    info["code"] = linecache.getline(frame.f_code.co_filename, frame.f_lineno, frame.f_globals).strip()
+    return info
+
+
+class _ThreadOutput(io.TextIOBase):
+    """Stands in for sys.stdout/stderr during a command: the commanding thread's
+    writes are captured, every other thread's go where they always went."""
+
+    def __init__(self, original: Any, thread: int) -> None:
+        self.original = original
+        self.thread = thread
+        self.captured = io.StringIO()
+
+    def write(self, text: str) -> int:
+        if threading.get_ident() == self.thread:
+            return self.captured.write(text)
+        return self.original.write(text)
+
+    def flush(self) -> None:
+        if threading.get_ident() != self.thread:
+            self.original.flush()
+
+
+@contextlib.contextmanager
+def captured_output() -> Iterator[Dict[str, str]]:
+    """Captures what this thread prints; the texts are in the dict afterwards."""
+    me = threading.get_ident()
+    out, err = _ThreadOutput(sys.stdout, me), _ThreadOutput(sys.stderr, me)
+    texts: Dict[str, str] = {}
+    sys.stdout, sys.stderr = out, err
+    try:
+        yield texts
+    finally:
+        if sys.stdout is out:
+            sys.stdout = out.original
+        if sys.stderr is err:
+            sys.stderr = err.original
+        texts["stdout"], texts["stderr"] = out.captured.getvalue(), err.captured.getvalue()
+
+
+class PausedThread:
+    """The calling thread, paused at ``frame``, serving requests until resumed."""
+
+    def __init__(self, server: "DebugServer", frame: types.FrameType, reason: str, *,
+                 in_line_event: bool = False, **details: Any) -> None:
+        self.server = server
+        self.stack: List[types.FrameType] = []
+        f: Optional[types.FrameType] = frame
+        while f is not None:
+            self.stack.append(f)
+            f = f.f_back
+        self.selected = 0
+        self.reason = reason
+        self.details = details
+        # Paused from inside a line event (breakpoint, step): a jump is allowed here.
+        self.in_line_event = in_line_event
+        self.thread = threading.current_thread()
+        self.resume: Optional[Dict[str, Any]] = None
+
+    # -- where ---------------------------------------------------------------
+    def frame(self, index: Optional[int] = None) -> types.FrameType:
+        index = self.selected if index is None else index
+        if not 0 <= index < len(self.stack):
+            raise RequestError("NoSuchFrame", f"there is no frame {index} (0 to {len(self.stack) - 1})")
+        return self.stack[index]
+
+    def location(self) -> Dict[str, Any]:
+        return location_of(self.stack[0])
+
+    # -- the loop ------------------------------------------------------------
+    def serve(self) -> Optional[Dict[str, Any]]:
+        """Serve requests until one resumes the thread; returns that request's content."""
+        server, tid = self.server, self.thread.ident
+        assert tid is not None
+        if self.in_line_event:
+            # A breakpoint and a step stopping at the same line pause once.
+            event_number = _native.line_event_number()
+            if server.last_line_event.get(tid) == event_number:
+                return None
+            server.last_line_event[tid] = event_number
+        handle = server.native.pause(tid, self.thread.name, self.location())
+        server.paused[tid] = self
+        server.update_state()
+        server.announce(self.location())
+        server.stops += 1
+        event = {"thread": tid, "thread_name": self.thread.name, "reason": self.reason,
+                 "location": self.location(), "stop": server.stops,
+                 "watches": server.service.evaluate_watches(self.stack[0]), **self.details}
+        server.publish("paused", event, tid)
+        try:
+            while self.resume is None:
+                request = handle.next_request()
+                if request is None:
+                    break
+                self.dispatch(request)
+        finally:
+            handle.close()
+            server.paused.pop(tid, None)
+            server.update_state()
+        action = (self.resume or {}).get("action", "continue")
+        server.publish("resumed", {"thread": tid, "action": action}, tid)
+        return self.resume
+
+    def dispatch(self, request: Any) -> None:
+        name = request.msg_type.removesuffix("_request")
+        handler = getattr(self, f"do_{name}", None)
+        if handler is None:
+            request.error("UnknownRequest", f"unknown request {request.msg_type!r}")
+            return
+        try:
+            content, buffers = handler(request.content or {})
+        except RequestError as exc:
+            request.error(exc.ename, str(exc), exc.traceback)
+        except SyntaxError as exc:
+            request.error("SyntaxError", str(exc), "".join(traceback.format_exception_only(type(exc), exc)))
+        except Exception as exc:
+            request.error(type(exc).__name__, str(exc), traceback.format_exc())
+        else:
+            request.reply({"status": "ok", **content}, buffers)
+
+    # -- evaluating ------------------------------------------------------------
+    def _run(self, code: str, mode: str, frame: types.FrameType, namespace: Any) -> Tuple[Any, Dict[str, str]]:
+        compiled = compile(code, "<remote>", mode)
+        with captured_output() as texts:
+            try:
+                value = eval(compiled, frame.f_globals, namespace)
+            except BaseException as exc:  # even SystemExit: a command never ends the program
+                raise user_code_failed(exc) from None
+        return value, texts
+
+    def do_eval(self, c: Dict[str, Any]) -> Reply:
+        frame = self.frame(c.get("frame"))
+        value, texts = self._run(c["code"], "eval", frame, frame.f_locals)
+        summary = summarize(value, repr_limit=c.get("repr_limit", REPR_LIMIT), mime=c.get("mime", True))
+        return {"value": summary, "str": _safe_str(value), **texts}, []
+
+    def do_exec(self, c: Dict[str, Any]) -> Reply:
+        frame = self.frame(c.get("frame"))
+        before = dict(frame.f_locals)
+        namespace = dict(before)
+        _, texts = self._run(c["code"], "exec", frame, namespace)
+        changed = {k: v for k, v in namespace.items() if k not in before or before[k] is not v}
+        deleted = [k for k in before if k not in namespace]
+        if changed or deleted:
+            _native.write_locals(frame, changed, deleted)
+        return dict(texts), []
+
+    def do_fetch(self, c: Dict[str, Any]) -> Reply:
+        import pickle
+
+        frame = self.frame(c.get("frame"))
+        value, _ = self._run(c["code"], "eval", frame, frame.f_locals)
+        buffers: List[Any] = []
+        try:
+            data = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+        except Exception as exc:
+            raise RequestError("PicklingError",
+                               f"cannot send {c['code']!r} ({type(value).__name__}): {exc}") from None
+        raws = [_contiguous(b) for b in buffers]
+        return {"pickle": data, "buffer_count": len(raws), "value": summarize(value, mime=False)}, raws
+
+    # -- stack and source ---------------------------------------------------------
+    def do_where(self, c: Dict[str, Any]) -> Reply:
+        return {"selected": self.selected, "frames": [frame_info(i, f) for i, f in enumerate(self.stack)]}, []
+
+    def do_frame(self, c: Dict[str, Any]) -> Reply:
+        if "index" in c:
+            index = c["index"]
+        else:
+            step = int(c.get("count", 1))
+            index = self.selected + (step if c.get("move", "up") == "up" else -step)
+        self.frame(index)  # checks the index
+        self.selected = index
+        return {"frame": frame_info(index, self.stack[index])}, []
+
+    def do_locals(self, c: Dict[str, Any]) -> Reply:
+        frame = self.frame(c.get("frame"))
+        limit = c.get("repr_limit", 200)
+        return {"locals": {str(k): summarize(v, repr_limit=limit) for k, v in dict(frame.f_locals).items()}}, []
+
+    def do_source(self, c: Dict[str, Any]) -> Reply:
+        frame = self.frame(c.get("frame"))
+        filename = frame.f_code.co_filename
+        lines = linecache.getlines(filename, frame.f_globals)
+        if not lines:
+            raise RequestError("NoSource", f"no source for {filename}")
+        if c.get("whole"):
+            import inspect
+
+            try:
+                source, first = inspect.getsourcelines(frame.f_code)
+            except (OSError, TypeError) as exc:
+                raise RequestError("NoSource", str(exc)) from None
+            first = max(first, 1)
+            chosen = source
+        else:
+            context = int(c.get("context", 5))
+            first = max(frame.f_lineno - context, 1)
+            chosen = lines[first - 1:frame.f_lineno + context]
+        return {"file": filename, "first_line": first, "current_line": frame.f_lineno,
+                "lines": [line.rstrip("\n") for line in chosen]}, []
+
+    # -- moving on -------------------------------------------------------------------
+    def do_resume(self, c: Dict[str, Any]) -> Reply:
+        from .stepping import start_stepping
+
+        action = c.get("action", "continue")
+        start_stepping(self, action, c.get("line"))
+        self.resume = dict(c, action=action)
+        return {"stop": self.server.stops}, []
+
+    def do_jump(self, c: Dict[str, Any]) -> Reply:
+        from .stepping import jump, start_stepping
+
+        line = int(c["line"])
+        frame = self.stack[0]
+        if line not in _native.code_lines(frame.f_code):
+            raise RequestError("ValueError", f"line {line} is not a line of {frame.f_code.co_name}() to jump to")
+        if self.in_line_event:
+            jumped = jump(frame, line)
+            if jumped is not True:
+                raise RequestError("ValueError", jumped)
+            return {"frame": frame_info(0, frame), "jumped": True}, []
+        # Paused by set_trace (not in a line event): jump at the frame's next line event.
+        start_stepping(self, "jump", line)
+        self.resume = {"action": "jump", "line": line}
+        return {"stop": self.server.stops}, []
+
+
+def _safe_str(value: Any) -> str:
+    try:
+        return str(value)
+    except Exception as exc:
+        return f"<str() raised {type(exc).__name__}: {exc}>"
+
+
+def _contiguous(buffer: Any) -> Any:
+    try:
+        return buffer.raw()
+    except BufferError:  # not contiguous: one copy makes it so
+        return memoryview(buffer).tobytes()

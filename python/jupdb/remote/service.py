@@ -1,0 +1,186 @@
+"""The service thread: requests about the whole process, answered even while
+no thread is paused (threads, breakpoints, watches)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import traceback
+import types
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
+
+from .summary import summarize
+
+if TYPE_CHECKING:
+    from ..breakpoints import Breakpoint
+    from .debuggee import DebugServer
+
+
+class Service:
+    """Breakpoints and watches set by clients, and the thread that serves them."""
+
+    def __init__(self, server: "DebugServer") -> None:
+        from ..debugger import NoPdb
+
+        self.server = server
+        self.debugger = NoPdb()
+        self.debugger.start()
+        self.breakpoints: Dict[int, "Breakpoint"] = {}
+        self.hits: Dict[int, int] = {}
+        self.watches: Dict[int, str] = {}
+        self._next_id = 1
+        self._handle = server.native.serve_service()
+        self._thread = threading.Thread(target=self._serve, name="jupdb-service", daemon=True)
+        self._thread.start()
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id - 1
+
+    def _serve(self) -> None:
+        from .paused import RequestError
+
+        while True:
+            request = self._handle.next_request()
+            if request is None:
+                return
+            handler = getattr(self, "do_" + request.msg_type.removesuffix("_request"))
+            try:
+                request.reply({"status": "ok", **handler(request.content or {})})
+            except RequestError as exc:
+                request.error(exc.ename, str(exc))
+            except Exception as exc:
+                request.error(type(exc).__name__, str(exc), traceback.format_exc())
+
+    def stop(self) -> None:
+        self._handle.close()
+        self.debugger.stop()
+
+    # -- threads ------------------------------------------------------------------
+    def do_threads(self, c: Dict[str, Any]) -> Dict[str, Any]:
+        from .paused import location_of
+
+        frames = sys._current_frames()
+        threads = []
+        for thread in threading.enumerate():
+            if thread is self._thread:
+                continue
+            paused = self.server.paused.get(thread.ident)  # type: ignore[arg-type]
+            info: Dict[str, Any] = {"id": thread.ident, "name": thread.name, "paused": paused is not None}
+            if paused is not None:
+                info["location"] = paused.location()
+            elif thread.ident in frames:
+                info["location"] = location_of(frames[thread.ident])  # type: ignore[index]
+            threads.append(info)
+        return {"threads": threads}
+
+    # -- breakpoints --------------------------------------------------------------------
+    def do_break(self, c: Dict[str, Any]) -> Dict[str, Any]:
+        import pathlib
+
+        from .paused import RequestError
+
+        file, line = c["file"], int(c["line"])
+        path = pathlib.Path(file).resolve()
+        if not path.is_file():
+            raise RequestError("FileNotFoundError", f"no such file: {file}")
+        if line not in _lines_with_code(path):
+            raise RequestError("ValueError", f"line {line} of {file} has no code to stop at")
+        bid = self._new_id()
+        try:
+            bp = self.debugger.breakpoint(file=path, line=line, cond=c.get("condition"))
+        except (TypeError, ValueError, SyntaxError) as exc:
+            raise RequestError(type(exc).__name__, str(exc)) from None
+        bp.callback(lambda frame, bid=bid: self._hit(bid, frame))
+        self.breakpoints[bid] = bp
+        self.hits[bid] = 0
+        bp.temporary = bool(c.get("temporary", False))  # type: ignore[attr-defined]
+        return {"breakpoint": self._describe(bid)}
+
+    def _describe(self, bid: int) -> Dict[str, Any]:
+        bp = self.breakpoints[bid]
+        return {"id": bid, "file": str(bp.scope.file), "line": bp.line, "condition": bp.cond,
+                "temporary": bp.temporary, "enabled": bp.enabled, "hits": self.hits[bid]}  # type: ignore[attr-defined]
+
+    def _hit(self, bid: int, frame: types.FrameType) -> None:
+        from .paused import PausedThread
+
+        if bid not in self.breakpoints:
+            return
+        self.hits[bid] += 1
+        if self.breakpoints[bid].temporary:  # type: ignore[attr-defined]
+            self._clear(bid)
+        PausedThread(self.server, frame, reason="breakpoint", breakpoint=bid, in_line_event=True).serve()
+
+    def do_breakpoints(self, c: Dict[str, Any]) -> Dict[str, Any]:
+        return {"breakpoints": [self._describe(bid) for bid in self.breakpoints]}
+
+    def _clear(self, bid: int) -> None:
+        bp = self.breakpoints.pop(bid, None)
+        if bp is not None:
+            bp.disable()
+
+    def do_clear(self, c: Dict[str, Any]) -> Dict[str, Any]:
+        from .paused import RequestError
+
+        if c.get("all"):
+            chosen = list(self.breakpoints)
+        elif "id" in c:
+            if c["id"] not in self.breakpoints:
+                raise RequestError("NoSuchBreakpoint", f"there is no breakpoint {c['id']}")
+            chosen = [c["id"]]
+        else:
+            path = os.path.realpath(c["file"])
+            chosen = [b for b, bp in self.breakpoints.items() if str(bp.scope.file) == path and bp.line == c.get("line")]
+        for bid in chosen:
+            self._clear(bid)
+        return {"cleared": chosen}
+
+    # -- watches -------------------------------------------------------------------------
+    def do_watch(self, c: Dict[str, Any]) -> Dict[str, Any]:
+        expression = c["expression"]
+        compile(expression, "<watch>", "eval")  # a syntax error is an error reply now
+        for wid, existing in self.watches.items():
+            if existing == expression:
+                return {"watch": {"id": wid, "expression": expression}}
+        wid = self._new_id()
+        self.watches[wid] = expression
+        return {"watch": {"id": wid, "expression": expression}}
+
+    def do_unwatch(self, c: Dict[str, Any]) -> Dict[str, Any]:
+        from .paused import RequestError
+
+        wid: Optional[int] = c.get("id")
+        if wid is None:
+            wid = next((w for w, e in self.watches.items() if e == c.get("expression")), None)
+        if wid is None or wid not in self.watches:
+            raise RequestError("NoSuchWatch", f"no watch {c.get('id', c.get('expression'))!r}")
+        del self.watches[wid]
+        return {}
+
+    def evaluate_watches(self, frame: types.FrameType) -> List[Dict[str, Any]]:
+        """Every watch's value in ``frame`` (or its error), for a ``paused`` event."""
+        results = []
+        for wid, expression in list(self.watches.items()):
+            entry: Dict[str, Any] = {"id": wid, "expression": expression}
+            try:
+                entry["value"] = summarize(eval(expression, frame.f_globals, dict(frame.f_locals)))
+            except Exception as exc:
+                entry["error"] = {"ename": type(exc).__name__, "evalue": str(exc)}
+            results.append(entry)
+        return results
+
+
+def _lines_with_code(path: Any) -> set:
+    """Every line of a source file that some code object of it runs."""
+    from .. import _native
+
+    code = compile(path.read_text(encoding="utf-8", errors="replace"), str(path), "exec")
+    lines: set = set()
+    todo = [code]
+    while todo:
+        current = todo.pop()
+        lines |= _native.code_lines(current)
+        todo.extend(c for c in current.co_consts if isinstance(c, types.CodeType))
+    return lines

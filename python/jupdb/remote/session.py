@@ -1,0 +1,379 @@
+"""The client: find a paused program, connect, and drive it.
+
+    session = jupdb.connect()          # the most recently paused program
+    session.eval("df.shape")           # RemoteValue; shown richly in a notebook
+    session.exec("lr = 1e-4")          # written back into the paused frame
+    arr = session.fetch("weights")     # the real object (pickle protocol 5)
+    session.next()                     # FrameInfo of the new stop
+    session.cont()
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import sys
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+from .. import _native
+
+
+class RemoteError(Exception):
+    """The debuggee raised while running a request; it stays paused and serving.
+
+    Attributes:
+        ename: The remote exception's type name.
+        evalue: Its message.
+        remote_traceback: The remote traceback, as text.
+    """
+
+    def __init__(self, ename: str, evalue: str, remote_traceback: str = "") -> None:
+        super().__init__(f"{ename}: {evalue}" + (f"\n\nRemote traceback:\n{remote_traceback}" if remote_traceback else ""))
+        self.ename = ename
+        self.evalue = evalue
+        self.remote_traceback = remote_traceback
+
+
+class SessionLost(ConnectionError):
+    """The debugged program has ended or was killed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameInfo:
+    """One frame of a paused thread's stack (``code`` is its current source line)."""
+
+    file: str
+    line: int
+    function: str
+    code: str = ""
+    index: int = 0
+    thread: Optional[int] = None
+    #: Watch results reported with this stop: expression -> RemoteValue or error text.
+    watches: Dict[str, Any] = dataclasses.field(default_factory=dict, compare=False)
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line} in {self.function}()" + (f"\n-> {self.code}" if self.code else "")
+
+
+@dataclasses.dataclass(frozen=True)
+class ThreadInfo:
+    """A thread of the debuggee."""
+
+    id: int
+    name: str
+    paused: bool
+    location: Optional[FrameInfo]
+
+
+@dataclasses.dataclass(frozen=True)
+class SessionInfo:
+    """A debuggee found in the runtime directory (see :func:`sessions`)."""
+
+    pid: int
+    program: List[str]
+    state: str
+    location: Optional[FrameInfo]
+    session_id: str
+    path: str
+    created: str
+
+
+class RemoteValue:
+    """A summary of a remote object: its type, ``repr`` and rich representations.
+
+    ``str(value)`` and ``repr(value)`` are the remote repr (cut at the limit the
+    request set, 1000 characters by default: ``truncated`` says so); in a notebook
+    the remote object's HTML, PNG, … representations are shown.
+    """
+
+    def __init__(self, summary: Dict[str, Any], text: Optional[str] = None) -> None:
+        self.type: str = summary["type"]
+        self.repr: str = summary["repr"]
+        self.truncated: bool = summary.get("truncated", False)
+        self.len: Optional[int] = summary.get("len")
+        self.shape: Optional[Tuple[int, ...]] = tuple(summary["shape"]) if "shape" in summary else None
+        self.dtype: Optional[str] = summary.get("dtype")
+        self.mime: Dict[str, Any] = summary.get("mime", {})
+        self.str = text if text is not None else self.repr
+
+    def __repr__(self) -> str:
+        return self.repr + ("…" if self.truncated else "")
+
+    def __str__(self) -> str:
+        return self.repr
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Dict[str, Any]:
+        return {"text/plain": repr(self), **self.mime}
+
+
+def _frame(info: Optional[Dict[str, Any]], thread: Optional[int] = None, watches: Any = None) -> Optional[FrameInfo]:
+    if not info:
+        return None
+    shown: Dict[str, Any] = {}
+    for w in watches or []:
+        shown[w["expression"]] = RemoteValue(w["value"]) if "value" in w else f"{w['error']['ename']}: {w['error']['evalue']}"
+    return FrameInfo(info["file"], info["line"], info["function"], info.get("code", ""), info.get("index", 0), thread, shown)
+
+
+def sessions() -> List[SessionInfo]:
+    """Live debuggees on this machine (files of dead processes are removed), newest first."""
+    found = []
+    for path, info in _native.list_connections():
+        found.append(SessionInfo(info["pid"], info.get("argv", []), info.get("state", "?"), _frame(info.get("location")),
+                                 info["session_id"], str(path), info.get("created", "")))
+    found.sort(key=lambda s: _mtime(s.path), reverse=True)
+    return found
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
+
+
+def _find(target: Union[None, int, str, os.PathLike]) -> Tuple[str, Dict[str, Any]]:
+    if isinstance(target, os.PathLike) or (isinstance(target, str) and os.path.exists(target)):
+        return str(target), _native.read_connection(os.fspath(target))
+    live = sessions()
+    if target is None:
+        chosen = next((s for s in live if s.state == "paused"), live[0] if live else None)
+    elif isinstance(target, int):
+        chosen = next((s for s in live if s.pid == target), None)
+    else:
+        chosen = next((s for s in live if s.session_id == target), None)
+    if chosen is None:
+        where = _native.connection_dir()
+        what = "no jupdb session is running" if target is None else f"no jupdb session matches {target!r}"
+        raise LookupError(f"{what} (looked in {where})")
+    return chosen.path, _native.read_connection(chosen.path)
+
+
+def connect(target: Union[None, int, str, "os.PathLike[str]"] = None, *, timeout: float = 10.0) -> "Session":
+    """Connect to a debuggee.
+
+    Args:
+        target: None for the most recently paused program; a connection-file
+            path, a pid, or a session id.
+        timeout: Seconds each request may take before it fails.
+    """
+    path, info = _find(target)
+    return Session(info, timeout=timeout, path=path)
+
+
+class Session:
+    """A connection to one debuggee. Every call has a timeout; a program that
+    ended raises :class:`SessionLost`, an exception in remote code
+    :class:`RemoteError` (the program stays paused)."""
+
+    def __init__(self, info: Dict[str, Any], *, timeout: float = 10.0, path: Optional[str] = None) -> None:
+        self.info = info
+        self.pid: int = info["pid"]
+        self.session_id: str = info["session_id"]
+        self.path = path
+        self.timeout = timeout
+        host = f"[{info['ip']}]" if ":" in info["ip"] else info["ip"]
+        self._client = _native.Client(f"tcp://{host}:{info['request_port']}", f"tcp://{host}:{info['event_port']}",
+                                      bytes.fromhex(info["key"]), secrets.token_hex(8), timeout)
+        self._thread: Optional[int] = None
+        self._last_stop = 0
+
+    # -- plumbing -------------------------------------------------------------------
+    def request(self, msg_type: str, content: Optional[Dict[str, Any]] = None, *, buffers: Sequence[Any] = (),
+                thread: Optional[int] = None, timeout: Optional[float] = None) -> Tuple[Dict[str, Any], List[Any]]:
+        """Send ``<msg_type>_request`` and return the reply's content and buffers."""
+        limit = self.timeout if timeout is None else timeout
+        try:
+            _, reply, frames, _ = self._client.request(f"{msg_type}_request", content or {}, buffers=list(buffers),
+                                                       thread=self._thread if thread is None else thread, timeout=limit)
+        except TimeoutError:
+            if not self.alive():
+                raise SessionLost(f"the debugged program (pid {self.pid}) has ended") from None
+            raise TimeoutError(f"{msg_type}: no reply within {limit} s (pid {self.pid} is alive but busy)") from None
+        if reply.get("status") == "error":
+            raise RemoteError(reply.get("ename", "Error"), reply.get("evalue", ""), reply.get("traceback", ""))
+        return reply, frames
+
+    def alive(self) -> bool:
+        """Whether the debugged process still exists."""
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def status(self) -> Dict[str, Any]:
+        """State without involving Python in the debuggee: works while it is busy."""
+        return self.request("status")[0]
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- values ---------------------------------------------------------------------
+    def eval(self, expr: str, *, frame: Optional[int] = None, repr_limit: int = 1000) -> RemoteValue:
+        """Evaluate ``expr`` in the paused frame; a summary of the result."""
+        reply, _ = self.request("eval", _without_none(code=expr, frame=frame, repr_limit=repr_limit))
+        _echo(reply)
+        return RemoteValue(reply["value"], reply.get("str"))
+
+    def exec(self, code: str, *, frame: Optional[int] = None) -> None:
+        """Run statements in the paused frame; assignments write through to its locals.
+        What they print is printed here."""
+        reply, _ = self.request("exec", _without_none(code=code, frame=frame))
+        _echo(reply)
+
+    def fetch(self, expr: str, *, frame: Optional[int] = None) -> Any:
+        """The value of ``expr`` itself, pickled (protocol 5, buffers out of band)."""
+        import pickle
+
+        reply, frames = self.request("fetch", _without_none(code=expr, frame=frame))
+        return pickle.loads(reply["pickle"], buffers=frames)
+
+    def locals(self, *, frame: Optional[int] = None) -> Dict[str, RemoteValue]:
+        """Summaries of the local variables of the selected frame."""
+        reply, _ = self.request("locals", _without_none(frame=frame))
+        return {name: RemoteValue(summary) for name, summary in reply["locals"].items()}
+
+    # -- stack ------------------------------------------------------------------------
+    def where(self) -> List[FrameInfo]:
+        """The paused thread's stack, innermost frame first."""
+        reply, _ = self.request("where")
+        return [_frame(f, self._thread) for f in reply["frames"]]  # type: ignore[misc]
+
+    def frame(self, index: int) -> FrameInfo:
+        """Select frame ``index`` (0 = where the thread stopped) for later requests."""
+        return _frame(self.request("frame", {"index": index})[0]["frame"], self._thread)  # type: ignore[return-value]
+
+    def up(self, count: int = 1) -> FrameInfo:
+        """Select the caller's frame (pdb's ``up``)."""
+        return _frame(self.request("frame", {"move": "up", "count": count})[0]["frame"], self._thread)  # type: ignore[return-value]
+
+    def down(self, count: int = 1) -> FrameInfo:
+        """Select the callee's frame (pdb's ``down``)."""
+        return _frame(self.request("frame", {"move": "down", "count": count})[0]["frame"], self._thread)  # type: ignore[return-value]
+
+    def source(self, context: int = 5, *, whole: bool = False) -> str:
+        """Source around the current line of the selected frame, pdb ``list`` style."""
+        reply, _ = self.request("source", {"context": context, "whole": whole})
+        out = []
+        for number, text in enumerate(reply["lines"], reply["first_line"]):
+            marker = "->" if number == reply["current_line"] else "  "
+            out.append(f"{number:4d} {marker} {text}")
+        return "\n".join(out)
+
+    # -- moving on ----------------------------------------------------------------------
+    def _resume(self, action: str, line: Optional[int] = None) -> int:
+        reply, _ = self.request("resume", _without_none(action=action, line=line))
+        return reply["stop"]
+
+    def _move(self, action: str, line: Optional[int] = None, timeout: Optional[float] = None) -> FrameInfo:
+        thread = self._thread
+        stop = self._resume(action, line)
+        return self._wait_after(stop, thread, timeout)
+
+    def step(self, timeout: Optional[float] = None) -> FrameInfo:
+        """Run to the next line, entering calls."""
+        return self._move("step", timeout=timeout)
+
+    def next(self, timeout: Optional[float] = None) -> FrameInfo:
+        """Run to the next line of this function (or its caller's, if it returns)."""
+        return self._move("next", timeout=timeout)
+
+    def finish(self, timeout: Optional[float] = None) -> FrameInfo:
+        """Run until this function returns; stop at the caller's next line."""
+        return self._move("finish", timeout=timeout)
+
+    def until(self, line: Optional[int] = None, timeout: Optional[float] = None) -> FrameInfo:
+        """Run until a line greater than the current one (or ``line``) in this frame."""
+        return self._move("until", line, timeout=timeout)
+
+    def jump(self, line: int, timeout: Optional[float] = None) -> FrameInfo:
+        """Make ``line`` the next line to run in the paused frame (pdb's ``jump``)."""
+        thread = self._thread
+        reply, _ = self.request("jump", {"line": line})
+        if "frame" in reply:  # jumped in place
+            return _frame(reply["frame"], thread)  # type: ignore[return-value]
+        return self._wait_after(reply["stop"], thread, timeout)
+
+    def cont(self) -> None:
+        """Let the paused thread run on; returns at once (see :meth:`wait`)."""
+        self._last_stop = self._resume("continue")
+
+    def wait(self, timeout: Optional[float] = None) -> FrameInfo:
+        """Block until a thread pauses (after the last resume); its FrameInfo."""
+        return self._wait_after(self._last_stop, None, timeout)
+
+    def _wait_after(self, stop: int, thread: Optional[int], timeout: Optional[float]) -> FrameInfo:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            event = self._client.next_event(0.5 if left is None else min(left, 0.5))
+            if event is None:
+                if not self.alive():
+                    raise SessionLost(f"the debugged program (pid {self.pid}) has ended")
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TimeoutError(f"no thread paused within {timeout} s")
+                continue
+            msg_type, content, _, _ = event
+            if msg_type == "exited":
+                raise SessionLost(f"the debugged program (pid {self.pid}) has exited")
+            if msg_type == "paused" and content.get("stop", 0) > stop and (thread is None or content["thread"] == thread):
+                self._last_stop = content["stop"]
+                return _frame(dict(content["location"], code=_code_line(content["location"])),  # type: ignore[return-value]
+                              content["thread"], content.get("watches"))
+
+    # -- breakpoints and watches -----------------------------------------------------------
+    def add_breakpoint(self, file: str, line: int, cond: Optional[str] = None, temporary: bool = False) -> int:
+        """Pause any thread that reaches ``file``:``line`` (where ``cond`` holds); its id."""
+        content = _without_none(file=os.path.abspath(file), line=line, condition=cond, temporary=temporary)
+        return self.request("break", content)[0]["breakpoint"]["id"]
+
+    def breakpoints(self) -> List[Dict[str, Any]]:
+        return self.request("breakpoints")[0]["breakpoints"]
+
+    def clear_breakpoint(self, id: int) -> None:
+        self.request("clear", {"id": id})
+
+    def watch(self, expr: str) -> int:
+        """Evaluate ``expr`` at every stop; results come with each FrameInfo (``watches``)."""
+        return self.request("watch", {"expression": expr})[0]["watch"]["id"]
+
+    def unwatch(self, expr: Union[str, int]) -> None:
+        self.request("unwatch", {"id": expr} if isinstance(expr, int) else {"expression": expr})
+
+    # -- threads --------------------------------------------------------------------------
+    def threads(self) -> List[ThreadInfo]:
+        reply, _ = self.request("threads")
+        return [ThreadInfo(t["id"], t["name"], t["paused"], _frame(t.get("location"), t["id"])) for t in reply["threads"]]
+
+    def select_thread(self, id: Optional[int]) -> None:
+        """Send later requests to thread ``id`` (None: the most recently paused one)."""
+        self._thread = id
+
+
+def _code_line(location: Dict[str, Any]) -> str:
+    import linecache
+
+    return linecache.getline(location["file"], location["line"]).strip()
+
+
+def _without_none(**fields: Any) -> Dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _echo(reply: Dict[str, Any]) -> None:
+    """Print here what the remote code printed there."""
+    if reply.get("stdout"):
+        sys.stdout.write(reply["stdout"])
+    if reply.get("stderr"):
+        sys.stderr.write(reply["stderr"])

@@ -1,0 +1,85 @@
+"""Value summaries: what a client sees of a remote object without receiving it."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+#: Default length at which a remote ``repr()`` is cut (``truncated`` says so).
+REPR_LIMIT = 1000
+
+_MIME_METHODS = {
+    "_repr_html_": "text/html",
+    "_repr_markdown_": "text/markdown",
+    "_repr_svg_": "image/svg+xml",
+    "_repr_png_": "image/png",
+    "_repr_jpeg_": "image/jpeg",
+    "_repr_latex_": "text/latex",
+    "_repr_json_": "application/json",
+}
+
+
+def type_name(obj: Any) -> str:
+    cls = type(obj)
+    module = cls.__module__
+    return cls.__qualname__ if module in ("builtins", None) else f"{module}.{cls.__qualname__}"
+
+
+def safe_repr(obj: Any, limit: int = REPR_LIMIT) -> tuple[str, bool]:
+    """``repr(obj)`` cut at ``limit`` characters; a failing repr is described, not raised."""
+    try:
+        text = repr(obj)
+    except Exception as exc:  # a broken __repr__ must not break the debugger
+        text = f"<{type_name(obj)} object; repr() raised {type(exc).__name__}: {exc}>"
+    if len(text) > limit:
+        return text[:limit], True
+    return text, False
+
+
+def mime_bundle(obj: Any) -> Dict[str, Any]:
+    """The object's rich representations (IPython's protocol), without text/plain."""
+    bundle: Dict[str, Any] = {}
+    method = getattr(type(obj), "_repr_mimebundle_", None)
+    if method is not None:
+        try:
+            data = method(obj)
+            if isinstance(data, tuple):
+                data = data[0]
+            if isinstance(data, dict):
+                bundle.update({k: v for k, v in data.items() if isinstance(v, (str, bytes))})
+        except Exception:
+            pass
+    for name, mime in _MIME_METHODS.items():
+        if mime in bundle or getattr(type(obj), name, None) is None:
+            continue
+        try:
+            data = getattr(obj, name)()
+        except Exception:
+            continue
+        if isinstance(data, tuple):
+            data = data[0]
+        if isinstance(data, (str, bytes)):
+            bundle[mime] = data
+    bundle.pop("text/plain", None)
+    return bundle
+
+
+def summarize(obj: Any, *, repr_limit: int = REPR_LIMIT, mime: bool = False) -> Dict[str, Any]:
+    """Type, truncated repr, and len/shape/dtype/MIME bundle where available."""
+    text, truncated = safe_repr(obj, repr_limit)
+    summary: Dict[str, Any] = {"type": type_name(obj), "repr": text, "truncated": truncated}
+    if not isinstance(obj, type):
+        try:
+            summary["len"] = len(obj)
+        except Exception:
+            pass
+        shape = getattr(obj, "shape", None)
+        if isinstance(shape, tuple) and all(isinstance(n, int) for n in shape):
+            summary["shape"] = list(shape)
+        dtype = getattr(obj, "dtype", None)
+        if dtype is not None:
+            summary["dtype"] = str(dtype)
+    if mime:
+        bundle = mime_bundle(obj)
+        if bundle:
+            summary["mime"] = bundle
+    return summary
