@@ -109,6 +109,10 @@ class DebugServer:
             return
         DebugServer._instance = None
         self.publish("exited", {"exit_code": None})
+        # Wake every thread still waiting in Rust: a thread blocked there when the
+        # interpreter finalizes would be torn down mid-call.
+        for paused in list(self.paused.values()):
+            paused.handle.close()
         self.service.stop()
         self.native.close()
         try:

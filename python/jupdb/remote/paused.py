@@ -17,6 +17,7 @@ import types
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
 
 from .. import _native
+from .stepping import check_action, start_stepping
 from .summary import REPR_LIMIT, summarize
 
 if TYPE_CHECKING:
@@ -131,7 +132,7 @@ class PausedThread:
             if server.last_line_event.get(tid) == event_number:
                 return None
             server.last_line_event[tid] = event_number
-        handle = server.native.pause(tid, self.thread.name, self.location())
+        handle = self.handle = server.native.pause(tid, self.thread.name, self.location())
         server.paused[tid] = self
         server.update_state()
         server.announce(self.location())
@@ -150,8 +151,10 @@ class PausedThread:
             handle.close()
             server.paused.pop(tid, None)
             server.update_state()
-        action = (self.resume or {}).get("action", "continue")
-        server.publish("resumed", {"thread": tid, "action": action}, tid)
+        resume = self.resume or {"action": "continue"}
+        server.publish("resumed", {"thread": tid, "action": resume["action"]}, tid)
+        # Last, so that the step does not stop in the debugger's own bookkeeping.
+        start_stepping(self, resume["action"], resume.get("line"))
         return self.resume
 
     def dispatch(self, request: Any) -> None:
@@ -255,15 +258,13 @@ class PausedThread:
 
     # -- moving on -------------------------------------------------------------------
     def do_resume(self, c: Dict[str, Any]) -> Reply:
-        from .stepping import start_stepping
-
         action = c.get("action", "continue")
-        start_stepping(self, action, c.get("line"))
+        check_action(action)
         self.resume = dict(c, action=action)
         return {"stop": self.server.stops}, []
 
     def do_jump(self, c: Dict[str, Any]) -> Reply:
-        from .stepping import jump, start_stepping
+        from .stepping import jump
 
         line = int(c["line"])
         frame = self.stack[0]
@@ -275,7 +276,6 @@ class PausedThread:
                 raise RequestError("ValueError", jumped)
             return {"frame": frame_info(0, frame), "jumped": True}, []
         # Paused by set_trace (not in a line event): jump at the frame's next line event.
-        start_stepping(self, "jump", line)
         self.resume = {"action": "jump", "line": line}
         return {"stop": self.server.stops}, []
 

@@ -55,6 +55,7 @@ class Service:
 
     def stop(self) -> None:
         self._handle.close()
+        self._thread.join(timeout=5)
         self.debugger.stop()
 
     # -- threads ------------------------------------------------------------------

@@ -64,7 +64,7 @@ class Stepper:
         is_target = frame is self.target
         is_caller = any(frame is caller for caller in self.callers)
         if self.action == "step":
-            return True
+            return not self._inside_debugger(frame)
         if self.action == "next":
             return is_target or is_caller
         if self.action == "finish":
@@ -72,6 +72,15 @@ class Stepper:
         if self.action == "until":
             return (is_target and line >= (self.line if self.line is not None else self.start_line + 1)) or is_caller
         return is_target  # jump
+
+    def _inside_debugger(self, frame: types.FrameType) -> bool:
+        """Whether ``frame`` runs on behalf of jupdb (called from its code)."""
+        f: Optional[types.FrameType] = frame
+        while f is not None and f is not self.target and not any(f is c for c in self.callers):
+            if f.f_code.co_filename.startswith(_PACKAGE_DIR):
+                return True
+            f = f.f_back
+        return False
 
     def on_line(self, frame: types.FrameType, line: int) -> None:
         if not self.active or not self._stops_at(frame, line):
@@ -95,12 +104,15 @@ def jump(frame: types.FrameType, line: int) -> Any:
     return True
 
 
-def start_stepping(paused: "PausedThread", action: str, line: Optional[int]) -> None:
-    """Replace this thread's stepper by one for ``action`` (none for ``continue``)."""
+def check_action(action: str) -> None:
     if action not in ACTIONS:
         from .paused import RequestError
 
         raise RequestError("ValueError", f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
+
+
+def start_stepping(paused: "PausedThread", action: str, line: Optional[int]) -> None:
+    """Replace this thread's stepper by one for ``action`` (none for ``continue``)."""
     previous = paused.server.steppers.get(threading.get_ident())
     if previous is not None:
         previous.cancel()
