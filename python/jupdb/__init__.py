@@ -51,6 +51,10 @@ def __getattr__(name: str) -> object:
         from . import remote
 
         return getattr(remote, name)
+    if name == "JuPDb":  # the original jupdb's entry point
+        from .core import JuPDb
+
+        return JuPDb
     raise AttributeError(f"module 'jupdb' has no attribute {name!r}")
 
 

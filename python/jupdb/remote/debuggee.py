@@ -67,10 +67,14 @@ class DebugServer:
 
     @classmethod
     def get(cls, ip: str = "127.0.0.1", port: int = 0) -> "DebugServer":
-        """The process's server, started on first use."""
+        """The process's server, started on first use (on ``port``, 0: a free one)."""
         with cls._lock:
             if cls._instance is None:
                 cls._instance = cls(ip, port)
+            elif port and port != cls._instance.info["request_port"]:
+                raise RuntimeError(
+                    f"jupdb is already serving this process on port {cls._instance.info['request_port']}"
+                )
             return cls._instance
 
     @classmethod
