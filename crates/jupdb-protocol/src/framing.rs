@@ -9,11 +9,21 @@
 //! [buffer…]    raw bytes; zero or more
 //! ```
 //!
+//! Frames are [`Bytes`], the type ZeroMQ libraries such as `zeromq` hand over,
+//! so that buffers cross without copies: [`encode`] puts clones of the
+//! message's buffers into the frames (a reference count goes up, no data is
+//! copied), and [`decode`] moves the buffer frames into the message. A buffer
+//! may wrap memory owned by someone else, e.g. a Python object, with
+//! [`Bytes::from_owner`]. Only the small frames are allocated: the signature,
+//! the header, the content, and copies of the identities (the delimiter is
+//! static).
+//!
 //! [`decode`] never panics. It checks, in this order: the delimiter, the frame
 //! count, the sizes of the header and content frames, the signature, and only
 //! then parses MessagePack, so that nothing from an unauthenticated sender is
 //! ever parsed.
 
+use bytes::Bytes;
 use rmpv::Value;
 use serde::Deserialize;
 
@@ -36,17 +46,23 @@ pub const MAX_CONTENT_LEN: usize = 64 * 1024 * 1024;
 pub const MAX_CONTENT_NESTING: usize = 100;
 
 /// The frames of `message`, starting with the delimiter (no identities).
-pub fn encode(message: &Message, signer: &Signer) -> Vec<Vec<u8>> {
+///
+/// The buffer frames are clones of the message's buffers: they share its
+/// memory, no data is copied.
+pub fn encode(message: &Message, signer: &Signer) -> Vec<Bytes> {
     encode_with_identities::<&[u8]>(&[], message, signer)
 }
 
 /// The frames of `message`, preceded by routing `identities` (for a ROUTER
 /// socket: the identities that came with the request) or a PUB topic.
+///
+/// The identities are copied into new frames; the buffer frames are clones of
+/// the message's buffers, which share its memory (no data is copied).
 pub fn encode_with_identities<I: AsRef<[u8]>>(
     identities: &[I],
     message: &Message,
     signer: &Signer,
-) -> Vec<Vec<u8>> {
+) -> Vec<Bytes> {
     let header = rmp_serde::to_vec_named(&message.header)
         .expect("a header of strings and integers always serializes");
     let mut content = Vec::new();
@@ -55,24 +71,30 @@ pub fn encode_with_identities<I: AsRef<[u8]>>(
     let signature = signer.sign(&header, &content, &message.buffers);
 
     let mut frames = Vec::with_capacity(identities.len() + 4 + message.buffers.len());
-    frames.extend(identities.iter().map(|id| id.as_ref().to_vec()));
-    frames.push(DELIMITER.to_vec());
-    frames.push(signature.into_bytes());
-    frames.push(header);
-    frames.push(content);
+    frames.extend(
+        identities
+            .iter()
+            .map(|id| Bytes::copy_from_slice(id.as_ref())),
+    );
+    frames.push(Bytes::from_static(DELIMITER));
+    frames.push(Bytes::from(signature));
+    frames.push(Bytes::from(header));
+    frames.push(Bytes::from(content));
     frames.extend(message.buffers.iter().cloned());
     frames
 }
 
 /// The frames of an event for a PUB socket: `message` preceded by its
 /// `msg_type` as the topic frame, so that subscribers can filter by type.
-pub fn encode_event(message: &Message, signer: &Signer) -> Vec<Vec<u8>> {
+/// Buffers are shared, not copied, as with [`encode`].
+pub fn encode_event(message: &Message, signer: &Signer) -> Vec<Bytes> {
     encode_with_identities(&[message.header.msg_type.as_bytes()], message, signer)
 }
 
 /// The message in `frames`, checked against `signer`; routing identities
-/// before the delimiter are dropped.
-pub fn decode(frames: Vec<Vec<u8>>, signer: &Signer) -> Result<Message, ProtocolError> {
+/// before the delimiter are dropped. Buffers are moved out of `frames`, not
+/// copied.
+pub fn decode(frames: Vec<Bytes>, signer: &Signer) -> Result<Message, ProtocolError> {
     decode_with_identities(frames, signer).map(|(_, message)| message)
 }
 
@@ -80,9 +102,9 @@ pub fn decode(frames: Vec<Vec<u8>>, signer: &Signer) -> Result<Message, Protocol
 /// `frames`, checked against `signer`. Buffers are moved out of `frames`, not
 /// copied.
 pub fn decode_with_identities(
-    frames: Vec<Vec<u8>>,
+    frames: Vec<Bytes>,
     signer: &Signer,
-) -> Result<(Vec<Vec<u8>>, Message), ProtocolError> {
+) -> Result<(Vec<Bytes>, Message), ProtocolError> {
     decode_with_limits(frames, signer, &Limits::DEFAULT)
 }
 
@@ -100,10 +122,10 @@ impl Limits {
 }
 
 pub(crate) fn decode_with_limits(
-    mut frames: Vec<Vec<u8>>,
+    mut frames: Vec<Bytes>,
     signer: &Signer,
     limits: &Limits,
-) -> Result<(Vec<Vec<u8>>, Message), ProtocolError> {
+) -> Result<(Vec<Bytes>, Message), ProtocolError> {
     let delimiter = frames
         .iter()
         .position(|frame| frame == DELIMITER)
@@ -117,7 +139,7 @@ pub(crate) fn decode_with_limits(
     else {
         return Err(ProtocolError::MissingFrames { found });
     };
-    let buffers: Vec<Vec<u8>> = rest.collect();
+    let buffers: Vec<Bytes> = rest.collect();
 
     if header.len() > limits.header {
         return Err(ProtocolError::HeaderTooLarge {
@@ -193,15 +215,22 @@ mod tests {
 
     /// Frames `[<IDS|MSG>, signature, header, content, buffers…]` signed with
     /// `signer()` for arbitrary header and content bytes.
-    fn signed(header: &[u8], content: &[u8], buffers: &[&[u8]]) -> Vec<Vec<u8>> {
+    fn signed(header: &[u8], content: &[u8], buffers: &[&[u8]]) -> Vec<Bytes> {
         let mut frames = vec![
-            DELIMITER.to_vec(),
-            signer().sign(header, content, buffers).into_bytes(),
-            header.to_vec(),
-            content.to_vec(),
+            Bytes::from_static(DELIMITER),
+            signer().sign(header, content, buffers).into(),
+            Bytes::copy_from_slice(header),
+            Bytes::copy_from_slice(content),
         ];
-        frames.extend(buffers.iter().map(|b| b.to_vec()));
+        frames.extend(buffers.iter().map(|b| Bytes::copy_from_slice(b)));
         frames
+    }
+
+    /// Changes a frame's bytes (`Bytes` is immutable: this makes a new one).
+    fn edit(frame: &mut Bytes, change: impl FnOnce(&mut Vec<u8>)) {
+        let mut bytes = frame.to_vec();
+        change(&mut bytes);
+        *frame = bytes.into();
     }
 
     fn msgpack(value: &Value) -> Vec<u8> {
@@ -226,7 +255,11 @@ mod tests {
     #[test]
     fn round_trip_with_buffers_and_identities() {
         let mut message = message();
-        message.buffers = vec![vec![], vec![0; 1000], b"\xff\x00raw".to_vec()];
+        message.buffers = vec![
+            Bytes::new(),
+            vec![0; 1000].into(),
+            Bytes::from_static(b"\xff\x00raw"),
+        ];
         let identities: [&[u8]; 2] = [b"\x00\x80\x00\x00\x29", b"client"];
         let frames = encode_with_identities(&identities, &message, &signer());
         assert_eq!(frames.len(), 2 + 4 + 3);
@@ -305,7 +338,11 @@ mod tests {
                 Err(ProtocolError::MissingFrames { found: keep - 1 })
             );
         }
-        let with_ids = vec![b"id".to_vec(), DELIMITER.to_vec(), b"sig".to_vec()];
+        let with_ids = vec![
+            Bytes::from_static(b"id"),
+            Bytes::from_static(DELIMITER),
+            Bytes::from_static(b"sig"),
+        ];
         assert_eq!(
             decode(with_ids, &signer()),
             Err(ProtocolError::MissingFrames { found: 1 })
@@ -331,7 +368,7 @@ mod tests {
             content: 8,
         };
         let mut frames = signed(&[0; 17], &[0; 4], &[]);
-        frames[1] = b"bogus".to_vec();
+        frames[1] = Bytes::from_static(b"bogus");
         assert_eq!(
             decode_with_limits(frames, &signer(), &limits).map(|_| ()),
             Err(ProtocolError::HeaderTooLarge { len: 17, max: 16 })
@@ -362,12 +399,14 @@ mod tests {
     #[test]
     fn malformed_signature_is_rejected() {
         let mut frames = encode(&message(), &signer());
-        frames[1][0] = b'x';
+        edit(&mut frames[1], |sig| sig[0] = b'x');
         assert_eq!(
             decode(frames.clone(), &signer()),
             Err(ProtocolError::MalformedSignature)
         );
-        frames[1].pop();
+        edit(&mut frames[1], |sig| {
+            sig.pop();
+        });
         assert_eq!(
             decode(frames, &signer()),
             Err(ProtocolError::MalformedSignature)
@@ -377,17 +416,22 @@ mod tests {
     #[test]
     fn tampering_is_detected() {
         let mut message = message();
-        message.buffers = vec![b"buffer one".to_vec(), b"buffer two".to_vec()];
+        message.buffers = vec![
+            Bytes::from_static(b"buffer one"),
+            Bytes::from_static(b"buffer two"),
+        ];
         let frames = encode(&message, &signer());
 
-        let tamper = |frames: &mut Vec<Vec<u8>>| decode(frames.clone(), &signer());
+        let tamper = |frames: &mut Vec<Bytes>| decode(frames.clone(), &signer());
         for index in 1..frames.len() {
             let mut changed = frames.clone();
-            let last = changed[index].len() - 1;
-            changed[index][last] ^= if index == 1 { 0x01 } else { 0x20 };
-            if index == 1 && !changed[1][last].is_ascii_hexdigit() {
-                changed[1][last] = if changed[1][last] == b'0' { b'1' } else { b'0' };
-            }
+            edit(&mut changed[index], |frame| {
+                let last = frame.len() - 1;
+                frame[last] ^= if index == 1 { 0x01 } else { 0x20 };
+                if index == 1 && !frame[last].is_ascii_hexdigit() {
+                    frame[last] = if frame[last] == b'0' { b'1' } else { b'0' };
+                }
+            });
             assert_eq!(
                 tamper(&mut changed),
                 Err(ProtocolError::BadSignature),
@@ -396,7 +440,7 @@ mod tests {
         }
 
         let mut extra_buffer = frames.clone();
-        extra_buffer.push(b"more".to_vec());
+        extra_buffer.push(Bytes::from_static(b"more"));
         assert_eq!(tamper(&mut extra_buffer), Err(ProtocolError::BadSignature));
 
         let mut dropped_buffer = frames.clone();
@@ -407,8 +451,9 @@ mod tests {
         );
 
         let mut moved_bytes = frames.clone();
-        let byte = moved_bytes[4].pop().unwrap();
-        moved_bytes[5].insert(0, byte);
+        let mut byte = 0;
+        edit(&mut moved_bytes[4], |frame| byte = frame.pop().unwrap());
+        edit(&mut moved_bytes[5], |frame| frame.insert(0, byte));
         assert_eq!(tamper(&mut moved_bytes), Err(ProtocolError::BadSignature));
 
         let mut swapped = frames.clone();
@@ -417,7 +462,7 @@ mod tests {
 
         // Identities are not signed: changing them is allowed.
         let mut routed = frames.clone();
-        routed.insert(0, b"new route".to_vec());
+        routed.insert(0, Bytes::from_static(b"new route"));
         assert_eq!(decode(routed, &signer()).unwrap(), message);
     }
 
@@ -531,7 +576,7 @@ mod tests {
     fn events_carry_their_type_as_topic() {
         let event = Message::new("paused", "server", Value::Map(vec![]));
         let frames = encode_event(&event, &signer());
-        assert_eq!(frames[0], b"paused");
+        assert_eq!(frames[0], b"paused"[..]);
         assert_eq!(frames[1], DELIMITER);
         let (topic, decoded) = decode_with_identities(frames, &signer()).unwrap();
         assert_eq!(topic, [b"paused".to_vec()]);
@@ -546,5 +591,31 @@ mod tests {
         let (got, decoded) = decode_with_identities(frames, &signer()).unwrap();
         assert_eq!(got, ids);
         assert_eq!(decoded, message);
+    }
+
+    /// Buffers are shared, not copied: the buffer frame that `encode` makes
+    /// points at the message's memory, and so does the buffer that `decode`
+    /// makes of that frame.
+    #[test]
+    fn buffers_are_not_copied() {
+        let mut message = message();
+        // Memory with an owner, as the server wraps a Python buffer.
+        let buffer = Bytes::from_owner(vec![0x5a_u8; 1024 * 1024]);
+        let data = buffer.as_ptr();
+        message.buffers = vec![buffer];
+
+        let frames = encode_with_identities(&[b"client"], &message, &signer());
+        assert_eq!(frames.len(), 1 + 4 + 1);
+        assert_eq!(frames[5].as_ptr(), data);
+        assert_eq!(frames[5].len(), 1024 * 1024);
+
+        let (_, decoded) = decode_with_identities(frames, &signer()).unwrap();
+        assert_eq!(decoded.buffers.len(), 1);
+        assert_eq!(decoded.buffers[0].as_ptr(), data);
+        assert_eq!(decoded, message);
+
+        // The same through plain `encode` and `decode`.
+        let decoded = decode(encode(&message, &signer()), &signer()).unwrap();
+        assert_eq!(decoded.buffers[0].as_ptr(), data);
     }
 }

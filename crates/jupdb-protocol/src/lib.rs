@@ -13,6 +13,10 @@
 //! - [`connection`]: [`ConnectionInfo`] and the connection files through
 //!   which clients find debuggees.
 //!
+//! Frames and buffers are [`Bytes`] (re-exported from the `bytes` crate), so
+//! that large buffers go from a message to the socket and back without being
+//! copied.
+//!
 //! This crate does no network I/O and knows nothing of Python; the full
 //! specification is `docs/protocol.md`.
 //!
@@ -42,6 +46,7 @@ pub mod random;
 pub mod signing;
 pub mod time;
 
+pub use bytes::Bytes;
 pub use connection::{
     list_connection_files, list_connection_files_in, process_alive, read_connection_file,
     runtime_dir, write_connection_file, write_connection_file_in, ConnectionFile, ConnectionInfo,

@@ -5,8 +5,10 @@
 //! language's MessagePack library can read it; the content is an arbitrary
 //! MessagePack map, held here as an [`rmpv::Value`] so that a receiver can look
 //! at a message before deciding what type it is. [`Message::parse_content`] and
-//! [`to_content`] convert between content and Rust types with serde.
+//! [`to_content`] convert between content and Rust types with serde. Buffers
+//! are [`Bytes`], so that large ones are shared rather than copied.
 
+use bytes::Bytes;
 use rmpv::Value;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -99,7 +101,13 @@ pub struct Message {
     /// anything else; [`encode`](crate::encode) sends what it is given.
     pub content: Value,
     /// Raw frames after the content, e.g. pickle protocol 5 out-of-band buffers.
-    pub buffers: Vec<Vec<u8>>,
+    ///
+    /// [`encode`](crate::encode) sends clones of these (sharing the memory) and
+    /// [`decode`](crate::decode) moves the received frames here, so a buffer's
+    /// data is never copied by this crate. Wrap memory owned elsewhere (a
+    /// Python buffer) with [`Bytes::from_owner`]; a `Vec<u8>` converts with
+    /// `.into()`.
+    pub buffers: Vec<Bytes>,
 }
 
 impl Message {

@@ -34,7 +34,7 @@
 //! ```
 
 use jupdb_protocol::{
-    decode_with_identities, encode_with_identities, Header, Message, Signer, Value,
+    decode_with_identities, encode_with_identities, Bytes, Header, Message, Signer, Value,
 };
 
 const PYTHON_FRAMES: &[&str] = &[
@@ -76,13 +76,13 @@ fn expected() -> Message {
             ("frame".into(), 0.into()),
             ("raw".into(), Value::Binary(vec![0x00, 0xff])),
         ]),
-        buffers: vec![b"buffer-0".to_vec(), Vec::new()],
+        buffers: vec![Bytes::from_static(b"buffer-0"), Bytes::new()],
     }
 }
 
 #[test]
 fn python_frames_decode() {
-    let frames: Vec<Vec<u8>> = PYTHON_FRAMES.iter().map(|f| from_hex(f)).collect();
+    let frames: Vec<Bytes> = PYTHON_FRAMES.iter().map(|f| from_hex(f).into()).collect();
     let (identities, message) = decode_with_identities(frames, &signer()).unwrap();
     assert_eq!(identities, [b"client-id".to_vec()]);
     assert_eq!(message, expected());

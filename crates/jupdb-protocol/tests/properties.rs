@@ -4,8 +4,8 @@
 //! in `fuzz/`, so that CI checks it on stable Rust.
 
 use jupdb_protocol::{
-    decode, decode_with_identities, encode, encode_with_identities, Header, Message, ProtocolError,
-    Signer, Value, DELIMITER,
+    decode, decode_with_identities, encode, encode_with_identities, Bytes, Header, Message,
+    ProtocolError, Signer, Value, DELIMITER,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -69,8 +69,8 @@ fn header() -> impl Strategy<Value = Header> {
         )
 }
 
-fn buffers() -> impl Strategy<Value = Vec<Vec<u8>>> {
-    vec(vec(any::<u8>(), 0..64), 0..4)
+fn buffers() -> impl Strategy<Value = Vec<Bytes>> {
+    vec(vec(any::<u8>(), 0..64).prop_map(Bytes::from), 0..4)
 }
 
 fn message() -> impl Strategy<Value = Message> {
@@ -88,24 +88,24 @@ fn identities() -> impl Strategy<Value = Vec<Vec<u8>>> {
 }
 
 /// Arbitrary frames, often with a delimiter among them.
-fn frames() -> impl Strategy<Value = Vec<Vec<u8>>> {
+fn frames() -> impl Strategy<Value = Vec<Bytes>> {
     let frame = prop_oneof![
-        4 => vec(any::<u8>(), 0..80),
-        1 => Just(DELIMITER.to_vec()),
+        4 => vec(any::<u8>(), 0..80).prop_map(Bytes::from),
+        1 => Just(Bytes::from_static(DELIMITER)),
     ];
     vec(frame, 0..8)
 }
 
 /// `[<IDS|MSG>, valid signature, frames…]`: arbitrary frames that pass the
 /// signature check, so that parsing is exercised.
-fn signed(frames: &[Vec<u8>]) -> Vec<Vec<u8>> {
-    let empty = Vec::new();
+fn signed(frames: &[Bytes]) -> Vec<Bytes> {
+    let empty = Bytes::new();
     let header = frames.first().unwrap_or(&empty);
     let content = frames.get(1).unwrap_or(&empty);
     let buffers = frames.get(2..).unwrap_or(&[]);
     let mut signed = vec![
-        DELIMITER.to_vec(),
-        signer().sign(header, content, buffers).into_bytes(),
+        Bytes::from_static(DELIMITER),
+        signer().sign(header, content, buffers).into(),
     ];
     signed.extend(frames.iter().cloned());
     signed
@@ -113,7 +113,7 @@ fn signed(frames: &[Vec<u8>]) -> Vec<Vec<u8>> {
 
 /// What the fuzz target checks: `decode` returns (does not panic), and a
 /// message it accepts encodes to frames that decode to the same message.
-fn check_decode(frames: Vec<Vec<u8>>) -> Result<(), TestCaseError> {
+fn check_decode(frames: Vec<Bytes>) -> Result<(), TestCaseError> {
     if let Ok(message) = decode(frames, &signer()) {
         let again = encode(&message, &signer());
         let decoded = decode(again.clone(), &signer());
@@ -123,10 +123,10 @@ fn check_decode(frames: Vec<Vec<u8>>) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-fn msgpack(value: &Value) -> Vec<u8> {
+fn msgpack(value: &Value) -> Bytes {
     let mut bytes = Vec::new();
     rmpv::encode::write_value(&mut bytes, value).unwrap();
-    bytes
+    bytes.into()
 }
 
 proptest! {
@@ -154,7 +154,7 @@ proptest! {
     fn decode_never_panics_on_signed_arbitrary_msgpack(
         header in prop_oneof![
             value().prop_map(|v| msgpack(&v)),
-            header().prop_map(|h| rmp_serde::to_vec_named(&h).unwrap()),
+            header().prop_map(|h| rmp_serde::to_vec_named(&h).unwrap().into()),
         ],
         content in value(),
         buffers in buffers(),
@@ -176,7 +176,9 @@ proptest! {
         let candidates: Vec<usize> = (1..frames.len()).filter(|&i| !frames[i].is_empty()).collect();
         let index = candidates[frame_pick.index(candidates.len())];
         let byte = byte_pick.index(frames[index].len());
-        frames[index][byte] ^= flip;
+        let mut changed = frames[index].to_vec();
+        changed[byte] ^= flip;
+        frames[index] = changed.into();
         let result = decode(frames, &signer());
         if index == 1 {
             // The signature frame itself: no longer hex, or a different tag.

@@ -9,13 +9,14 @@
 
 #![no_main]
 
-use jupdb_protocol::{decode, encode, Signer, DELIMITER};
+use jupdb_protocol::{decode, encode, Bytes, Signer, DELIMITER};
 use libfuzzer_sys::fuzz_target;
 
 const KEY: &[u8] = b"fuzz key";
 
 fuzz_target!(|input: (bool, Vec<Vec<u8>>)| {
     let (sign, frames) = input;
+    let frames: Vec<Bytes> = frames.into_iter().map(Bytes::from).collect();
     let signer = Signer::new(KEY).expect("the key is not empty");
     let frames = if sign { signed(&signer, frames) } else { frames };
     if let Ok(message) = decode(frames, &signer) {
@@ -25,13 +26,13 @@ fuzz_target!(|input: (bool, Vec<Vec<u8>>)| {
     }
 });
 
-fn signed(signer: &Signer, frames: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-    let empty = Vec::new();
+fn signed(signer: &Signer, frames: Vec<Bytes>) -> Vec<Bytes> {
+    let empty = Bytes::new();
     let header = frames.first().unwrap_or(&empty);
     let content = frames.get(1).unwrap_or(&empty);
     let buffers = frames.get(2..).unwrap_or(&[]);
     let signature = signer.sign(header, content, buffers);
-    let mut signed = vec![DELIMITER.to_vec(), signature.into_bytes()];
+    let mut signed = vec![Bytes::from_static(DELIMITER), Bytes::from(signature)];
     signed.extend(frames);
     signed
 }
