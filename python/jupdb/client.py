@@ -49,7 +49,7 @@ class JuPDbClient:
         session = _session(self.port)
         try:
             try:
-                reply, _ = session.request("eval", {"code": code, "mime": False})
+                reply, _ = session.request("eval", {"code": code, "mime": False, "str": True})
                 return {"result": reply["str"]}
             except RemoteError as exc:
                 if exc.ename != "SyntaxError":

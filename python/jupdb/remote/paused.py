@@ -8,6 +8,7 @@ reply; the thread stays paused and serving.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import linecache
 import sys
@@ -176,7 +177,7 @@ class PausedThread:
 
     # -- evaluating ------------------------------------------------------------
     def _run(self, code: str, mode: str, frame: types.FrameType, namespace: Any) -> Tuple[Any, Dict[str, str]]:
-        compiled = compile(code, "<remote>", mode)
+        compiled = _compile(code, mode)
         with captured_output() as texts:
             try:
                 value = eval(compiled, frame.f_globals, namespace)
@@ -188,7 +189,10 @@ class PausedThread:
         frame = self.frame(c.get("frame"))
         value, texts = self._run(c["code"], "eval", frame, frame.f_locals)
         summary = summarize(value, repr_limit=c.get("repr_limit", REPR_LIMIT), mime=c.get("mime", True))
-        return {"value": summary, "str": _safe_str(value), **texts}, []
+        reply = {"value": summary, **texts}
+        if c.get("str"):  # str() of the value, as the original jupdb API returns
+            reply["str"] = _safe_str(value)
+        return reply, []
 
     def do_exec(self, c: Dict[str, Any]) -> Reply:
         frame = self.frame(c.get("frame"))
@@ -278,6 +282,12 @@ class PausedThread:
         # Paused by set_trace (not in a line event): jump at the frame's next line event.
         self.resume = {"action": "jump", "line": line}
         return {"stop": self.server.stops}, []
+
+
+@functools.lru_cache(maxsize=256)
+def _compile(code: str, mode: str) -> types.CodeType:
+    """Compiled once: clients repeat the same expressions (watches, polling)."""
+    return compile(code, "<remote>", mode)
 
 
 def _safe_str(value: Any) -> str:

@@ -88,7 +88,7 @@ class RemoteValue:
     the remote object's HTML, PNG, … representations are shown.
     """
 
-    def __init__(self, summary: Dict[str, Any], text: Optional[str] = None) -> None:
+    def __init__(self, summary: Dict[str, Any]) -> None:
         self.type: str = summary["type"]
         self.repr: str = summary["repr"]
         self.truncated: bool = summary.get("truncated", False)
@@ -96,7 +96,6 @@ class RemoteValue:
         self.shape: Optional[Tuple[int, ...]] = tuple(summary["shape"]) if "shape" in summary else None
         self.dtype: Optional[str] = summary.get("dtype")
         self.mime: Dict[str, Any] = summary.get("mime", {})
-        self.str = text if text is not None else self.repr
 
     def __repr__(self) -> str:
         return self.repr + ("…" if self.truncated else "")
@@ -224,7 +223,7 @@ class Session:
         """Evaluate ``expr`` in the paused frame; a summary of the result."""
         reply, _ = self.request("eval", _without_none(code=expr, frame=frame, repr_limit=repr_limit))
         _echo(reply)
-        return RemoteValue(reply["value"], reply.get("str"))
+        return RemoteValue(reply["value"])
 
     def exec(self, code: str, *, frame: Optional[int] = None) -> None:
         """Run statements in the paused frame; assignments write through to its locals.
