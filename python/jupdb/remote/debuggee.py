@@ -38,7 +38,9 @@ class DebugServer:
             )
         self.session = secrets.token_hex(8)
         self.native = _native.Server(secrets.token_bytes(32), self.session, ip=ip,
-                                     request_port=request_port, event_port=event_port)
+                                     request_port=request_port, event_port=event_port,
+                                     details={"python_version": "%d.%d.%d" % sys.version_info[:3],
+                                              "argv": list(sys.argv)})
         self.info: Dict[str, Any] = {
             "transport": "tcp",
             "ip": ip,

@@ -46,6 +46,8 @@ const SERVICE_REQUESTS: [&str; 6] =
 struct Shared {
     signer: Signer,
     session: String,
+    /// Fixed facts for `status_reply` (python_version, argv).
+    details: Vec<(Value, Value)>,
     dropped: AtomicU64,
     /// Paused threads, in the order they paused (the last is the default target).
     paused: Mutex<Vec<PausedThread>>,
@@ -78,13 +80,16 @@ impl Shared {
                 ])
             })
             .collect();
-        Value::Map(vec![
+        let mut status = vec![
+            ("status".into(), "ok".into()),
             ("pid".into(), std::process::id().into()),
             ("state".into(), if threads.is_empty() { "running" } else { "paused" }.into()),
             ("paused_threads".into(), Value::Array(threads)),
             ("dropped".into(), self.dropped.load(Ordering::Relaxed).into()),
             ("protocol_version".into(), jupdb_protocol::PROTOCOL_VERSION.into()),
-        ])
+        ];
+        status.extend(self.details.iter().cloned());
+        Value::Map(status)
     }
 
     /// Routes one received multipart message. Runs on the I/O thread.
@@ -200,8 +205,23 @@ pub struct Server {
 impl Server {
     /// Binds both sockets on `ip` (ports 0: free ones) and starts serving.
     #[new]
-    #[pyo3(signature = (key, session, *, ip="127.0.0.1", request_port=0, event_port=0))]
-    fn new(py: Python<'_>, key: Vec<u8>, session: String, ip: &str, request_port: u16, event_port: u16) -> PyResult<Self> {
+    #[pyo3(signature = (key, session, *, ip="127.0.0.1", request_port=0, event_port=0, details=None))]
+    fn new(
+        py: Python<'_>,
+        key: Vec<u8>,
+        session: String,
+        ip: &str,
+        request_port: u16,
+        event_port: u16,
+        details: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let details = match details {
+            Some(d) => match to_value(d.as_any())? {
+                Value::Map(pairs) => pairs,
+                _ => Vec::new(),
+            },
+            None => Vec::new(),
+        };
         let signer = Signer::new(&key).map_err(|e| PyValueError::new_err(e.to_string()))?;
         let host = if ip.contains(':') { format!("[{ip}]") } else { ip.to_owned() };
         let bound = py.allow_threads(|| {
@@ -221,6 +241,7 @@ impl Server {
         let shared = Arc::new(Shared {
             signer,
             session,
+            details,
             dropped: AtomicU64::new(0),
             paused: Mutex::new(Vec::new()),
             service: Mutex::new(None),
