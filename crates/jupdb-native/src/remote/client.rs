@@ -164,7 +164,7 @@ impl Client {
         let id = message.header.msg_id.clone();
         let (waiter, reply) = mpsc::sync_channel(1);
         self.shared.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), waiter);
-        let frames = encode(&message, &self.shared.signer);
+        let frames = py.allow_threads(|| encode(&message, &self.shared.signer));
         if self.outgoing.send(frames).is_err() {
             self.shared.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
             return Err(PyConnectionError::new_err("this connection is closed"));

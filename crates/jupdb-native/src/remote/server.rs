@@ -405,7 +405,7 @@ pub struct Request {
 }
 
 impl Request {
-    fn send(&self, content: Value, buffers: Vec<Bytes>) -> PyResult<()> {
+    fn send(&self, py: Python<'_>, content: Value, buffers: Vec<Bytes>) -> PyResult<()> {
         let mut replied = self.replied.lock().unwrap_or_else(|e| e.into_inner());
         if *replied {
             return Err(PyValueError::new_err("this request has been answered already"));
@@ -413,7 +413,8 @@ impl Request {
         *replied = true;
         let mut reply = self.incoming.message.reply(self.shared.session.clone(), content);
         reply.buffers = buffers;
-        self.shared.send_reply(&self.incoming.identities, &reply);
+        // Signing a large buffer takes a while: let the program's other threads run.
+        py.allow_threads(|| self.shared.send_reply(&self.incoming.identities, &reply));
         Ok(())
     }
 }
@@ -442,15 +443,15 @@ impl Request {
 
     /// Sends the reply: `content` (a dict) and raw `buffers` (bytes-like objects).
     #[pyo3(signature = (content, buffers=Vec::new()))]
-    fn reply(&self, content: &Bound<'_, PyDict>, buffers: Vec<Bound<'_, PyAny>>) -> PyResult<()> {
+    fn reply(&self, py: Python<'_>, content: &Bound<'_, PyDict>, buffers: Vec<Bound<'_, PyAny>>) -> PyResult<()> {
         let content = to_value(content.as_any())?;
         let buffers = buffers.iter().map(frame_from).collect::<PyResult<Vec<_>>>()?;
-        self.send(content, buffers)
+        self.send(py, content, buffers)
     }
 
     /// Sends an error reply.
     #[pyo3(signature = (ename, evalue, traceback=""))]
-    fn error(&self, ename: &str, evalue: &str, traceback: &str) -> PyResult<()> {
-        self.send(error_content(ename, evalue, traceback), Vec::new())
+    fn error(&self, py: Python<'_>, ename: &str, evalue: &str, traceback: &str) -> PyResult<()> {
+        self.send(py, error_content(ename, evalue, traceback), Vec::new())
     }
 }
