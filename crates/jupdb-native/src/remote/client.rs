@@ -14,14 +14,18 @@ use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc as tmpsc, oneshot};
-use zeromq::{DealerSocket, Socket, SocketRecv, SocketSend, SubSocket, ZmqMessage};
+use tokio::sync::oneshot;
+use zeromq::{DealerRecvHalf, DealerSendHalf, DealerSocket, Socket, SocketRecv, SocketSend, SubSocket, ZmqMessage};
 
 struct Shared {
     signer: Signer,
     session: String,
-    pending: Mutex<FxHashMap<String, mpsc::SyncSender<Message>>>,
+    /// Requests waiting for their reply, by msg_id.
+    pending: Mutex<FxHashMap<String, oneshot::Sender<Message>>>,
     dropped: AtomicU64,
+    /// The DEALER's sending half: the requesting thread sends itself (one
+    /// thread hand-off less than going through the I/O thread).
+    dealer: tokio::sync::Mutex<DealerSendHalf>,
 }
 
 impl Shared {
@@ -32,29 +36,18 @@ impl Shared {
         };
         let Some(parent) = message.header.parent.clone() else { return };
         if let Some(waiter) = self.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&parent) {
-            let _ = waiter.try_send(message);
+            let _ = waiter.send(message);
         }
     }
 }
 
-async fn drive_requests(
-    shared: Arc<Shared>,
-    dealer: DealerSocket,
-    mut outgoing: tmpsc::UnboundedReceiver<Vec<Bytes>>,
-    mut stop: oneshot::Receiver<()>,
-) {
-    let (mut send_half, mut recv_half) = dealer.split();
+async fn drive_replies(shared: Arc<Shared>, mut recv_half: DealerRecvHalf, mut stop: oneshot::Receiver<()>) {
     loop {
         tokio::select! {
             received = recv_half.recv() => match received {
                 Ok(message) => shared.deliver_reply(message.into_vec()),
                 Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
             },
-            Some(frames) = outgoing.recv() => {
-                if let Ok(message) = ZmqMessage::try_from(frames) {
-                    let _ = send_half.send(message).await;
-                }
-            }
             _ = &mut stop => break,
         }
     }
@@ -85,7 +78,6 @@ async fn drive_events(shared: Arc<Shared>, mut sub: SubSocket, events: mpsc::Sen
 #[pyclass(frozen, module = "jupdb._native")]
 pub struct Client {
     shared: Arc<Shared>,
-    outgoing: tmpsc::UnboundedSender<Vec<Bytes>>,
     /// Taken out while a thread waits on it (a Receiver cannot be shared).
     events: Mutex<Option<mpsc::Receiver<Message>>>,
     stops: Mutex<Vec<oneshot::Sender<()>>>,
@@ -130,17 +122,22 @@ impl Client {
             Ok(Err(e)) => return Err(PyConnectionError::new_err(format!("cannot connect to {request_endpoint}: {e}"))),
             Err(_) => return Err(PyTimeoutError::new_err(format!("no answer from {request_endpoint} within {timeout} s"))),
         };
-        let shared = Arc::new(Shared { signer, session, pending: Mutex::new(FxHashMap::default()), dropped: AtomicU64::new(0) });
-        let (outgoing_tx, outgoing_rx) = tmpsc::unbounded_channel();
+        let (send_half, recv_half) = dealer.split();
+        let shared = Arc::new(Shared {
+            signer,
+            session,
+            pending: Mutex::new(FxHashMap::default()),
+            dropped: AtomicU64::new(0),
+            dealer: tokio::sync::Mutex::new(send_half),
+        });
         let (events_tx, events_rx) = mpsc::channel();
         let (stop_requests, stop_requests_rx) = oneshot::channel();
         let (stop_events, stop_events_rx) = oneshot::channel();
         let handle = runtime::handle();
-        handle.spawn(drive_requests(shared.clone(), dealer, outgoing_rx, stop_requests_rx));
+        handle.spawn(drive_replies(shared.clone(), recv_half, stop_requests_rx));
         handle.spawn(drive_events(shared.clone(), sub, events_tx, stop_events_rx));
         Ok(Client {
             shared,
-            outgoing: outgoing_tx,
             events: Mutex::new(Some(events_rx)),
             stops: Mutex::new(vec![stop_requests, stop_events]),
         })
@@ -162,19 +159,31 @@ impl Client {
         message.header.thread = thread;
         message.buffers = buffers.iter().map(frame_from).collect::<PyResult<_>>()?;
         let id = message.header.msg_id.clone();
-        let (waiter, reply) = mpsc::sync_channel(1);
+        let (waiter, reply) = oneshot::channel();
         self.shared.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), waiter);
-        let frames = py.allow_threads(|| encode(&message, &self.shared.signer));
-        if self.outgoing.send(frames).is_err() {
-            self.shared.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-            return Err(PyConnectionError::new_err("this connection is closed"));
-        }
-        let received = py.allow_threads(move || reply.recv_timeout(Duration::from_secs_f64(timeout.max(0.0))));
+        let shared = &self.shared;
+        let received = py.allow_threads(|| {
+            let frames = encode(&message, &shared.signer);
+            runtime::handle().block_on(async {
+                let Ok(message) = ZmqMessage::try_from(frames) else { return Err(false) };
+                if shared.dealer.lock().await.send(message).await.is_err() {
+                    return Err(false);
+                }
+                match tokio::time::timeout(Duration::from_secs_f64(timeout.max(0.0)), reply).await {
+                    Ok(Ok(message)) => Ok(message),
+                    _ => Err(true),
+                }
+            })
+        });
         match received {
             Ok(message) => message_tuple(py, &message),
-            Err(_) => {
+            Err(timed_out) => {
                 self.shared.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-                Err(PyTimeoutError::new_err(format!("no reply to {msg_type} within {timeout} s")))
+                if timed_out {
+                    Err(PyTimeoutError::new_err(format!("no reply to {msg_type} within {timeout} s")))
+                } else {
+                    Err(PyConnectionError::new_err("this connection is closed"))
+                }
             }
         }
     }

@@ -4,6 +4,7 @@ use jupdb_protocol::Bytes;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use std::os::raw::c_int;
+use std::sync::Mutex;
 
 /// A read-only bytes-like object over a received frame (a message buffer).
 ///
@@ -48,22 +49,92 @@ impl Frame {
     }
 }
 
-/// The bytes of any bytes-like object (bytes, bytearray, memoryview,
-/// PickleBuffer, Frame), copied once into a frame that can be sent.
+/// A view of a bytes-like object's memory (bytes, bytearray, memoryview,
+/// PickleBuffer...): the exporter keeps the memory valid until it is released.
+struct BufferView {
+    view: ffi::Py_buffer,
+}
+
+// SAFETY: the view is only read from other threads, and released with the GIL
+// (see `release_sent_buffers`).
+unsafe impl Send for BufferView {}
+
+impl BufferView {
+    fn new(obj: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let mut view = std::mem::MaybeUninit::<ffi::Py_buffer>::uninit();
+        // SAFETY: a successful PyObject_GetBuffer fills `view`.
+        unsafe {
+            if ffi::PyObject_GetBuffer(obj.as_ptr(), view.as_mut_ptr(), ffi::PyBUF_C_CONTIGUOUS) == -1 {
+                return Err(PyErr::fetch(obj.py()));
+            }
+            Ok(BufferView { view: view.assume_init() })
+        }
+    }
+}
+
+impl AsRef<[u8]> for BufferView {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: valid for `len` bytes until released, which happens only after
+        // every frame made from this view is gone.
+        unsafe { std::slice::from_raw_parts(self.view.buf as *const u8, self.view.len as usize) }
+    }
+}
+
+/// Views whose frames have been sent, waiting for a thread with the GIL to
+/// release them (the I/O thread, which drops the frames, never takes the GIL).
+static SENT: Mutex<Vec<SentView>> = Mutex::new(Vec::new());
+
+struct SentView(ffi::Py_buffer);
+
+// SAFETY: only released, with the GIL, in `release_sent_buffers`.
+unsafe impl Send for SentView {}
+
+/// The frame that shares its memory with a sent view; its drop hands the view
+/// over for release instead of releasing it (which needs the GIL).
+struct SendingView(Option<BufferView>);
+
+impl AsRef<[u8]> for SendingView {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_ref().map_or(&[], AsRef::as_ref)
+    }
+}
+
+impl Drop for SendingView {
+    fn drop(&mut self) {
+        if let Some(view) = self.0.take() {
+            let view = std::mem::ManuallyDrop::new(view);
+            SENT.lock().unwrap_or_else(|e| e.into_inner()).push(SentView(view.view));
+        }
+    }
+}
+
+/// A frame over a bytes-like object's own memory, without a copy: for large
+/// buffers (a NumPy array's data) on their way out. The object stays alive
+/// until the frame has been sent and `release_sent_buffers` has run.
+pub fn sending_frame(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
+    Ok(Bytes::from_owner(SendingView(Some(BufferView::new(obj)?))))
+}
+
+/// Releases the views of frames that have been sent. Needs the GIL.
+pub fn release_sent_buffers(_py: Python<'_>) {
+    let sent = std::mem::take(&mut *SENT.lock().unwrap_or_else(|e| e.into_inner()));
+    for SentView(mut view) in sent {
+        unsafe { ffi::PyBuffer_Release(&mut view) };
+    }
+}
+
+impl Drop for BufferView {
+    fn drop(&mut self) {
+        // Only views made and dropped on a thread that holds the GIL get here.
+        unsafe { ffi::PyBuffer_Release(&mut self.view) };
+    }
+}
+
+/// The bytes of any bytes-like object (or a received Frame), copied once into
+/// a frame that can be kept.
 pub fn frame_from(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
     if let Ok(frame) = obj.downcast::<Frame>() {
         return Ok(frame.get().data.clone());
     }
-    let mut view = std::mem::MaybeUninit::<ffi::Py_buffer>::uninit();
-    // SAFETY: a successful PyObject_GetBuffer fills `view`, released below.
-    unsafe {
-        if ffi::PyObject_GetBuffer(obj.as_ptr(), view.as_mut_ptr(), ffi::PyBUF_C_CONTIGUOUS) == -1 {
-            return Err(PyErr::fetch(obj.py()));
-        }
-        let mut view = view.assume_init();
-        let data = std::slice::from_raw_parts(view.buf as *const u8, view.len as usize);
-        let frame = Bytes::copy_from_slice(data);
-        ffi::PyBuffer_Release(&mut view);
-        Ok(frame)
-    }
+    Ok(Bytes::copy_from_slice(BufferView::new(obj)?.as_ref()))
 }

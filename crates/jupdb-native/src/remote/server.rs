@@ -7,7 +7,7 @@
 //! on a PUB socket. A message that fails the check is dropped and counted:
 //! it gets no reply and nothing runs.
 
-use super::frame::{frame_from, Frame};
+use super::frame::{release_sent_buffers, sending_frame, Frame};
 use super::runtime;
 use super::values::{from_value, to_value};
 use jupdb_protocol::{decode_with_identities, encode_event, encode_with_identities, error_content, Bytes, Message, Signer, Value};
@@ -19,7 +19,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc as tmpsc, oneshot};
-use zeromq::{PubSocket, RouterSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
+use zeromq::{PubSocket, RouterRecvHalf, RouterSendHalf, RouterSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
 
 /// A request on its way to a paused thread, with the identities to reply to.
 struct Incoming {
@@ -53,19 +53,28 @@ struct Shared {
     paused: Mutex<Vec<PausedThread>>,
     /// The service thread's inbox, for requests that need no paused thread.
     service: Mutex<Option<mpsc::Sender<Incoming>>>,
-    replies: tmpsc::UnboundedSender<Vec<Bytes>>,
+    /// The ROUTER's sending half: paused threads send their replies themselves
+    /// (one thread hand-off less per request than going through the I/O thread).
+    router: tokio::sync::Mutex<Option<RouterSendHalf>>,
     events: tmpsc::UnboundedSender<Vec<Bytes>>,
 }
 
 impl Shared {
-    fn send_reply(&self, identities: &[Bytes], message: &Message) {
-        // The I/O thread has gone only if the server was closed: nothing to tell.
-        let _ = self.replies.send(encode_with_identities(identities, message, &self.signer));
+    fn frames(&self, identities: &[Bytes], message: &Message) -> Vec<Bytes> {
+        encode_with_identities(identities, message, &self.signer)
     }
 
-    fn reply_error(&self, incoming: &Incoming, ename: &str, evalue: &str) {
+    async fn send(&self, frames: Vec<Bytes>) {
+        let Ok(message) = ZmqMessage::try_from(frames) else { return };
+        if let Some(router) = self.router.lock().await.as_mut() {
+            // A client that left before its reply: nothing to do.
+            let _ = router.send(message).await;
+        }
+    }
+
+    fn error_frames(&self, incoming: &Incoming, ename: &str, evalue: &str) -> Vec<Bytes> {
         let reply = incoming.message.reply(self.session.clone(), error_content(ename, evalue, ""));
-        self.send_reply(&incoming.identities, &reply);
+        self.frames(&incoming.identities, &reply)
     }
 
     fn status(&self) -> Value {
@@ -92,22 +101,21 @@ impl Shared {
         Value::Map(status)
     }
 
-    /// Routes one received multipart message. Runs on the I/O thread.
-    fn on_message(&self, frames: Vec<Bytes>) {
+    /// Routes one received multipart message; returns a reply to send at once,
+    /// if the I/O thread answers it itself. Runs on the I/O thread.
+    fn on_message(&self, frames: Vec<Bytes>) -> Option<Vec<Bytes>> {
         let Ok((identities, message)) = decode_with_identities(frames, &self.signer) else {
             self.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
+            return None;
         };
         let incoming = Incoming { identities, message };
         if let Err(err) = incoming.message.header.check_version() {
-            self.reply_error(&incoming, "VersionMismatch", &err.to_string());
-            return;
+            return Some(self.error_frames(&incoming, "VersionMismatch", &err.to_string()));
         }
         let msg_type = incoming.message.header.msg_type.as_str();
         if msg_type == "status_request" {
             let reply = incoming.message.reply(self.session.clone(), self.status());
-            self.send_reply(&incoming.identities, &reply);
-            return;
+            return Some(self.frames(&incoming.identities, &reply));
         }
         if SERVICE_REQUESTS.contains(&msg_type) {
             let service = self.service.lock().unwrap_or_else(|e| e.into_inner());
@@ -116,10 +124,7 @@ impl Shared {
                 None => Some(incoming),
             };
             drop(service);
-            if let Some(incoming) = refused {
-                self.reply_error(&incoming, "Unavailable", "the debuggee is shutting down");
-            }
-            return;
+            return refused.map(|incoming| self.error_frames(&incoming, "Unavailable", "the debuggee is shutting down"));
         }
         let paused = self.paused.lock().unwrap_or_else(|e| e.into_inner());
         let target = match incoming.message.header.thread {
@@ -127,18 +132,16 @@ impl Shared {
             None => paused.last(),
         };
         match target {
-            Some(thread) => {
-                if let Err(mpsc::SendError(incoming)) = thread.inbox.send(incoming) {
-                    self.reply_error(&incoming, "NotPaused", "that thread has just resumed");
-                }
-            }
+            Some(thread) => match thread.inbox.send(incoming) {
+                Ok(()) => None,
+                Err(mpsc::SendError(incoming)) => Some(self.error_frames(&incoming, "NotPaused", "that thread has just resumed")),
+            },
             None => {
                 let evalue = match incoming.message.header.thread {
                     Some(id) => format!("thread {id} is not paused"),
                     None => "no thread is paused: the program is running".to_owned(),
                 };
-                drop(paused);
-                self.reply_error(&incoming, "NotPaused", &evalue);
+                Some(self.error_frames(&incoming, "NotPaused", &evalue))
             }
         }
     }
@@ -146,26 +149,22 @@ impl Shared {
 
 async fn serve(
     shared: Arc<Shared>,
-    router: RouterSocket,
+    mut recv_half: RouterRecvHalf,
     mut publisher: PubSocket,
-    mut replies: tmpsc::UnboundedReceiver<Vec<Bytes>>,
     mut events: tmpsc::UnboundedReceiver<Vec<Bytes>>,
     mut stop: oneshot::Receiver<()>,
 ) {
-    let (mut send_half, mut recv_half) = router.split();
     loop {
         tokio::select! {
             received = recv_half.recv() => match received {
-                Ok(message) => shared.on_message(message.into_vec()),
+                Ok(message) => {
+                    if let Some(reply) = shared.on_message(message.into_vec()) {
+                        shared.send(reply).await;
+                    }
+                }
                 // A peer that broke the ZMTP handshake or vanished; keep serving.
                 Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
             },
-            Some(frames) = replies.recv() => {
-                if let Ok(message) = ZmqMessage::try_from(frames) {
-                    // A client that left before its reply: nothing to do.
-                    let _ = send_half.send(message).await;
-                }
-            }
             Some(frames) = events.recv() => {
                 if let Ok(message) = ZmqMessage::try_from(frames) {
                     let _ = publisher.send(message).await;
@@ -235,7 +234,7 @@ impl Server {
         });
         let (router, request, publisher, event) =
             bound.map_err(|e| PyOSError::new_err(format!("jupdb server cannot listen on {ip}: {e}")))?;
-        let (replies_tx, replies_rx) = tmpsc::unbounded_channel();
+        let (send_half, recv_half) = router.split();
         let (events_tx, events_rx) = tmpsc::unbounded_channel();
         let (stop_tx, stop_rx) = oneshot::channel();
         let shared = Arc::new(Shared {
@@ -245,10 +244,10 @@ impl Server {
             dropped: AtomicU64::new(0),
             paused: Mutex::new(Vec::new()),
             service: Mutex::new(None),
-            replies: replies_tx,
+            router: tokio::sync::Mutex::new(Some(send_half)),
             events: events_tx,
         });
-        runtime::handle().spawn(serve(shared.clone(), router, publisher, replies_rx, events_rx, stop_rx));
+        runtime::handle().spawn(serve(shared.clone(), recv_half, publisher, events_rx, stop_rx));
         Ok(Server {
             shared,
             ip: ip.to_owned(),
@@ -343,6 +342,7 @@ impl PauseHandle {
     /// after `timeout` seconds (None: wait for ever) or once closed.
     #[pyo3(signature = (timeout=None))]
     fn next_request(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Request>> {
+        release_sent_buffers(py);
         // Taken out while waiting (a Receiver cannot be shared), put back after.
         let Some(requests) = self.requests.lock().unwrap_or_else(|e| e.into_inner()).take() else { return Ok(None) };
         let (requests, incoming) = py.allow_threads(move || {
@@ -414,7 +414,10 @@ impl Request {
         let mut reply = self.incoming.message.reply(self.shared.session.clone(), content);
         reply.buffers = buffers;
         // Signing a large buffer takes a while: let the program's other threads run.
-        py.allow_threads(|| self.shared.send_reply(&self.incoming.identities, &reply));
+        py.allow_threads(|| {
+            let frames = self.shared.frames(&self.incoming.identities, &reply);
+            runtime::handle().block_on(self.shared.send(frames));
+        });
         Ok(())
     }
 }
@@ -442,11 +445,14 @@ impl Request {
     }
 
     /// Sends the reply: `content` (a dict) and raw `buffers` (bytes-like objects).
+    ///
+    /// The buffers are sent from their own memory, without a copy (the objects
+    /// are kept alive until sent): change them only after the client has them.
     #[pyo3(signature = (content, buffers=Vec::new()))]
     fn reply(&self, py: Python<'_>, content: &Bound<'_, PyDict>, buffers: Vec<Bound<'_, PyAny>>) -> PyResult<()> {
         let content = to_value(content.as_any())?;
-        let buffers = buffers.iter().map(frame_from).collect::<PyResult<Vec<_>>>()?;
-        self.send(py, content, buffers)
+        let frames = buffers.iter().map(sending_frame).collect::<PyResult<Vec<_>>>()?;
+        self.send(py, content, frames)
     }
 
     /// Sends an error reply.

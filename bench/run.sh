@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Run the jupdb benchmarks (calls.py, import_time.py) on one or more CPythons.
+#
+# usage: bench/run.sh [--dev] [python ...]
+#
+#   python ...  interpreters to use; default: every CPython 3.10+ that `pyenv versions` lists.
+#   --dev       do not pip-install jupdb; use the working tree's python/ package with the
+#               extension already built into it (`maturin develop` for that version).
+#   JUPDB_SPEC  what to pip-install as jupdb (default: the repo root, built by pip/maturin;
+#               e.g. a wheel from target/wheels/).
+#
+# Each interpreter gets its own venv in bench/.env-<X.Y> (gitignored) with nopdb==0.2.0,
+# hunter (binary wheel) and jupdb; results go to bench/.env-<X.Y>/results-*.json and a
+# side-by-side table of all versions is printed at the end.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$HERE")
+SPEC=${JUPDB_SPEC:-$ROOT}
+DEV=0
+if [ "${1:-}" = "--dev" ]; then DEV=1; shift; fi
+
+if [ $# -eq 0 ]; then
+  command -v pyenv >/dev/null || { echo "no pyenv; pass interpreters: bench/run.sh python3.12 ..." >&2; exit 2; }
+  PYENV_ROOT=$(pyenv root)
+  for v in $(pyenv versions --bare); do
+    [[ $v =~ ^3\.([0-9]+)\.[0-9]+$ ]] && (( BASH_REMATCH[1] >= 10 )) && set -- "$@" "$PYENV_ROOT/versions/$v/bin/python"
+  done
+fi
+
+results=()
+status=0
+for py in "$@"; do
+  ver=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  env="$HERE/.env-$ver"
+  echo "=== CPython $ver ($py) -> $env"
+  if [ ! -x "$env/bin/python" ]; then
+    "$py" -m venv "$env"
+    "$env/bin/pip" install -q --disable-pip-version-check nopdb==0.2.0
+    "$env/bin/pip" install -q --disable-pip-version-check --only-binary hunter hunter \
+      || "$env/bin/pip" install -q --disable-pip-version-check hunter
+  fi
+  site=$("$env/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')
+  if [ "$DEV" = 1 ]; then
+    "$env/bin/pip" uninstall -q -y jupdb 2>/dev/null || true
+    echo "$ROOT/python" > "$site/jupdb-dev.pth"
+    "$env/bin/python" -c 'import jupdb._native' \
+      || { echo "jupdb._native not built for $ver; run maturin develop with this version" >&2; exit 1; }
+  else
+    rm -f "$site/jupdb-dev.pth"
+    "$env/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps "$SPEC"
+  fi
+  (cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null | sed 's/^/jupdb commit /') || true
+  for script in calls import_time; do
+    out="$env/results-$script.json"
+    rm -f "$out"
+    "$env/bin/python" "$HERE/$script.py" --json "$out" || { echo "$script.py on $ver: exit $?"; status=1; }
+    [ -f "$out" ] && results+=("$out")
+    echo
+  done
+done
+
+echo "=== summary (slowdown vs bare; import cost in ms)"
+[ ${#results[@]} -gt 0 ] && "$env/bin/python" "$HERE/summary.py" "${results[@]}"
+exit $status
