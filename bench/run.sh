@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the jupdb benchmarks (calls.py, import_time.py) on one or more CPythons.
+# Run the jupdb benchmarks (calls.py, import_time.py, remote.py) on one or more CPythons.
 #
 # usage: bench/run.sh [--dev] [python ...]
 #
@@ -10,7 +10,7 @@
 #               e.g. a wheel from target/wheels/).
 #
 # Each interpreter gets its own venv in bench/.env-<X.Y> (gitignored) with nopdb==0.2.0,
-# hunter (binary wheel) and jupdb; results go to bench/.env-<X.Y>/results-*.json and a
+# hunter (binary wheel), numpy, pyzmq and jupdb; results go to bench/.env-<X.Y>/results-*.json and a
 # side-by-side table of all versions is printed at the end.
 set -euo pipefail
 
@@ -36,7 +36,7 @@ for py in "$@"; do
   echo "=== CPython $ver ($py) -> $env"
   if [ ! -x "$env/bin/python" ]; then
     "$py" -m venv "$env"
-    "$env/bin/pip" install -q --disable-pip-version-check nopdb==0.2.0
+    "$env/bin/pip" install -q --disable-pip-version-check nopdb==0.2.0 numpy pyzmq
     "$env/bin/pip" install -q --disable-pip-version-check --only-binary hunter hunter \
       || "$env/bin/pip" install -q --disable-pip-version-check hunter
   fi
@@ -58,6 +58,9 @@ for py in "$@"; do
     [ -f "$out" ] && results+=("$out")
     echo
   done
+  "$env/bin/python" -c 'import numpy, zmq' 2>/dev/null || "$env/bin/pip" install -q --disable-pip-version-check numpy pyzmq
+  "$env/bin/python" "$HERE/remote.py" || { echo "remote.py on $ver: exit $?"; status=1; }
+  echo
 done
 
 echo "=== summary (slowdown vs bare; import cost in ms)"
