@@ -7,7 +7,6 @@ reply; the thread stays paused and serving.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import io
 import linecache
@@ -15,7 +14,7 @@ import sys
 import threading
 import traceback
 import types
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from .. import _native
 from .stepping import check_action, start_stepping
@@ -66,6 +65,14 @@ class _ThreadOutput(io.TextIOBase):
         self.thread = thread
         self.captured = io.StringIO()
 
+    def taken(self) -> str:
+        """What was captured, emptying the capture."""
+        text = self.captured.getvalue()
+        if text:
+            self.captured.seek(0)
+            self.captured.truncate()
+        return text
+
     def write(self, text: str) -> int:
         if threading.get_ident() == self.thread:
             return self.captured.write(text)
@@ -74,23 +81,6 @@ class _ThreadOutput(io.TextIOBase):
     def flush(self) -> None:
         if threading.get_ident() != self.thread:
             self.original.flush()
-
-
-@contextlib.contextmanager
-def captured_output() -> Iterator[Dict[str, str]]:
-    """Captures what this thread prints; the texts are in the dict afterwards."""
-    me = threading.get_ident()
-    out, err = _ThreadOutput(sys.stdout, me), _ThreadOutput(sys.stderr, me)
-    texts: Dict[str, str] = {}
-    sys.stdout, sys.stderr = out, err
-    try:
-        yield texts
-    finally:
-        if sys.stdout is out:
-            sys.stdout = out.original
-        if sys.stderr is err:
-            sys.stderr = err.original
-        texts["stdout"], texts["stderr"] = out.captured.getvalue(), err.captured.getvalue()
 
 
 class PausedThread:
@@ -111,6 +101,8 @@ class PausedThread:
         self.in_line_event = in_line_event
         self.thread = threading.current_thread()
         self.resume: Optional[Dict[str, Any]] = None
+        me = threading.get_ident()
+        self._output = (_ThreadOutput(None, me), _ThreadOutput(None, me))
 
     # -- where ---------------------------------------------------------------
     def frame(self, index: Optional[int] = None) -> types.FrameType:
@@ -178,12 +170,19 @@ class PausedThread:
     # -- evaluating ------------------------------------------------------------
     def _run(self, code: str, mode: str, frame: types.FrameType, namespace: Any) -> Tuple[Any, Dict[str, str]]:
         compiled = _compile(code, mode)
-        with captured_output() as texts:
-            try:
-                value = eval(compiled, frame.f_globals, namespace)
-            except BaseException as exc:  # even SystemExit: a command never ends the program
-                raise user_code_failed(exc) from None
-        return value, texts
+        out, err = self._output
+        out.original, err.original = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = out, err  # what this thread prints goes into the reply
+        try:
+            value = eval(compiled, frame.f_globals, namespace)
+        except BaseException as exc:  # even SystemExit: a command never ends the program
+            raise user_code_failed(exc) from None
+        finally:
+            if sys.stdout is out:
+                sys.stdout = out.original
+            if sys.stderr is err:
+                sys.stderr = err.original
+        return value, {"stdout": out.taken(), "stderr": err.taken()}
 
     def do_eval(self, c: Dict[str, Any]) -> Reply:
         frame = self.frame(c.get("frame"))

@@ -63,10 +63,15 @@ def mime_bundle(obj: Any) -> Dict[str, Any]:
     return bundle
 
 
+_SCALARS = (int, float, complex, bool, type(None))
+
+
 def summarize(obj: Any, *, repr_limit: int = REPR_LIMIT, mime: bool = False) -> Dict[str, Any]:
     """Type, truncated repr, and len/shape/dtype/MIME bundle where available."""
     text, truncated = safe_repr(obj, repr_limit)
     summary: Dict[str, Any] = {"type": type_name(obj), "repr": text, "truncated": truncated}
+    if type(obj) in _SCALARS:  # nothing more to say, and evaluating scalars is the common case
+        return summary
     if not isinstance(obj, type):
         try:
             summary["len"] = len(obj)
