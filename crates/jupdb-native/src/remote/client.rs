@@ -17,6 +17,9 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use zeromq::{DealerRecvHalf, DealerSendHalf, DealerSocket, Socket, SocketRecv, SocketSend, SubSocket, ZmqMessage};
 
+/// How long a requesting thread looks for its reply before sleeping.
+const SPIN: Duration = Duration::from_micros(50);
+
 struct Shared {
     signer: Signer,
     session: String,
@@ -164,11 +167,25 @@ impl Client {
         let shared = &self.shared;
         let received = py.allow_threads(|| {
             let frames = encode(&message, &shared.signer);
-            runtime::handle().block_on(async {
-                let Ok(message) = ZmqMessage::try_from(frames) else { return Err(false) };
-                if shared.dealer.lock().await.send(message).await.is_err() {
-                    return Err(false);
+            let handle = runtime::handle();
+            let sent = handle.block_on(async {
+                let Ok(message) = ZmqMessage::try_from(frames) else { return false };
+                shared.dealer.lock().await.send(message).await.is_ok()
+            });
+            if !sent {
+                return Err(false);
+            }
+            // A fast reply is often back within microseconds: look before sleeping.
+            let mut reply = reply;
+            let start = std::time::Instant::now();
+            while start.elapsed() < SPIN {
+                match reply.try_recv() {
+                    Ok(message) => return Ok(message),
+                    Err(oneshot::error::TryRecvError::Closed) => return Err(true),
+                    Err(oneshot::error::TryRecvError::Empty) => std::thread::yield_now(),
                 }
+            }
+            handle.block_on(async {
                 match tokio::time::timeout(Duration::from_secs_f64(timeout.max(0.0)), reply).await {
                     Ok(Ok(message)) => Ok(message),
                     _ => Err(true),
