@@ -24,8 +24,9 @@ class Probe:
     Either ``code`` (one code object) or ``matcher`` (asked once per code
     object: false/None = no, True = yes with ``lines``, an iterable of line
     numbers = yes at those lines). ``instance``: fire only for frames whose
-    first argument is this object. Exceptions a handler raises never reach
-    the traced program.
+    first argument is this object; ``thread``: only in the thread with this
+    ``threading.get_ident()``. Exceptions a handler raises never reach the
+    traced program.
     """
 
     def __init__(
@@ -37,6 +38,7 @@ class Probe:
         matcher: Optional[Matcher] = None,
         lines: Optional[Iterable[int]] = None,
         instance: Any = None,
+        thread: Optional[int] = None,
     ) -> None: ...
     @property
     def events(self) -> int: ...
@@ -53,7 +55,7 @@ def active_probes() -> int:
     """Number of installed probes."""
 
 def backend_name() -> str:
-    """"sys.monitoring" (3.12+) or "profile hook" (3.10, 3.11)."""
+    """"sys.monitoring" (3.12+) or "frame evaluation hook" (3.10, 3.11)."""
 
 def watch_running_code(code: CodeType) -> None:
     """Let matcher line probes reach ``code`` although it is already running."""
@@ -76,3 +78,100 @@ def commit_locals(frame: FrameType) -> None:
     Up to 3.12, as CPython does after a trace function returns; a no-op from 3.13,
     where ``f_locals`` writes through.
     """
+
+def hold_line_events(hold: bool) -> None:
+    """While held, line events reach the engine from every frame of the calling
+    thread, running ones included (stepping). Holds nest; release on the same thread."""
+
+def line_event_number() -> int:
+    """Number of the line event being fired: probes firing for one event see the same."""
+
+# -- remote debugging -------------------------------------------------------
+
+class Frame:
+    """A received buffer frame; bytes-like (buffer protocol), read-only, no copy."""
+
+    def __len__(self) -> int: ...
+    def __buffer__(self, flags: int) -> memoryview: ...
+
+class Request:
+    """A request received by a paused thread (or the service thread). Reply once."""
+
+    @property
+    def msg_type(self) -> str: ...
+    @property
+    def content(self) -> Any: ...
+    @property
+    def buffers(self) -> list[Frame]: ...
+    def reply(self, content: dict[str, Any], buffers: list[Any] = ...) -> None:
+        """Send the reply; bytes-like buffers go out without a copy."""
+    def error(self, ename: str, evalue: str, traceback: str = "") -> None:
+        """Send an error reply."""
+
+class PauseHandle:
+    """A paused thread's inbox."""
+
+    def next_request(self, timeout: Optional[float] = None) -> Optional[Request]:
+        """The next request (GIL released while waiting); None on timeout or once closed."""
+    def set_location(self, location: dict[str, Any]) -> None: ...
+    def close(self) -> None:
+        """The thread resumes: later requests for it get a NotPaused error."""
+
+class Server:
+    """The debuggee's ROUTER (requests) and PUB (events) sockets, served by jupdb's I/O thread."""
+
+    def __init__(
+        self,
+        key: bytes,
+        session: str,
+        *,
+        ip: str = "127.0.0.1",
+        request_port: int = 0,
+        event_port: int = 0,
+        details: Optional[dict[str, Any]] = None,
+    ) -> None: ...
+    @property
+    def ip(self) -> str: ...
+    @property
+    def request_port(self) -> int: ...
+    @property
+    def event_port(self) -> int: ...
+    @property
+    def session(self) -> str: ...
+    @property
+    def key(self) -> bytes: ...
+    @property
+    def dropped(self) -> int:
+        """Messages dropped for a bad signature or framing."""
+    def pause(self, thread: int, name: str, location: dict[str, Any]) -> PauseHandle:
+        """Register the calling thread as paused; its requests arrive through the handle."""
+    def serve_service(self) -> PauseHandle:
+        """The inbox of process-wide requests (threads, breakpoints, watches)."""
+    def publish(self, msg_type: str, content: dict[str, Any], thread: Optional[int] = None) -> None: ...
+    def close(self) -> None: ...
+
+class Client:
+    """A DEALER (requests) and SUB (events) connection to a debuggee."""
+
+    def __init__(self, request_endpoint: str, event_endpoint: str, key: bytes, session: str,
+                 timeout: float = 10.0) -> None: ...
+    def request(self, msg_type: str, content: dict[str, Any], *, buffers: list[Any] = ...,
+                thread: Optional[int] = None, timeout: float = 10.0
+                ) -> tuple[str, dict[str, Any], list[Frame], Optional[int]]:
+        """Send a request, wait (GIL released) for its reply; TimeoutError after ``timeout``."""
+    def next_event(self, timeout: Optional[float] = None
+                   ) -> Optional[tuple[str, dict[str, Any], list[Frame], Optional[int]]]: ...
+    @property
+    def dropped(self) -> int: ...
+    def close(self) -> None: ...
+
+def connection_dir() -> str:
+    """Where connection files live (``JUPDB_RUNTIME_DIR`` overrides)."""
+
+def write_connection(info: dict[str, Any]) -> str:
+    """Write a connection file (0600 in a 0700 directory); its path."""
+
+def read_connection(path: str) -> dict[str, Any]: ...
+
+def list_connections() -> list[tuple[str, dict[str, Any]]]:
+    """Every live session's (path, info); files of dead processes are removed."""
