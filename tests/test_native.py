@@ -149,3 +149,20 @@ def test_code_lines():
     assert line_of(f, "return 2 * z") in lines
     assert first + 1 not in lines  # the blank line
     assert all(isinstance(n, int) for n in lines)
+
+
+def test_stubs_name_exactly_what_the_extension_has():
+    import ast
+    import pathlib
+
+    stub = pathlib.Path(jupdb.__file__).with_name("_native.pyi")
+    tree = ast.parse(stub.read_text())
+    in_stub = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            in_stub.add(node.name)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            in_stub.add(node.target.id)
+    in_stub -= {"Handler", "Matcher"}  # typing helpers of the stub itself
+    in_module = {name for name in dir(jupdb._native) if not name.startswith("_")}
+    assert in_stub == in_module
