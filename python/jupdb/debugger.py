@@ -45,10 +45,14 @@ class NoPdb:
 
     def start(self) -> None:
         """Start firing this debugger's enabled probes."""
+        self._start()
+        _active_stack().append(self)
+
+    def _start(self) -> None:
+        """Start without becoming this thread's current NoPdb (for jupdb's own use)."""
         if self._started:
             raise RuntimeError("this NoPdb has already been started")
         self._started = True
-        _active_stack().append(self)
         for probe in self._probes:
             probe._install()
 

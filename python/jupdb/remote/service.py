@@ -25,7 +25,7 @@ class Service:
 
         self.server = server
         self.debugger = NoPdb()
-        self.debugger.start()
+        self.debugger._start()  # not the pausing thread's get_nopdb(): the user's probes stay theirs
         self.breakpoints: Dict[int, "Breakpoint"] = {}
         self.hits: Dict[int, int] = {}
         self.watches: Dict[int, str] = {}
