@@ -86,9 +86,11 @@ pub struct Client {
     stops: Mutex<Vec<oneshot::Sender<()>>>,
 }
 
-fn message_tuple<'py>(py: Python<'py>, message: &Message) -> PyResult<Bound<'py, PyTuple>> {
-    let buffers: PyResult<Vec<Bound<'py, Frame>>> =
-        message.buffers.iter().map(|b| Bound::new(py, Frame::new(b.clone()))).collect();
+/// `(msg_type, content, buffers, thread)`; the buffers are handed over to
+/// Python (writable, see `Frame::owned`).
+fn message_tuple(py: Python<'_>, mut message: Message) -> PyResult<Bound<'_, PyTuple>> {
+    let buffers: PyResult<Vec<Bound<'_, Frame>>> =
+        std::mem::take(&mut message.buffers).into_iter().map(|b| Bound::new(py, Frame::owned(b))).collect();
     PyTuple::new(
         py,
         [
@@ -193,7 +195,7 @@ impl Client {
             })
         });
         match received {
-            Ok(message) => message_tuple(py, &message),
+            Ok(message) => message_tuple(py, message),
             Err(timed_out) => {
                 self.shared.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
                 if timed_out {
@@ -221,7 +223,7 @@ impl Client {
             (events, event)
         });
         *self.events.lock().unwrap_or_else(|e| e.into_inner()) = Some(events);
-        event.map(|e| message_tuple(py, &e)).transpose()
+        event.map(|e| message_tuple(py, e)).transpose()
     }
 
     /// Replies and events dropped because their signature was wrong.

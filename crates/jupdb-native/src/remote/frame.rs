@@ -1,47 +1,73 @@
 //! `Frame`: one received message frame, handed to Python without a copy.
 
+use bytes::BytesMut;
 use jupdb_protocol::Bytes;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use std::os::raw::c_int;
 use std::sync::Mutex;
 
-/// A read-only bytes-like object over a received frame (a message buffer).
+/// A bytes-like object over a received frame (a message buffer).
 ///
 /// It supports the buffer protocol, so `memoryview(frame)`, `bytes(frame)`
-/// and `pickle.loads(data, buffers=[frame])` read the received memory itself.
+/// and `pickle.loads(data, buffers=[frame])` use the received memory itself.
+/// A frame that owns its memory is writable, so a fetched NumPy array is an
+/// ordinary array.
 #[pyclass(frozen, module = "jupdb._native")]
 pub struct Frame {
-    data: Bytes,
+    data: Data,
 }
 
+enum Data {
+    /// Shared with the message it came in (read-only).
+    Shared(Bytes),
+    /// This frame's alone: Python may write to it through the buffer. The
+    /// allocation may hold other frames of the same read, at other offsets;
+    /// no other handle covers this range.
+    Owned(Bytes),
+}
+
+/// Alignment that lets any NumPy dtype use the memory in place.
+const ALIGN: usize = 16;
+
 impl Frame {
-    pub fn new(data: Bytes) -> Self {
-        Frame { data }
+    /// A read-only view of a buffer that stays part of its message.
+    pub fn shared(data: Bytes) -> Self {
+        Frame { data: Data::Shared(data) }
+    }
+
+    /// A received buffer handed over for good (the message it came in is
+    /// gone): writable, and aligned for NumPy. The received memory itself is
+    /// used when it is aligned (large buffers, read into their own allocation,
+    /// usually are); otherwise it is copied once into aligned memory.
+    pub fn owned(data: Bytes) -> Self {
+        let data = if data.as_ptr() as usize % ALIGN == 0 { data } else { BytesMut::from(&data[..]).freeze() };
+        Frame { data: Data::Owned(data) }
+    }
+
+    fn raw(&self) -> (*mut u8, usize, bool) {
+        match &self.data {
+            Data::Shared(bytes) => (bytes.as_ptr() as *mut u8, bytes.len(), true),
+            // Written only by Python through the exported buffer, never by Rust.
+            Data::Owned(bytes) => (bytes.as_ptr() as *mut u8, bytes.len(), false),
+        }
     }
 }
 
 #[pymethods]
 impl Frame {
     fn __len__(&self) -> usize {
-        self.data.len()
+        self.raw().1
     }
 
     fn __repr__(&self) -> String {
-        format!("<jupdb Frame of {} bytes>", self.data.len())
+        format!("<jupdb Frame of {} bytes>", self.raw().1)
     }
 
     unsafe fn __getbuffer__(slf: Bound<'_, Self>, view: *mut ffi::Py_buffer, flags: c_int) -> PyResult<()> {
-        let data = &slf.get().data;
-        // The view keeps `slf` alive, and `Bytes` never moves or changes its data.
-        let filled = ffi::PyBuffer_FillInfo(
-            view,
-            slf.as_ptr(),
-            data.as_ptr() as *mut std::os::raw::c_void,
-            data.len() as ffi::Py_ssize_t,
-            1,
-            flags,
-        );
+        let (ptr, len, readonly) = slf.get().raw();
+        // The view keeps `slf` alive, and the memory never moves while it lives.
+        let filled = ffi::PyBuffer_FillInfo(view, slf.as_ptr(), ptr.cast(), len as ffi::Py_ssize_t, readonly as c_int, flags);
         if filled == -1 {
             return Err(PyErr::fetch(slf.py()));
         }
@@ -134,7 +160,9 @@ impl Drop for BufferView {
 /// a frame that can be kept.
 pub fn frame_from(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
     if let Ok(frame) = obj.downcast::<Frame>() {
-        return Ok(frame.get().data.clone());
+        if let Data::Shared(bytes) = &frame.get().data {
+            return Ok(bytes.clone());
+        }
     }
     Ok(Bytes::copy_from_slice(BufferView::new(obj)?.as_ref()))
 }

@@ -456,7 +456,7 @@ impl Request {
     #[getter]
     fn buffers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let frames: PyResult<Vec<Bound<'py, Frame>>> =
-            self.incoming.message.buffers.iter().map(|b| Bound::new(py, Frame::new(b.clone()))).collect();
+            self.incoming.message.buffers.iter().map(|b| Bound::new(py, Frame::shared(b.clone()))).collect();
         PyList::new(py, frames?)
     }
 
