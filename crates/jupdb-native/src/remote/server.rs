@@ -19,7 +19,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc as tmpsc, oneshot};
-use zeromq::{PubSocket, RouterRecvHalf, RouterSendHalf, RouterSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
+use zeromq::{PubSocket, RouterRecvHalf, RouterSendHalf, RouterSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
 
 /// A request on its way to a paused thread, with the identities to reply to.
 struct Incoming {
@@ -181,6 +181,15 @@ async fn serve(
     }
 }
 
+/// Socket options for what anyone who can reach the port may talk to: no
+/// frame may announce more than a message can carry, so an unauthenticated
+/// peer cannot make the program reserve (and abort on) a huge allocation.
+fn guarded_options() -> SocketOptions {
+    let mut options = SocketOptions::default();
+    options.max_frame_size(jupdb_protocol::MAX_CONTENT_LEN);
+    options
+}
+
 fn port_of(endpoint: &zeromq::Endpoint) -> PyResult<u16> {
     match endpoint {
         zeromq::Endpoint::Tcp(_, port) => Ok(*port),
@@ -225,9 +234,9 @@ impl Server {
         let host = if ip.contains(':') { format!("[{ip}]") } else { ip.to_owned() };
         let bound = py.allow_threads(|| {
             runtime::handle().block_on(async {
-                let mut router = RouterSocket::new();
+                let mut router = RouterSocket::with_options(guarded_options());
                 let request = router.bind(&format!("tcp://{host}:{request_port}")).await?;
-                let mut publisher = PubSocket::new();
+                let mut publisher = PubSocket::with_options(guarded_options());
                 let event = publisher.bind(&format!("tcp://{host}:{event_port}")).await?;
                 Ok::<_, zeromq::ZmqError>((router, request, publisher, event))
             })
