@@ -187,7 +187,7 @@ class Session:
         try:
             _, reply, frames, _ = self._client.request(f"{msg_type}_request", content or {}, buffers=list(buffers),
                                                        thread=self._thread if thread is None else thread, timeout=limit)
-        except TimeoutError:
+        except (TimeoutError, ConnectionError):
             if not self.alive():
                 raise SessionLost(f"the debugged program (pid {self.pid}) has ended") from None
             raise TimeoutError(f"{msg_type}: no reply within {limit} s (pid {self.pid} is alive but busy)") from None
@@ -196,14 +196,22 @@ class Session:
         return reply, frames
 
     def alive(self) -> bool:
-        """Whether the debugged process still exists."""
+        """Whether the debugged process still runs (a zombie, dead but not yet
+        reaped by its parent, does not)."""
         try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
+            with open(f"/proc/{self.pid}/stat", "rb") as f:
+                state = f.read().rsplit(b")", 1)[1].split()[0]
+            return state not in (b"Z", b"X")
+        except FileNotFoundError:
             return False
-        except PermissionError:
+        except OSError:  # no /proc (macOS): ask the kernel whether the pid exists
+            try:
+                os.kill(self.pid, 0)
+            except ProcessLookupError:
+                return False
+            except PermissionError:
+                return True
             return True
-        return True
 
     def status(self) -> Dict[str, Any]:
         """State without involving Python in the debuggee: works while it is busy."""

@@ -36,6 +36,32 @@ struct PausedThread {
     inbox: mpsc::Sender<Incoming>,
 }
 
+/// The last `RecentIds::CAPACITY` message ids, for replay detection.
+#[derive(Default)]
+struct RecentIds {
+    set: rustc_hash::FxHashSet<String>,
+    order: std::collections::VecDeque<String>,
+}
+
+impl RecentIds {
+    const CAPACITY: usize = 1 << 16;
+
+    /// False if `id` was seen already.
+    fn insert(&mut self, id: &str) -> bool {
+        if self.set.contains(id) {
+            return false;
+        }
+        if self.order.len() == Self::CAPACITY {
+            if let Some(oldest) = self.order.pop_front() {
+                self.set.remove(&oldest);
+            }
+        }
+        self.set.insert(id.to_owned());
+        self.order.push_back(id.to_owned());
+        true
+    }
+}
+
 /// Requests about the whole process, served by the service thread even while
 /// no thread is paused.
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
@@ -49,6 +75,9 @@ struct Shared {
     /// Fixed facts for `status_reply` (python_version, argv).
     details: Vec<(Value, Value)>,
     dropped: AtomicU64,
+    /// msg_ids of recent requests: a replayed (captured and resent) request is
+    /// dropped like a forged one.
+    seen: Mutex<RecentIds>,
     /// Paused threads, in the order they paused (the last is the default target).
     paused: Mutex<Vec<PausedThread>>,
     /// The service thread's inbox, for requests that need no paused thread.
@@ -108,6 +137,10 @@ impl Shared {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return None;
         };
+        if !self.seen.lock().unwrap_or_else(|e| e.into_inner()).insert(&message.header.msg_id) {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
         let incoming = Incoming { identities, message };
         if let Err(err) = incoming.message.header.check_version() {
             return Some(self.error_frames(&incoming, "VersionMismatch", &err.to_string()));
@@ -251,6 +284,7 @@ impl Server {
             session,
             details,
             dropped: AtomicU64::new(0),
+            seen: Mutex::new(RecentIds::default()),
             paused: Mutex::new(Vec::new()),
             service: Mutex::new(None),
             router: tokio::sync::Mutex::new(Some(send_half)),
