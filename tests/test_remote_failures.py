@@ -1,0 +1,546 @@
+"""When things go wrong: programs that die, clients that die, strangers and
+forgers on the sockets, and many clients at once."""
+
+import hmac
+import json
+import os
+import random
+import secrets
+import signal
+import socket
+import threading
+import time
+
+import pytest
+import zmq
+
+import jupdb
+from remote_helpers import (DELIMITER, TIMEOUT, header, launch, msgpack_packb, msgpack_unpackb,  # noqa: F401
+                            parse_reply, request_frames, runtime_dir, sign, wait_until)
+
+PAUSED_THEN_BUSY = """
+import os, time, jupdb
+
+def main():
+    a = 10
+    jupdb.set_trace()                          # PAUSE
+    print("running", flush=True)
+    time.sleep(120)                            # BUSY (the test kills the program here)
+
+main()
+"""
+
+
+def kill_when_running(program, session, delay=0.2):
+    """From another thread: once the program runs again, SIGKILL it."""
+
+    def killer():
+        try:
+            wait_until(lambda: "running" in program.stdout, what="the program to run")
+            time.sleep(delay)  # let the waiting client settle into its wait
+        finally:
+            os.kill(program.pid, signal.SIGKILL)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    return thread
+
+
+# -- the program dies ---------------------------------------------------------------------------
+
+
+def test_program_killed_while_the_client_waits(launch):
+    program = launch(PAUSED_THEN_BUSY)
+    session = program.connect()
+    session.cont()
+    killer = kill_when_running(program, session)
+    with pytest.raises(jupdb.SessionLost):
+        session.wait(timeout=TIMEOUT)
+    killer.join(TIMEOUT)
+    assert program.finish() == -signal.SIGKILL
+
+
+def test_program_killed_while_the_client_waits_without_a_timeout(launch):
+    """wait() with no timeout must not hang for ever on a dead program."""
+    program = launch(PAUSED_THEN_BUSY)
+    session = program.connect()
+    session.cont()
+    outcome = []
+
+    def waiter():
+        try:
+            session.wait()
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=waiter, daemon=True)
+    thread.start()
+    kill_when_running(program, session).join(TIMEOUT)
+    thread.join(TIMEOUT)
+    assert not thread.is_alive(), "wait() still blocked on a killed program"
+    assert len(outcome) == 1 and isinstance(outcome[0], jupdb.SessionLost), outcome
+
+
+def test_program_killed_while_the_client_waits_unreaped_child(launch):
+    """The program is the client's own child and nobody has waited for it yet (a
+    notebook that started it with subprocess.Popen): dead all the same."""
+    program = launch(PAUSED_THEN_BUSY, reap=False)
+    session = program.connect()
+    session.cont()
+    kill_when_running(program, session)
+    with pytest.raises(jupdb.SessionLost):
+        session.wait(timeout=5)
+
+
+def test_program_killed_during_a_request(launch, tmp_path):
+    program = launch(PAUSED_THEN_BUSY)
+    session = program.connect(timeout=3)
+    started = tmp_path / "started"
+    code = f"open({str(started)!r}, 'w').close()\nimport time\nwhile True: time.sleep(0.01)"
+
+    def killer():
+        wait_until(started.exists, what="the request to start")
+        os.kill(program.pid, signal.SIGKILL)
+
+    threading.Thread(target=killer, daemon=True).start()
+    with pytest.raises(jupdb.SessionLost):
+        session.exec(code)
+    with pytest.raises(jupdb.SessionLost):
+        session.eval("a")
+
+
+def test_program_exits_during_wait(launch):
+    program = launch("""
+        import jupdb
+        a = 1
+        jupdb.set_trace()
+        print("bye", flush=True)
+    """)
+    session = program.connect()
+    session.cont()
+    with pytest.raises(jupdb.SessionLost):
+        session.wait(timeout=TIMEOUT)
+    program.assert_finishes_ok()
+    assert program.stdout_lines() == ["bye"]
+    with pytest.raises(jupdb.SessionLost):
+        session.eval("a")
+
+
+@pytest.mark.parametrize("ending", ["raise SystemExit(3)", "os._exit(4)", "raise RuntimeError('crash')"])
+def test_program_ends_abnormally_during_wait(launch, ending):
+    program = launch(f"""
+        import os, jupdb
+        jupdb.set_trace()
+        {ending}
+    """)
+    session = program.connect()
+    session.cont()
+    with pytest.raises(jupdb.SessionLost):
+        session.wait(timeout=TIMEOUT)
+    assert program.finish() != 0
+
+
+def test_program_exits_while_the_client_sleeps_then_requests(launch):
+    program = launch("""
+        import jupdb
+        jupdb.set_trace()
+    """)
+    session = program.connect(timeout=5)
+    session.cont()
+    program.assert_finishes_ok()
+    with pytest.raises(jupdb.SessionLost):
+        session.eval("1")
+    with pytest.raises(jupdb.SessionLost):
+        session.status()
+
+
+# -- the client dies ------------------------------------------------------------------------------
+
+CLIENT = """
+import sys, jupdb
+session = jupdb.connect(int(sys.argv[1]), timeout=60)
+assert session.eval("a").repr == "10"
+session.exec("a = 11")
+session.watch("a * 2")
+print("ready", flush=True)
+# the reply to this one never arrives: the test kills this process meanwhile
+session.exec(sys.argv[2])
+print("unreachable", flush=True)
+"""
+
+
+def test_a_killed_client_leaves_the_program_paused_and_serving(launch, tmp_path):
+    program = launch(PAUSED_THEN_BUSY.replace("time.sleep(120)", "print('a is', a, flush=True)"))
+    program.wait_paused()
+    started, release = tmp_path / "started", tmp_path / "release"
+    slow_code = (f"open({str(started)!r}, 'w').close()\nimport os, time\n"
+                 f"while not os.path.exists({str(release)!r}): time.sleep(0.01)\nlate = 'set'")
+    client = launch(CLIENT, name="client", args=[str(program.pid), slow_code])
+    client.wait_stdout("ready")
+    wait_until(started.exists, what="the first client's last request to start")
+    client.kill()
+    assert client.proc.returncode == -signal.SIGKILL
+    release.touch()  # the request finishes; its reply has nobody to go to
+
+    session = jupdb.connect(program.pid, timeout=TIMEOUT)
+    try:
+        assert session.eval("late").repr == "'set'"
+        assert session.eval("a").repr == "11"
+        assert session.status()["state"] == "paused"
+        session.exec("a = 12")
+        session.cont()
+    finally:
+        session.close()
+    program.assert_finishes_ok()
+    assert program.stdout_lines() == ["running", "a is 12"]
+    assert "unreachable" not in client.stdout
+
+
+# -- strangers and forgers ------------------------------------------------------------------------------
+
+TARGET = """
+import jupdb
+
+def main():
+    a = 10
+    jupdb.set_trace()                          # PAUSE
+    print("a", a, flush=True)
+
+main()
+"""
+
+
+class Target:
+    """A paused program, its connection info, a proper session, and files that
+    code sent by an attacker would create."""
+
+    def __init__(self, launch, tmp_path):
+        self.program = launch(TARGET)
+        self.session = self.program.connect(timeout=10)
+        [found] = jupdb.sessions()
+        with open(found.path) as fh:
+            self.info = json.load(fh)
+        self.key = bytes.fromhex(self.info["key"])
+        self.endpoint = f"tcp://127.0.0.1:{self.info['request_port']}"
+        self.dir = tmp_path / "evidence"
+        self.dir.mkdir()
+        self.dropped = self.session.status()["dropped"]
+
+    def evil(self, tag, mode="exec"):
+        """Code that leaves evidence (a file; ``a`` changed) if it ever runs."""
+        path = str(self.dir / tag)
+        if mode == "eval":
+            return f"__import__('pathlib').Path({path!r}).touch()"
+        return f"open({path!r}, 'w').close()\na = 666"
+
+    def assert_nothing_ran(self):
+        assert sorted(os.listdir(self.dir)) == [], "code from an unauthenticated message ran"
+        assert self.session.eval("a").repr == "10"
+        assert self.session.status()["state"] == "paused"
+
+    def new_drops(self):
+        return self.session.status()["dropped"] - self.dropped
+
+    def finish(self):
+        self.session.cont()
+        self.program.assert_finishes_ok()
+        assert self.program.stdout_lines() == ["a 10"]
+
+
+@pytest.fixture
+def target(launch, tmp_path):
+    return Target(launch, tmp_path)
+
+
+@pytest.fixture
+def zmq_context():
+    context = zmq.Context()
+    yield context
+    context.destroy(linger=0)
+
+
+def test_wrong_key(target, tmp_path):
+    forged = dict(target.info, key=secrets.token_hex(32))
+    path = tmp_path / "forged.json"
+    path.write_text(json.dumps(forged))
+    with jupdb.connect(str(path), timeout=0.5) as intruder:
+        with pytest.raises(TimeoutError) as info:  # no reply: not even an error one
+            intruder.exec(target.evil("exec"))
+        assert not isinstance(info.value, jupdb.SessionLost)  # the program is alive
+        with pytest.raises(TimeoutError):
+            intruder.eval(target.evil("eval", "eval"))
+        with pytest.raises(TimeoutError):
+            intruder.cont()
+        with pytest.raises(TimeoutError):
+            intruder.status()  # not even status is answered without the key
+    wait_until(lambda: target.new_drops() == 4, what="4 dropped messages")
+    target.assert_nothing_ran()
+    target.finish()
+
+
+def test_unsigned_and_badly_signed_messages(target, zmq_context):
+    dealer = zmq_context.socket(zmq.DEALER)
+    dealer.setsockopt(zmq.LINGER, 0)
+    dealer.setsockopt(zmq.RCVTIMEO, int(TIMEOUT * 1000))
+    dealer.connect(target.endpoint)
+    key = target.key
+
+    def frames(tag, **kw):
+        return request_frames(key, "exec_request", {"code": target.evil(tag)}, **kw)
+
+    def resigned(message, signature):
+        return [message[0], signature, *message[2:]]
+
+    good = frames("would-be-good")
+    head, body = good[2], good[3]
+    other_body = msgpack_packb({"code": target.evil("tampered")})
+    jupyter_style = hmac.new(key, head + body, "sha256").hexdigest().encode()
+    bad = [
+        ["empty signature", resigned(frames("empty"), b"")],
+        ["no signature frame", [DELIMITER, head, body]],
+        ["zeros", resigned(frames("zeros"), b"0" * 64)],
+        ["upper-case hex of the right signature", resigned(good, good[1].upper())],
+        ["Jupyter's signing (no lengths)", resigned(good, jupyter_style)],
+        ["signed with another key", resigned(good, sign(secrets.token_bytes(32), [head, body]))],
+        ["content swapped under a signature", [DELIMITER, good[1], head, other_body]],
+        ["an extra buffer not signed", [*good, b"extra"]],
+        ["signature too long", resigned(good, good[1] + b"0")],
+        ["no delimiter", good[1:]],
+        ["only a delimiter", [DELIMITER]],
+    ]
+    for _, message in bad:
+        dealer.send_multipart(message)
+
+    # authentic messages that are not requests are dropped too
+    signed = lambda h, c: [DELIMITER, sign(key, [h, c]), h, c]  # noqa: E731
+    content = msgpack_packb({"code": target.evil("malformed")})
+    good_header = msgpack_packb(header("exec_request"))
+    malformed = [
+        ["content not a map", signed(good_header, msgpack_packb(["not", "a", "map"]))],
+        ["header not MessagePack", signed(b"\xc1\xc1", content)],
+        ["header missing msg_type", signed(msgpack_packb({k: v for k, v in header("x").items()
+                                                           if k != "msg_type"}), content)],
+        ["bytes after the header", signed(good_header + b"\x00", content)],
+        ["header over 64 KiB", signed(msgpack_packb(header("exec_request", pad="x" * 70_000)), content)],
+    ]
+    for _, message in malformed:
+        dealer.send_multipart(message)
+
+    # then a proper request on the same connection: the server has handled all the above
+    control = request_frames(key, "eval_request", {"code": "a + 1"})
+    dealer.send_multipart(control)
+    reply = parse_reply(dealer.recv_multipart(), key)
+    assert reply["content"]["status"] == "ok" and reply["content"]["value"]["repr"] == "11"
+    assert reply["header"]["parent"] == msgpack_unpackb(control[2])["msg_id"]
+    dealer.setsockopt(zmq.RCVTIMEO, 300)
+    with pytest.raises(zmq.Again):  # nothing else was answered
+        dealer.recv_multipart()
+
+    assert target.new_drops() == len(bad) + len(malformed), [name for name, _ in bad + malformed]
+    target.assert_nothing_ran()
+    dealer.close()
+    target.finish()
+
+
+def test_authentic_requests_of_another_version_or_type_do_not_run(target, zmq_context):
+    dealer = zmq_context.socket(zmq.DEALER)
+    dealer.setsockopt(zmq.LINGER, 0)
+    dealer.setsockopt(zmq.RCVTIMEO, int(TIMEOUT * 1000))
+    dealer.connect(target.endpoint)
+    cases = [
+        (request_frames(target.key, "exec_request", {"code": target.evil("v2")}, version="2.0"), "VersionMismatch"),
+        (request_frames(target.key, "exec_request", {"code": target.evil("vbad")}, version="one"), "VersionMismatch"),
+        (request_frames(target.key, "run_request", {"code": target.evil("run")}), "UnknownRequest"),
+    ]
+    for message, ename in cases:
+        dealer.send_multipart(message)
+        content = parse_reply(dealer.recv_multipart(), target.key)["content"]
+        assert (content["status"], content["ename"]) == ("error", ename)
+    dealer.close()
+    target.assert_nothing_ran()
+    target.finish()
+
+
+def test_replayed_request_is_dropped(target, zmq_context):
+    """docs/protocol.md section 3: the server remembers recent signatures and drops a repeat."""
+    dealer = zmq_context.socket(zmq.DEALER)
+    dealer.setsockopt(zmq.LINGER, 0)
+    dealer.setsockopt(zmq.RCVTIMEO, int(TIMEOUT * 1000))
+    dealer.connect(target.endpoint)
+    message = request_frames(target.key, "exec_request", {"code": "a += 1"})
+    replayed_id = msgpack_unpackb(message[2])["msg_id"]
+    dealer.send_multipart(message)
+    assert parse_reply(dealer.recv_multipart(), target.key)["header"]["parent"] == replayed_id
+    dealer.send_multipart(message)  # the same bytes again, as an eavesdropper would
+    control = request_frames(target.key, "eval_request", {"code": "a"})
+    dealer.send_multipart(control)
+    replies = [parse_reply(dealer.recv_multipart(), target.key)]
+    while replies[-1]["header"]["parent"] != msgpack_unpackb(control[2])["msg_id"]:
+        replies.append(parse_reply(dealer.recv_multipart(), target.key))
+    dealer.close()
+    assert replies[-1]["content"]["value"]["repr"] == "11", "a replayed request ran a second time"
+    assert len(replies) == 1, "a replayed request was answered"
+    assert target.new_drops() == 1
+    target.session.exec("a = 10")
+    target.finish()
+
+
+def test_original_unsigned_json_commands(target, zmq_context):
+    eval_command = json.dumps({"command": "eval", "code": target.evil("json-eval", "eval")})
+    exec_command = json.dumps({"command": "eval", "code": target.evil("json-exec")})
+    continue_command = json.dumps({"command": "continue"})
+
+    # exactly as the original client sent them: a REQ socket, one string each
+    for command in (eval_command, exec_command, continue_command):
+        req = zmq_context.socket(zmq.REQ)
+        req.setsockopt(zmq.LINGER, 0)
+        req.setsockopt(zmq.RCVTIMEO, 500)
+        req.connect(target.endpoint)
+        req.send_string(command)
+        with pytest.raises(zmq.Again):  # no answer
+            req.recv_string()
+        req.close()
+    # and from a DEALER (no empty delimiter frame)
+    dealer = zmq_context.socket(zmq.DEALER)
+    dealer.setsockopt(zmq.LINGER, 0)
+    dealer.connect(target.endpoint)
+    for command in (eval_command, exec_command, continue_command):
+        dealer.send_string(command)
+    wait_until(lambda: target.new_drops() == 6, what="6 dropped messages")
+    dealer.close()
+
+    target.assert_nothing_ran()  # includes: still paused, the "continue" did nothing
+    assert "a 10" not in target.program.stdout
+    target.finish()
+
+
+def send_raw(port, *chunks):
+    """Send bytes on a plain TCP connection, then read until the server hangs up
+    (or a short while passes), so that the server has surely read them."""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as raw:
+        try:
+            for chunk in chunks:
+                raw.sendall(chunk)
+            raw.settimeout(0.5)
+            while raw.recv(65536):
+                pass
+        except OSError:
+            pass  # the server hung up on us, or said nothing more: both fine
+
+
+ZMTP_GREETING = b"\xff" + b"\x00" * 8 + b"\x7f" + b"\x03\x00" + b"NULL".ljust(20, b"\x00") + b"\x00" + b"\x00" * 31
+
+
+@pytest.mark.parametrize("flags", [b"\x06", b"\x02"], ids=["command", "message"])
+@pytest.mark.parametrize("port_name", ["request_port", "event_port"])
+def test_a_frame_claiming_a_huge_length_does_not_crash_the_program(target, port_name, flags):
+    """No key is needed to connect: a ZMTP greeting and one frame header that
+    announces 2**62 bytes must not take the debugged program down."""
+    assert len(ZMTP_GREETING) == 64
+    send_raw(target.info[port_name], ZMTP_GREETING + flags + (2**62).to_bytes(8, "big"))
+    try:
+        target.session.request("status", timeout=3)
+    except jupdb.SessionLost:
+        target.program.finish()
+        pytest.fail(f"the program died ({target.program.proc.returncode}):\n{target.program.stderr[-1500:]}")
+    assert target.session.eval("a").repr == "10"
+    target.assert_nothing_ran()
+    target.finish()
+
+
+def test_random_bytes_on_raw_tcp(target):
+    ports = [target.info["request_port"], target.info["event_port"]]
+    rng = random.Random(1234)
+    for port in ports:
+        for size in (1, 10, 64, 4096, 1 << 20):
+            send_raw(port, rng.randbytes(size))
+        send_raw(port, ZMTP_GREETING, rng.randbytes(5000))  # a ZMTP greeting, then garbage
+        # the original's JSON, as bytes straight on the socket
+        send_raw(port, json.dumps({"command": "eval", "code": target.evil("raw-json")}).encode())
+
+    # connections left half-open (mid-handshake) must not block anyone else
+    stalled = []
+    for port in ports:
+        raw = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        raw.sendall(b"\xff\x00\x00")
+        stalled.append(raw)
+    try:
+        for i in range(20):
+            assert target.session.eval(f"a + {i}").repr == str(10 + i)
+        with jupdb.connect(target.program.pid, timeout=TIMEOUT) as fresh:
+            assert fresh.eval("a").repr == "10"
+        target.assert_nothing_ran()
+    finally:
+        for raw in stalled:
+            raw.close()
+    target.finish()
+
+
+# -- many clients at once ----------------------------------------------------------------------------
+
+
+def test_fifty_clients_a_thousand_evals_each(launch):
+    program = launch(TARGET)
+    program.wait_paused()
+    clients, evals = 50, 1000
+    sessions = [jupdb.connect(program.pid, timeout=60) for _ in range(clients)]
+    start = threading.Barrier(clients)
+    problems = []
+    done = [0] * clients
+
+    def client(i, session):
+        try:
+            start.wait(TIMEOUT)
+            for j in range(evals):
+                value = session.eval(f"{i} * 1000003 + {j} + a")
+                expected = str(i * 1000003 + j + 10)
+                if value.repr != expected or value.type != "int":
+                    problems.append((i, j, value.repr, expected))
+                    return
+                done[i] += 1
+        except BaseException as exc:  # reported below
+            problems.append((i, done[i], repr(exc)))
+
+    threads = [threading.Thread(target=client, args=(i, s)) for i, s in enumerate(sessions)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+    assert not any(t.is_alive() for t in threads), "clients still running"
+    assert problems == []
+    assert done == [evals] * clients
+
+    status = sessions[0].status()
+    assert status["state"] == "paused" and status["dropped"] == 0
+    sessions[0].cont()
+    for session in sessions:
+        session.close()
+    program.assert_finishes_ok()
+    assert program.stdout_lines() == ["a 10"]
+
+
+def test_one_session_shared_by_many_threads(launch):
+    program = launch(TARGET)
+    session = program.connect(timeout=60)
+    threads_count, evals = 20, 500
+    problems = []
+
+    def client(i):
+        try:
+            for j in range(evals):
+                value = session.eval(f"({i}, {j}, a)")
+                if value.repr != f"({i}, {j}, 10)":
+                    problems.append((i, j, value.repr))
+                    return
+        except BaseException as exc:
+            problems.append((i, repr(exc)))
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+    assert not any(t.is_alive() for t in threads)
+    assert problems == []
+    session.cont()
+    program.assert_finishes_ok()
