@@ -182,7 +182,7 @@ class PausedThread:
                 sys.stdout = out.original
             if sys.stderr is err:
                 sys.stderr = err.original
-        return value, {"stdout": out.taken(), "stderr": err.taken()}
+        return value, {"stdout": _capped(out.taken()), "stderr": _capped(err.taken())}
 
     def do_eval(self, c: Dict[str, Any]) -> Reply:
         frame = self.frame(c.get("frame"))
@@ -215,8 +215,9 @@ class PausedThread:
         except Exception as exc:
             raise RequestError("PicklingError",
                                f"cannot send {c['code']!r} ({type(value).__name__}): {exc}") from None
-        raws = [_contiguous(b) for b in buffers]
-        return {"pickle": data, "buffer_count": len(raws), "value": summarize(value, mime=False)}, raws
+        # The pickle travels as the first buffer frame: buffers have no size limit.
+        raws = [data, *(_contiguous(b) for b in buffers)]
+        return {"buffer_count": len(raws) - 1, "value": summarize(value, mime=False)}, raws
 
     # -- stack and source ---------------------------------------------------------
     def do_where(self, c: Dict[str, Any]) -> Reply:
@@ -287,6 +288,17 @@ class PausedThread:
 def _compile(code: str, mode: str) -> types.CodeType:
     """Compiled once: clients repeat the same expressions (watches, polling)."""
     return compile(code, "<remote>", mode)
+
+
+#: Captured output beyond this many characters is cut (a reply's content must
+#: stay under the protocol's 64 MiB).
+OUTPUT_LIMIT = 1 << 20
+
+
+def _capped(text: str) -> str:
+    if len(text) <= OUTPUT_LIMIT:
+        return text
+    return text[:OUTPUT_LIMIT] + f"\n[jupdb: output cut: {len(text) - OUTPUT_LIMIT} more characters]\n"
 
 
 def _safe_str(value: Any) -> str:

@@ -167,7 +167,7 @@ class Service:
             entry: Dict[str, Any] = {"id": wid, "expression": expression}
             try:
                 entry["value"] = summarize(eval(expression, frame.f_globals, dict(frame.f_locals)))
-            except Exception as exc:
+            except BaseException as exc:  # even SystemExit: a watch never ends the program
                 entry["error"] = {"ename": type(exc).__name__, "evalue": str(exc)}
             results.append(entry)
         return results

@@ -178,11 +178,14 @@ class Session:
                                       bytes.fromhex(info["key"]), secrets.token_hex(8), timeout)
         self._thread: Optional[int] = None
         self._last_stop = 0
+        self._closed = False
 
     # -- plumbing -------------------------------------------------------------------
     def request(self, msg_type: str, content: Optional[Dict[str, Any]] = None, *, buffers: Sequence[Any] = (),
                 thread: Optional[int] = None, timeout: Optional[float] = None) -> Tuple[Dict[str, Any], List[Any]]:
         """Send ``<msg_type>_request`` and return the reply's content and buffers."""
+        if self._closed:
+            raise ConnectionError(f"this session (pid {self.pid}) has been closed")
         limit = self.timeout if timeout is None else timeout
         try:
             _, reply, frames, _ = self._client.request(f"{msg_type}_request", content or {}, buffers=list(buffers),
@@ -218,6 +221,8 @@ class Session:
         return self.request("status")[0]
 
     def close(self) -> None:
+        """Disconnect; the program is not affected (a paused thread stays paused)."""
+        self._closed = True
         self._client.close()
 
     def __enter__(self) -> "Session":
@@ -243,8 +248,8 @@ class Session:
         """The value of ``expr`` itself, pickled (protocol 5, buffers out of band)."""
         import pickle
 
-        reply, frames = self.request("fetch", _without_none(code=expr, frame=frame))
-        return pickle.loads(reply["pickle"], buffers=frames)
+        _, frames = self.request("fetch", _without_none(code=expr, frame=frame))
+        return pickle.loads(frames[0], buffers=frames[1:])
 
     def locals(self, *, frame: Optional[int] = None) -> Dict[str, RemoteValue]:
         """Summaries of the local variables of the selected frame."""
