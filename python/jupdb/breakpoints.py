@@ -7,6 +7,7 @@ import types
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without the cost of importing typing
 
 from . import _native
+from .frames import write_back
 from .probe import Probe, report_failure
 from .scope import Scope, code_lines, lines_with_text
 
@@ -161,10 +162,7 @@ class Breakpoint(Probe):
             exec(compiled, frame.f_globals, namespace)
             for name in extra:
                 namespace.pop(name, None)
-            changed = {k: v for k, v in namespace.items() if k not in before or before[k] is not v}
-            deleted = [k for k in before if k not in namespace]
-            if changed or deleted:
-                _native.write_locals(frame, changed, deleted)
+            write_back(frame, before, namespace)
 
         execute.__doc__ = f"exec({code!r})"
         self._actions.append(execute)

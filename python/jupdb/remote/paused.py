@@ -17,6 +17,7 @@ import types
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from .. import _native
+from ..frames import write_back
 from .stepping import check_action, start_stepping
 from .summary import REPR_LIMIT, summarize
 
@@ -198,10 +199,7 @@ class PausedThread:
         before = dict(frame.f_locals)
         namespace = dict(before)
         _, texts = self._run(c["code"], "exec", frame, namespace)
-        changed = {k: v for k, v in namespace.items() if k not in before or before[k] is not v}
-        deleted = [k for k in before if k not in namespace]
-        if changed or deleted:
-            _native.write_locals(frame, changed, deleted)
+        write_back(frame, before, namespace)
         return dict(texts), []
 
     def do_fetch(self, c: Dict[str, Any]) -> Reply:
