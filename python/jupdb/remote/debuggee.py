@@ -101,7 +101,7 @@ class DebugServer:
         print(
             f"jupdb: paused at {location['file']}:{location['line']} in {location['function']}() "
             f"(pid {os.getpid()}, port {self.info['request_port']}); "
-            f"connect with jupdb.connect({os.getpid()}) or %jupdb connect",
+            f"connect with jupdb.connect({os.getpid()})",
             file=sys.stderr,
             flush=True,
         )
