@@ -294,6 +294,24 @@ def test_conditional_breakpoint(launch):
     assert program.stdout_lines() == ["total 55"]
 
 
+def test_a_breakpoint_whose_condition_raises_stops_and_says_why(launch):
+    """As in pdb: a condition that cannot be evaluated stops the thread."""
+    program = launch(WORK)
+    session = program.connect()
+    line = lines_of(program, "BP_LINE")["BP_LINE"]
+    session.add_breakpoint(program.path, line, cond="1 / (i - 2) > 0")  # raises at i == 2 only
+    session.cont()
+    stops = []
+    for _ in range(4):  # i = 3, 4, 5 are true; i = 2 raises; i = 0, 1 are false
+        stop = session.wait(timeout=TIMEOUT)
+        assert stop.line == line
+        stops.append(int(session.eval("i").repr))
+        session.cont()
+    program.assert_finishes_ok()
+    assert stops == [2, 3, 4, 5]
+    assert program.stdout_lines() == ["total 55"]
+
+
 def test_temporary_breakpoint(launch):
     program = launch(WORK)
     session = program.connect()

@@ -8,7 +8,7 @@ import sys
 import threading
 import traceback
 import types
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from .summary import summarize
 
@@ -28,6 +28,7 @@ class Service:
         self.debugger._start()  # not the pausing thread's get_nopdb(): the user's probes stay theirs
         self.breakpoints: Dict[int, "Breakpoint"] = {}
         self.hits: Dict[int, int] = {}
+        self.conditions: Dict[int, Tuple[Optional[str], Any]] = {}
         self.watches: Dict[int, str] = {}
         self._next_id = 1
         self._handle = server.native.serve_service()
@@ -90,9 +91,14 @@ class Service:
             raise RequestError("ValueError", f"line {line} of {file} has no code to stop at")
         bid = self._new_id()
         try:
-            bp = self.debugger.breakpoint(file=path, line=line, cond=c.get("condition"))
+            condition = c.get("condition")
+            compiled = None if condition is None else compile(condition, "<condition>", "eval")
+            bp = self.debugger.breakpoint(file=path, line=line)
         except (TypeError, ValueError, SyntaxError) as exc:
             raise RequestError(type(exc).__name__, str(exc)) from None
+        # The condition is the service's, not the breakpoint's: one that raises
+        # stops the thread (as pdb does) and says why, instead of being skipped.
+        self.conditions[bid] = (condition, compiled)
         bp.callback(lambda frame, bid=bid: self._hit(bid, frame))
         self.breakpoints[bid] = bp
         self.hits[bid] = 0
@@ -101,7 +107,7 @@ class Service:
 
     def _describe(self, bid: int) -> Dict[str, Any]:
         bp = self.breakpoints[bid]
-        return {"id": bid, "file": str(bp.scope.file), "line": bp.line, "condition": bp.cond,
+        return {"id": bid, "file": str(bp.scope.file), "line": bp.line, "condition": self.conditions[bid][0],
                 "temporary": bp.temporary, "enabled": bp.enabled, "hits": self.hits[bid]}  # type: ignore[attr-defined]
 
     def _hit(self, bid: int, frame: types.FrameType) -> None:
@@ -109,16 +115,25 @@ class Service:
 
         if bid not in self.breakpoints:
             return
+        details: Dict[str, Any] = {}
+        _, compiled = self.conditions[bid]
+        if compiled is not None:
+            try:
+                if not eval(compiled, frame.f_globals, dict(frame.f_locals)):
+                    return
+            except BaseException as exc:
+                details["condition_error"] = f"{type(exc).__name__}: {exc}"
         self.hits[bid] += 1
         if self.breakpoints[bid].temporary:  # type: ignore[attr-defined]
             self._clear(bid)
-        PausedThread(self.server, frame, reason="breakpoint", breakpoint=bid, in_line_event=True).serve()
+        PausedThread(self.server, frame, reason="breakpoint", breakpoint=bid, in_line_event=True, **details).serve()
 
     def do_breakpoints(self, c: Dict[str, Any]) -> Dict[str, Any]:
         return {"breakpoints": [self._describe(bid) for bid in self.breakpoints]}
 
     def _clear(self, bid: int) -> None:
         bp = self.breakpoints.pop(bid, None)
+        self.conditions.pop(bid, None)
         if bp is not None:
             bp.disable()
 
