@@ -276,6 +276,8 @@ class PausedThread:
             jumped = jump(frame, line)
             if jumped is not True:
                 raise RequestError("ValueError", jumped)
+            self.handle.set_location(self.location())  # what status_request reports
+            self.server.update_state()
             return {"frame": frame_info(0, frame), "jumped": True}, []
         # Paused by set_trace (not in a line event): jump at the frame's next line event.
         self.resume = {"action": "jump", "line": line}

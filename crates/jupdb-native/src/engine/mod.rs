@@ -255,25 +255,18 @@ pub fn line_event_number() -> u64 {
     LINE_EVENTS.load(Ordering::Relaxed)
 }
 
-/// Fires the line probes of `entry` that watch `line`; false when none does.
-pub(crate) fn fire_line(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyAny>, line: u32) -> bool {
+/// Fires the line probes of `entry` that watch `line`.
+pub(crate) fn fire_line(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyAny>, line: u32) {
     LINE_EVENTS.fetch_add(1, Ordering::Relaxed);
-    let mut wanted = false;
     for target in &entry.targets {
         let probe = target.probe.get();
-        let watches = probe.events & LINE != 0 && target.lines.as_ref().is_some_and(|l| l.contains(&line));
-        if !watches {
-            continue;
-        }
-        wanted = true;
-        if !instance_matches(py, probe, frame) {
+        if !target.watches(line) || !instance_matches(py, probe, frame) {
             continue;
         }
         if let Err(err) = probe.handler.call_method1(py, pyo3::intern!(py, "on_line"), (frame, line)) {
             report(py, err, &probe.handler);
         }
     }
-    wanted
 }
 
 /// The frozenset of line numbers a code object can report (`co_lines`), for

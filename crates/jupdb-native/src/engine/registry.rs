@@ -26,12 +26,17 @@ pub struct CodeEntry {
     pub is_generator: bool,
 }
 
+impl Target {
+    /// Whether this target's probe wants line events at `line`.
+    pub fn watches(&self, line: u32) -> bool {
+        self.probe.get().events & LINE != 0 && self.lines.as_ref().is_some_and(|l| l.contains(&line))
+    }
+}
+
 impl CodeEntry {
     /// Whether some target watches `line` here.
     pub fn watches_line(&self, line: u32) -> bool {
-        self.targets.iter().any(|t| {
-            t.probe.get().events & LINE != 0 && t.lines.as_ref().is_some_and(|l| l.contains(&line))
-        })
+        self.targets.iter().any(|t| t.watches(line))
     }
 }
 
