@@ -13,6 +13,12 @@ Measured: round-trip latency of an eval (p50 over many calls) — the original w
 new socket per call (as its ``debug_eval`` does) and with one reused socket, jupdb's
 ``Session.eval`` and its compatible ``debug_eval``; and ``Session.fetch`` of a
 100 MB NumPy array: throughput, and the peak memory it adds on either side.
+
+Beside them, the floor of this machine at that moment: a one-byte echo over a plain
+TCP socket between two processes (what any request/reply over loopback costs at
+least), and the same 100 MB sent over a plain TCP socket into freshly allocated
+memory (what any fetch costs at least). Wake-ups on a VM vary several-fold from
+minute to minute, so only figures from the same run compare.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from typing import Callable, Dict
+from typing import Callable, Dict, Tuple
 
 ARRAY_BYTES = 100_000_000
 CALLS = 3000
@@ -94,6 +100,66 @@ FETCH_CLIENT = textwrap.dedent(
     """
     % ARRAY_BYTES
 )
+
+
+FLOOR_SERVER = textwrap.dedent(
+    """
+    import socket, sys
+    import numpy as np
+    data = np.ones(%d // 8)
+    listener = socket.create_server(("127.0.0.1", 0))
+    print(listener.getsockname()[1], flush=True)
+    conn, _ = listener.accept()
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    while True:
+        command = conn.recv(1)
+        if command == b"e":
+            conn.sendall(b"e")
+        elif command == b"f":
+            conn.sendall(data)
+        else:
+            break
+    """
+    % ARRAY_BYTES
+)
+
+
+def transport_floor(workdir: str, env: Dict[str, str]) -> Tuple[float, float]:
+    """(p50 of a one-byte TCP echo, best time to receive ARRAY_BYTES into fresh memory)."""
+    import socket
+
+    import numpy as np
+
+    path = os.path.join(workdir, "floor.py")
+    with open(path, "w") as f:
+        f.write(FLOOR_SERVER)
+    server = subprocess.Popen([sys.executable, path], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        conn = socket.create_connection(("127.0.0.1", int(server.stdout.readline())))
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def echo() -> None:
+            conn.sendall(b"e")
+            assert conn.recv(1) == b"e"
+
+        p50(echo, 200)
+        echo_p50 = p50(echo, CALLS)
+        transfers = []
+        for _ in range(3):
+            start = time.perf_counter()
+            conn.sendall(b"f")
+            received = np.empty(ARRAY_BYTES // 8)
+            view, got = memoryview(received).cast("B"), 0
+            while got < ARRAY_BYTES:
+                got += conn.recv_into(view[got:])
+            transfers.append(time.perf_counter() - start)
+            del view, received
+        conn.sendall(b"q")
+        conn.close()
+    finally:
+        server.wait(timeout=10)
+    return echo_p50, min(transfers)
 
 
 def p50(fn: Callable[[], object], n: int) -> float:
@@ -189,6 +255,7 @@ def main() -> None:
                                  text=True, check=True).stdout.split()
             server_extra = vm(debuggee.pid, "VmHWM") - server_before
             fetches.append((float(out[0]), int(out[1]), server_extra))
+        echo_p50, floor_transfer = transport_floor(workdir, env)
         reused.send_string(json.dumps({"command": "continue"}))
         reused.recv_string()
         session.cont()
@@ -201,14 +268,18 @@ def main() -> None:
 
     print(f"CPython {sys.version.split()[0]}: eval round trip, p50 of {CALLS} calls")
     base = latency["original, reused socket"]
+    print(f"  {'floor: plain TCP echo':34s} {echo_p50 * 1e6:8.1f} us   {echo_p50 / base:5.2f}x the original's reused socket")
     for name, value in latency.items():
         print(f"  {name:34s} {value * 1e6:8.1f} us   {value / base:5.2f}x the original's reused socket")
     best = min(fetches)
     gbps = ARRAY_BYTES / best[0] / 1e9
+    floor_gbps = ARRAY_BYTES / floor_transfer / 1e9
     client_extra = max(f[1] for f in fetches) / ARRAY_BYTES
     server_extra = max(f[2] for f in fetches) / ARRAY_BYTES
     print(f"  fetch of a {ARRAY_BYTES // 10**6} MB array: {gbps:.2f} GB/s (best of {len(fetches)}); "
           f"peak extra memory: client {client_extra:.2f}x, debuggee {server_extra:.2f}x the array")
+    print(f"  floor: the same bytes over plain TCP into fresh memory: {floor_gbps:.2f} GB/s "
+          f"(fetch is {gbps / floor_gbps:.2f}x of it)")
     checks = [
         ("Session.eval p50 <= 60 us", latency["jupdb Session.eval"] <= 60e-6),
         ("Session.eval no slower than the original's reused socket", latency["jupdb Session.eval"] <= base),

@@ -1,9 +1,16 @@
-use crate::codec::{CodecResult, Message, ZmqFramedWrite};
+use crate::codec::{encode_frame_header, CodecResult, Message, ZmqFramedWrite};
+use crate::ZmqMessage;
 
+use bytes::BytesMut;
 use futures::channel::mpsc;
-use futures::{SinkExt, StreamExt};
+use futures::{AsyncWriteExt, SinkExt, StreamExt};
 
 const WRITE_BATCH_LIMIT: usize = 128;
+
+/// jupdb patch: frames at least this long are written from their own memory
+/// rather than copied into the codec's buffer first (for a large frame, that
+/// copy costs about as much as sending it).
+const DIRECT_WRITE_MIN: usize = 64 * 1024;
 
 /// Writes queued socket messages into the underlying framed sink in small batches.
 #[inline]
@@ -12,6 +19,13 @@ pub(crate) async fn write_message_queue(
     mut send_queue: ZmqFramedWrite,
 ) -> CodecResult<()> {
     while let Some(message) = queue_receiver.next().await {
+        if let Message::Message(message) = &message {
+            if message.iter().any(|frame| frame.len() >= DIRECT_WRITE_MIN) {
+                send_queue.flush().await?;
+                write_direct(&mut send_queue, message).await?;
+                continue;
+            }
+        }
         // When backlog already exists, feed a batch before flushing once to avoid per-message flush cost during bursts.
         send_queue.feed(message).await?;
 
@@ -26,6 +40,27 @@ pub(crate) async fn write_message_queue(
         send_queue.flush().await?;
     }
 
+    Ok(())
+}
+
+/// jupdb patch: writes a message whose large frames go to the transport from
+/// their own memory; headers and small frames in between are written together.
+async fn write_direct(send_queue: &mut ZmqFramedWrite, message: &ZmqMessage) -> CodecResult<()> {
+    let writer = &mut **send_queue;
+    let last = message.len() - 1;
+    let mut pending = BytesMut::new();
+    for (index, frame) in message.iter().enumerate() {
+        encode_frame_header(frame.len(), index != last, &mut pending);
+        if frame.len() >= DIRECT_WRITE_MIN {
+            writer.write_all(&pending).await?;
+            pending.clear();
+            writer.write_all(frame).await?;
+        } else {
+            pending.extend_from_slice(frame);
+        }
+    }
+    writer.write_all(&pending).await?;
+    writer.flush().await?;
     Ok(())
 }
 

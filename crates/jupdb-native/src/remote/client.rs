@@ -1,7 +1,8 @@
 //! The client's transport: a DEALER for requests, a SUB for events.
 //!
 //! Any number of Python threads may have requests in flight; replies are
-//! matched to them by `parent` msg_id. Waiting happens with the GIL released.
+//! matched to them by `parent` msg_id. Waiting happens with the GIL released,
+//! and the waiting thread reads the socket itself (see `runtime`).
 
 use super::frame::{frame_from, Frame};
 use super::runtime;
@@ -12,13 +13,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use rustc_hash::FxHashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::oneshot;
-use zeromq::{DealerRecvHalf, DealerSendHalf, DealerSocket, Socket, SocketRecv, SocketSend, SubSocket, ZmqMessage};
-
-/// How long a requesting thread looks for its reply before sleeping.
-const SPIN: Duration = Duration::from_micros(50);
+use tokio::sync::{mpsc, oneshot};
+use zeromq::{DealerRecvHalf, DealerSendHalf, DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, SubSocket, ZmqMessage};
 
 struct Shared {
     signer: Signer,
@@ -26,8 +24,7 @@ struct Shared {
     /// Requests waiting for their reply, by msg_id.
     pending: Mutex<FxHashMap<String, oneshot::Sender<Message>>>,
     dropped: AtomicU64,
-    /// The DEALER's sending half: the requesting thread sends itself (one
-    /// thread hand-off less than going through the I/O thread).
+    /// The DEALER's sending half: the requesting thread sends itself.
     dealer: tokio::sync::Mutex<DealerSendHalf>,
 }
 
@@ -56,7 +53,7 @@ async fn drive_replies(shared: Arc<Shared>, mut recv_half: DealerRecvHalf, mut s
     }
 }
 
-async fn drive_events(shared: Arc<Shared>, mut sub: SubSocket, events: mpsc::Sender<Message>, mut stop: oneshot::Receiver<()>) {
+async fn drive_events(shared: Arc<Shared>, mut sub: SubSocket, events: mpsc::UnboundedSender<Message>, mut stop: oneshot::Receiver<()>) {
     loop {
         tokio::select! {
             received = sub.recv() => match received {
@@ -77,12 +74,20 @@ async fn drive_events(shared: Arc<Shared>, mut sub: SubSocket, events: mpsc::Sen
     }
 }
 
+/// Replies may carry large buffers (a fetched array): read them in chunks of
+/// up to 4 MiB rather than the crate's default 64 KiB (a system call each).
+fn reply_options() -> SocketOptions {
+    let mut options = SocketOptions::default();
+    options.read_buffer(128, 4 << 20, 2);
+    options
+}
+
 /// A connection to one debuggee's sockets.
 #[pyclass(frozen, module = "jupdb._native")]
 pub struct Client {
     shared: Arc<Shared>,
     /// Taken out while a thread waits on it (a Receiver cannot be shared).
-    events: Mutex<Option<mpsc::Receiver<Message>>>,
+    events: Mutex<Option<mpsc::UnboundedReceiver<Message>>>,
     stops: Mutex<Vec<oneshot::Sender<()>>>,
 }
 
@@ -110,9 +115,9 @@ impl Client {
     fn new(py: Python<'_>, request_endpoint: String, event_endpoint: String, key: Vec<u8>, session: String, timeout: f64) -> PyResult<Self> {
         let signer = Signer::new(&key).map_err(|e| PyValueError::new_err(e.to_string()))?;
         let connected = py.allow_threads(|| {
-            runtime::handle().block_on(async {
+            runtime::drive(async {
                 tokio::time::timeout(Duration::from_secs_f64(timeout.max(0.0)), async {
-                    let mut dealer = DealerSocket::new();
+                    let mut dealer = DealerSocket::with_options(reply_options());
                     dealer.connect(&request_endpoint).await?;
                     let mut sub = SubSocket::new();
                     sub.connect(&event_endpoint).await?;
@@ -135,12 +140,11 @@ impl Client {
             dropped: AtomicU64::new(0),
             dealer: tokio::sync::Mutex::new(send_half),
         });
-        let (events_tx, events_rx) = mpsc::channel();
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (stop_requests, stop_requests_rx) = oneshot::channel();
         let (stop_events, stop_events_rx) = oneshot::channel();
-        let handle = runtime::handle();
-        handle.spawn(drive_replies(shared.clone(), recv_half, stop_requests_rx));
-        handle.spawn(drive_events(shared.clone(), sub, events_tx, stop_events_rx));
+        runtime::spawn(drive_replies(shared.clone(), recv_half, stop_requests_rx));
+        runtime::spawn(drive_events(shared.clone(), sub, events_tx, stop_events_rx));
         Ok(Client {
             shared,
             events: Mutex::new(Some(events_rx)),
@@ -169,25 +173,11 @@ impl Client {
         let shared = &self.shared;
         let received = py.allow_threads(|| {
             let frames = encode(&message, &shared.signer);
-            let handle = runtime::handle();
-            let sent = handle.block_on(async {
-                let Ok(message) = ZmqMessage::try_from(frames) else { return false };
-                shared.dealer.lock().await.send(message).await.is_ok()
-            });
-            if !sent {
-                return Err(false);
-            }
-            // A fast reply is often back within microseconds: look before sleeping.
-            let mut reply = reply;
-            let start = std::time::Instant::now();
-            while start.elapsed() < SPIN {
-                match reply.try_recv() {
-                    Ok(message) => return Ok(message),
-                    Err(oneshot::error::TryRecvError::Closed) => return Err(true),
-                    Err(oneshot::error::TryRecvError::Empty) => std::thread::yield_now(),
+            runtime::drive(async {
+                let Ok(message) = ZmqMessage::try_from(frames) else { return Err(false) };
+                if shared.dealer.lock().await.send(message).await.is_err() {
+                    return Err(false);
                 }
-            }
-            handle.block_on(async {
                 match tokio::time::timeout(Duration::from_secs_f64(timeout.max(0.0)), reply).await {
                     Ok(Ok(message)) => Ok(message),
                     _ => Err(true),
@@ -212,14 +202,16 @@ impl Client {
     #[pyo3(signature = (timeout=None))]
     fn next_event<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Option<Bound<'py, PyTuple>>> {
         let taken = self.events.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let Some(events) = taken else {
+        let Some(mut events) = taken else {
             return Err(pyo3::exceptions::PyRuntimeError::new_err("another thread is waiting for events"));
         };
         let (events, event) = py.allow_threads(move || {
-            let event = match timeout {
-                None => events.recv().ok(),
-                Some(secs) => events.recv_timeout(Duration::from_secs_f64(secs.max(0.0))).ok(),
-            };
+            let event = runtime::drive(async {
+                match timeout {
+                    None => events.recv().await,
+                    Some(secs) => tokio::time::timeout(Duration::from_secs_f64(secs.max(0.0)), events.recv()).await.ok().flatten(),
+                }
+            });
             (events, event)
         });
         *self.events.lock().unwrap_or_else(|e| e.into_inner()) = Some(events);

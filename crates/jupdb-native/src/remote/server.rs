@@ -15,10 +15,9 @@ use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc as tmpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use zeromq::{PubSocket, RouterRecvHalf, RouterSendHalf, RouterSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
 
 /// A request on its way to a paused thread, with the identities to reply to.
@@ -33,7 +32,7 @@ struct PausedThread {
     id: u64,
     name: String,
     location: Value,
-    inbox: mpsc::Sender<Incoming>,
+    inbox: mpsc::UnboundedSender<Incoming>,
 }
 
 /// The last `RecentIds::CAPACITY` message ids, for replay detection.
@@ -81,11 +80,10 @@ struct Shared {
     /// Paused threads, in the order they paused (the last is the default target).
     paused: Mutex<Vec<PausedThread>>,
     /// The service thread's inbox, for requests that need no paused thread.
-    service: Mutex<Option<mpsc::Sender<Incoming>>>,
-    /// The ROUTER's sending half: paused threads send their replies themselves
-    /// (one thread hand-off less per request than going through the I/O thread).
+    service: Mutex<Option<mpsc::UnboundedSender<Incoming>>>,
+    /// The ROUTER's sending half: paused threads send their replies themselves.
     router: tokio::sync::Mutex<Option<RouterSendHalf>>,
-    events: tmpsc::UnboundedSender<Vec<Bytes>>,
+    events: mpsc::UnboundedSender<Vec<Bytes>>,
 }
 
 impl Shared {
@@ -167,7 +165,7 @@ impl Shared {
         match target {
             Some(thread) => match thread.inbox.send(incoming) {
                 Ok(()) => None,
-                Err(mpsc::SendError(incoming)) => Some(self.error_frames(&incoming, "NotPaused", "that thread has just resumed")),
+                Err(mpsc::error::SendError(incoming)) => Some(self.error_frames(&incoming, "NotPaused", "that thread has just resumed")),
             },
             None => {
                 let evalue = match incoming.message.header.thread {
@@ -184,7 +182,7 @@ async fn serve(
     shared: Arc<Shared>,
     mut recv_half: RouterRecvHalf,
     mut publisher: PubSocket,
-    mut events: tmpsc::UnboundedReceiver<Vec<Bytes>>,
+    mut events: mpsc::UnboundedReceiver<Vec<Bytes>>,
     mut stop: oneshot::Receiver<()>,
 ) {
     loop {
@@ -266,7 +264,7 @@ impl Server {
         let signer = Signer::new(&key).map_err(|e| PyValueError::new_err(e.to_string()))?;
         let host = if ip.contains(':') { format!("[{ip}]") } else { ip.to_owned() };
         let bound = py.allow_threads(|| {
-            runtime::handle().block_on(async {
+            runtime::drive(async {
                 let mut router = RouterSocket::with_options(guarded_options());
                 let request = router.bind(&format!("tcp://{host}:{request_port}")).await?;
                 let mut publisher = PubSocket::with_options(guarded_options());
@@ -277,7 +275,7 @@ impl Server {
         let (router, request, publisher, event) =
             bound.map_err(|e| PyOSError::new_err(format!("jupdb server cannot listen on {ip}: {e}")))?;
         let (send_half, recv_half) = router.split();
-        let (events_tx, events_rx) = tmpsc::unbounded_channel();
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (stop_tx, stop_rx) = oneshot::channel();
         let shared = Arc::new(Shared {
             signer,
@@ -290,7 +288,7 @@ impl Server {
             router: tokio::sync::Mutex::new(Some(send_half)),
             events: events_tx,
         });
-        runtime::handle().spawn(serve(shared.clone(), recv_half, publisher, events_rx, stop_rx));
+        runtime::spawn(serve(shared.clone(), recv_half, publisher, events_rx, stop_rx));
         Ok(Server {
             shared,
             ip: ip.to_owned(),
@@ -336,7 +334,7 @@ impl Server {
     /// Registers the calling thread as paused at `location`; requests for it
     /// arrive through the returned handle until it is closed.
     fn pause(&self, thread: u64, name: String, location: &Bound<'_, PyAny>) -> PyResult<PauseHandle> {
-        let (inbox, requests) = mpsc::channel();
+        let (inbox, requests) = mpsc::unbounded_channel();
         let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
         let entry = PausedThread { token, id: thread, name, location: to_value(location)?, inbox };
         let mut paused = self.shared.paused.lock().unwrap_or_else(|e| e.into_inner());
@@ -347,7 +345,7 @@ impl Server {
 
     /// The inbox of the service thread (requests in `SERVICE_REQUESTS`).
     fn serve_service(&self) -> PauseHandle {
-        let (inbox, requests) = mpsc::channel();
+        let (inbox, requests) = mpsc::unbounded_channel();
         *self.shared.service.lock().unwrap_or_else(|e| e.into_inner()) = Some(inbox);
         PauseHandle { shared: self.shared.clone(), token: None, requests: Mutex::new(Some(requests)), closed: Mutex::new(false) }
     }
@@ -369,46 +367,36 @@ impl Server {
     }
 }
 
-/// Requests come in bursts (a client's next request follows its last reply
-/// closely), and waking a sleeping thread costs tens of microseconds on a busy
-/// machine: look for the next request for a short while before sleeping.
-fn spin_then_wait<T>(requests: &mpsc::Receiver<T>, timeout: Option<f64>) -> Option<T> {
-    const SPIN: Duration = Duration::from_micros(50);
-    let start = std::time::Instant::now();
-    while start.elapsed() < SPIN {
-        match requests.try_recv() {
-            Ok(item) => return Some(item),
-            Err(mpsc::TryRecvError::Disconnected) => return None,
-            Err(mpsc::TryRecvError::Empty) => std::thread::yield_now(),
-        }
-    }
-    match timeout {
-        None => requests.recv().ok(),
-        Some(secs) => requests.recv_timeout(Duration::from_secs_f64(secs.max(0.0)).saturating_sub(SPIN)).ok(),
-    }
-}
-
 /// A paused thread's line to the server: where its requests arrive.
 #[pyclass(frozen, module = "jupdb._native")]
 pub struct PauseHandle {
     shared: Arc<Shared>,
     /// The pause this handle serves; None for the service thread's handle.
     token: Option<u64>,
-    requests: Mutex<Option<mpsc::Receiver<Incoming>>>,
+    requests: Mutex<Option<mpsc::UnboundedReceiver<Incoming>>>,
     closed: Mutex<bool>,
 }
 
 #[pymethods]
 impl PauseHandle {
-    /// The next request for this thread, waiting with the GIL released; None
-    /// after `timeout` seconds (None: wait for ever) or once closed.
+    /// The next request for this thread, waiting with the GIL released; None after
+    /// `timeout` seconds (None: wait for ever) or once closed.
     #[pyo3(signature = (timeout=None))]
     fn next_request(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Request>> {
         release_sent_buffers(py);
         // Taken out while waiting (a Receiver cannot be shared), put back after.
-        let Some(requests) = self.requests.lock().unwrap_or_else(|e| e.into_inner()).take() else { return Ok(None) };
+        let Some(mut requests) = self.requests.lock().unwrap_or_else(|e| e.into_inner()).take() else { return Ok(None) };
+        // A paused thread reads the socket itself while it waits; the service
+        // thread, which waits as long as the program runs, leaves that to others.
+        let paused = self.token.is_some();
         let (requests, incoming) = py.allow_threads(move || {
-            let incoming = spin_then_wait(&requests, timeout);
+            let next = async {
+                match timeout {
+                    None => requests.recv().await,
+                    Some(secs) => tokio::time::timeout(Duration::from_secs_f64(secs.max(0.0)), requests.recv()).await.ok().flatten(),
+                }
+            };
+            let incoming = if paused { runtime::drive(next) } else { runtime::wait(next) };
             (requests, incoming)
         });
         let mut slot = self.requests.lock().unwrap_or_else(|e| e.into_inner());
@@ -475,7 +463,7 @@ impl Request {
         // Signing a large buffer takes a while: let the program's other threads run.
         py.allow_threads(|| {
             let frames = self.shared.frames(&self.incoming.identities, &reply);
-            runtime::handle().block_on(self.shared.send(frames));
+            runtime::drive_and_flush(self.shared.send(frames));
         });
         Ok(())
     }
