@@ -526,7 +526,7 @@ def test_fetch_of_an_object_whose_pickle_is_over_64_mib(launch):
     session = program.connect(timeout=10)
     size = 70 * 1024 * 1024
     data = session.fetch(f"bytes(range(256)) * ({size} // 256)")
-    assert len(data) == size and data[:256] == bytes(range(256)) and data[-1] == 255
+    assert data == bytes(range(256)) * (size // 256)
     del data
     assert session.eval("a").repr == "10"
     session.cont()

@@ -1,8 +1,8 @@
 """The debuggee's side: the server, its connection file, and ``set_trace()``.
 
 One server per process, started by the first pause. Its sockets are served
-by jupdb's Rust I/O thread; requests for a paused thread are run by that
-thread itself (see :mod:`jupdb.remote.paused`), and requests that need no
+in Rust, by the paused thread while it waits or else by jupdb's I/O thread;
+requests for a paused thread are run by that thread itself (see :mod:`jupdb.remote.paused`), and requests that need no
 paused thread (threads, breakpoints, watches, pause) by a small service thread.
 """
 

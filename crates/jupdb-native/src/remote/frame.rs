@@ -107,7 +107,7 @@ impl AsRef<[u8]> for BufferView {
 }
 
 /// Views whose frames have been sent, waiting for a thread with the GIL to
-/// release them (the I/O thread, which drops the frames, never takes the GIL).
+/// release them (the socket writer, which drops the frames, never takes the GIL).
 static SENT: Mutex<Vec<SentView>> = Mutex::new(Vec::new());
 
 struct SentView(ffi::Py_buffer);

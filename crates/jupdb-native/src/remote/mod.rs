@@ -1,5 +1,5 @@
 //! The remote debugger's transport: the debuggee's server, the client, and
-//! the I/O thread they share. Messages follow `jupdb-protocol` (docs/protocol.md).
+//! the runtime they share. Messages follow `jupdb-protocol` (docs/protocol.md).
 
 mod client;
 mod connection;

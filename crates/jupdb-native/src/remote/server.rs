@@ -1,4 +1,5 @@
-//! The debuggee's server: owns the sockets on the I/O thread, never needs the GIL.
+//! The debuggee's server: its sockets are driven by whichever thread waits (see
+//! `runtime`), and serving them never needs the GIL.
 //!
 //! Requests arrive on a ROUTER socket. Each is checked (signature, version),
 //! then either answered here (`status_request`, which must work while Python
@@ -129,7 +130,7 @@ impl Shared {
     }
 
     /// Routes one received multipart message; returns a reply to send at once,
-    /// if the I/O thread answers it itself. Runs on the I/O thread.
+    /// if it is answered at once. Runs on the thread that drives the sockets.
     fn on_message(&self, frames: Vec<Bytes>) -> Option<Vec<Bytes>> {
         let Ok((identities, message)) = decode_with_identities(frames, &self.signer) else {
             self.dropped.fetch_add(1, Ordering::Relaxed);
@@ -229,7 +230,7 @@ fn port_of(endpoint: &zeromq::Endpoint) -> PyResult<u16> {
 }
 
 /// The server of a debuggee: binds the request (ROUTER) and event (PUB)
-/// sockets and serves them from jupdb's I/O thread.
+/// sockets and serves them on jupdb's runtime.
 #[pyclass(frozen, module = "jupdb._native")]
 pub struct Server {
     shared: Arc<Shared>,
