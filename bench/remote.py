@@ -104,7 +104,7 @@ FETCH_CLIENT = textwrap.dedent(
 
 FLOOR_SERVER = textwrap.dedent(
     """
-    import socket, sys
+    import socket
     import numpy as np
     data = np.ones(%d // 8)
     listener = socket.create_server(("127.0.0.1", 0))

@@ -19,28 +19,33 @@ pub(crate) async fn write_message_queue(
     mut send_queue: ZmqFramedWrite,
 ) -> CodecResult<()> {
     while let Some(message) = queue_receiver.next().await {
-        if let Message::Message(message) = &message {
-            if message.iter().any(|frame| frame.len() >= DIRECT_WRITE_MIN) {
-                send_queue.flush().await?;
-                write_direct(&mut send_queue, message).await?;
-                continue;
-            }
-        }
         // When backlog already exists, feed a batch before flushing once to avoid per-message flush cost during bursts.
-        send_queue.feed(message).await?;
+        feed(&mut send_queue, message).await?;
 
         for _ in 1..WRITE_BATCH_LIMIT {
             let message = match queue_receiver.try_recv() {
                 Ok(message) => message,
                 Err(_) => break,
             };
-            send_queue.feed(message).await?;
+            feed(&mut send_queue, message).await?;
         }
 
         send_queue.flush().await?;
     }
 
     Ok(())
+}
+
+/// jupdb patch: feeds one message to the sink, except that a message with a
+/// large frame is written at once, after what was fed before it.
+async fn feed(send_queue: &mut ZmqFramedWrite, message: Message) -> CodecResult<()> {
+    if let Message::Message(message) = &message {
+        if message.iter().any(|frame| frame.len() >= DIRECT_WRITE_MIN) {
+            send_queue.flush().await?;
+            return write_direct(send_queue, message).await;
+        }
+    }
+    send_queue.feed(message).await
 }
 
 /// jupdb patch: writes a message whose large frames go to the transport from

@@ -116,7 +116,7 @@ impl Client {
         let signer = Signer::new(&key).map_err(|e| PyValueError::new_err(e.to_string()))?;
         let connected = py.allow_threads(|| {
             runtime::drive(async {
-                tokio::time::timeout(Duration::from_secs_f64(timeout.max(0.0)), async {
+                runtime::within(Some(timeout), async {
                     let mut dealer = DealerSocket::with_options(reply_options());
                     dealer.connect(&request_endpoint).await?;
                     let mut sub = SubSocket::new();
@@ -128,9 +128,9 @@ impl Client {
             })
         });
         let (dealer, sub) = match connected {
-            Ok(Ok(sockets)) => sockets,
-            Ok(Err(e)) => return Err(PyConnectionError::new_err(format!("cannot connect to {request_endpoint}: {e}"))),
-            Err(_) => return Err(PyTimeoutError::new_err(format!("no answer from {request_endpoint} within {timeout} s"))),
+            Some(Ok(sockets)) => sockets,
+            Some(Err(e)) => return Err(PyConnectionError::new_err(format!("cannot connect to {request_endpoint}: {e}"))),
+            None => return Err(PyTimeoutError::new_err(format!("no answer from {request_endpoint} within {timeout} s"))),
         };
         let (send_half, recv_half) = dealer.split();
         let shared = Arc::new(Shared {
@@ -178,8 +178,8 @@ impl Client {
                 if shared.dealer.lock().await.send(message).await.is_err() {
                     return Err(false);
                 }
-                match tokio::time::timeout(Duration::from_secs_f64(timeout.max(0.0)), reply).await {
-                    Ok(Ok(message)) => Ok(message),
+                match runtime::within(Some(timeout), reply).await {
+                    Some(Ok(message)) => Ok(message),
                     _ => Err(true),
                 }
             })
@@ -206,12 +206,7 @@ impl Client {
             return Err(pyo3::exceptions::PyRuntimeError::new_err("another thread is waiting for events"));
         };
         let (events, event) = py.allow_threads(move || {
-            let event = runtime::drive(async {
-                match timeout {
-                    None => events.recv().await,
-                    Some(secs) => tokio::time::timeout(Duration::from_secs_f64(secs.max(0.0)), events.recv()).await.ok().flatten(),
-                }
-            });
+            let event = runtime::drive(async { runtime::within(timeout, events.recv()).await.flatten() });
             (events, event)
         });
         *self.events.lock().unwrap_or_else(|e| e.into_inner()) = Some(events);

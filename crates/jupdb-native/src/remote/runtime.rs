@@ -131,6 +131,15 @@ pub fn wait<F: Future>(future: F) -> F::Output {
     driver().runtime.handle().block_on(future)
 }
 
+/// `future`'s output, or None if `seconds` (None: no limit; negative: zero)
+/// pass first.
+pub async fn within<F: Future>(seconds: Option<f64>, future: F) -> Option<F::Output> {
+    match seconds {
+        None => Some(future.await),
+        Some(secs) => tokio::time::timeout(Duration::from_secs_f64(secs.max(0.0)), future).await.ok(),
+    }
+}
+
 /// Starts a task on the runtime (it runs on whichever thread drives).
 pub fn spawn<F>(future: F)
 where

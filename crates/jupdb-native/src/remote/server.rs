@@ -391,12 +391,7 @@ impl PauseHandle {
         // thread, which waits as long as the program runs, leaves that to others.
         let paused = self.token.is_some();
         let (requests, incoming) = py.allow_threads(move || {
-            let next = async {
-                match timeout {
-                    None => requests.recv().await,
-                    Some(secs) => tokio::time::timeout(Duration::from_secs_f64(secs.max(0.0)), requests.recv()).await.ok().flatten(),
-                }
-            };
+            let next = async { runtime::within(timeout, requests.recv()).await.flatten() };
             let incoming = if paused { runtime::drive(next) } else { runtime::wait(next) };
             (requests, incoming)
         });
