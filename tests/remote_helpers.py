@@ -369,18 +369,28 @@ def _unpack_map(data: bytes, i: int, n: int):
     return out, i
 
 
+PROTOCOL_VERSION = "2.0"
+CHUNK_LEN = 1 << 20
+
+
 def sign(key: bytes, frames: List[bytes]) -> bytes:
-    """The protocol's signature (HMAC-SHA256 over length-prefixed frames), as docs/protocol.md gives it."""
+    """The protocol's signature, as docs/protocol.md gives it: HMAC-SHA256 over length-prefixed
+    frames, ``frames = [header, content, *buffers]``, each buffer by the digests of its 1 MiB chunks."""
     mac = hmac.new(key, digestmod=hashlib.sha256)
-    for frame in frames:
+    header_and_content, buffers = frames[:2], frames[2:]
+    for frame in header_and_content:
         mac.update(len(frame).to_bytes(8, "big"))
         mac.update(frame)
+    for buffer in map(memoryview, buffers):
+        mac.update(len(buffer).to_bytes(8, "big"))
+        for at in range(0, len(buffer), CHUNK_LEN):
+            mac.update(hashlib.sha256(buffer[at:at + CHUNK_LEN]).digest())
     return mac.hexdigest().encode()
 
 
 def header(msg_type: str, session: str = "raw-test-client", **extra: Any) -> Dict[str, Any]:
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return {"msg_id": str(uuid.uuid4()), "session": session, "msg_type": msg_type, "version": "1.0",
+    return {"msg_id": str(uuid.uuid4()), "session": session, "msg_type": msg_type, "version": PROTOCOL_VERSION,
             "date": now, **extra}
 
 

@@ -4,6 +4,7 @@ forgers on the sockets, and many clients at once."""
 import hmac
 import json
 import os
+import pickle
 import random
 import secrets
 import signal
@@ -348,7 +349,7 @@ def test_authentic_requests_of_another_version_or_type_do_not_run(target, zmq_co
     dealer.setsockopt(zmq.RCVTIMEO, int(TIMEOUT * 1000))
     dealer.connect(target.endpoint)
     cases = [
-        (request_frames(target.key, "exec_request", {"code": target.evil("v2")}, version="2.0"), "VersionMismatch"),
+        (request_frames(target.key, "exec_request", {"code": target.evil("v1")}, version="1.0"), "VersionMismatch"),
         (request_frames(target.key, "exec_request", {"code": target.evil("vbad")}, version="one"), "VersionMismatch"),
         (request_frames(target.key, "run_request", {"code": target.evil("run")}), "UnknownRequest"),
     ]
@@ -358,6 +359,28 @@ def test_authentic_requests_of_another_version_or_type_do_not_run(target, zmq_co
         assert (content["status"], content["ename"]) == ("error", ename)
     dealer.close()
     target.assert_nothing_ran()
+    target.finish()
+
+
+def test_client_written_from_the_protocol_document_fetches_large_buffers(target, zmq_context):
+    """A client written from docs/protocol.md alone (pyzmq, msgpack, hashlib) checks the signature of
+    a reply whose buffer spans several 1 MiB chunks; a byte changed in the last chunk breaks it."""
+    target.session.exec("blob = bytes(range(256)) * (5 * 4096) + b'end'")
+    dealer = zmq_context.socket(zmq.DEALER)
+    dealer.setsockopt(zmq.LINGER, 0)
+    dealer.setsockopt(zmq.RCVTIMEO, int(TIMEOUT * 1000))
+    dealer.connect(target.endpoint)
+    dealer.send_multipart(request_frames(target.key, "fetch_request", {"code": "blob", "frame": 0}))
+    frames = dealer.recv_multipart()
+    reply = parse_reply(frames, target.key)  # asserts the signature
+    assert reply["content"]["status"] == "ok"
+    buffers = frames[frames.index(DELIMITER) + 4:]
+    assert pickle.loads(buffers[0], buffers=buffers[1:]) == bytes(range(256)) * (5 * 4096) + b"end"
+    tampered = [*frames[:-1], frames[-1][:-1] + b"!"]
+    with pytest.raises(AssertionError, match="badly signed"):
+        parse_reply(tampered, target.key)
+    dealer.close()
+    target.session.exec("del blob")
     target.finish()
 
 

@@ -8,19 +8,24 @@
 //! import hashlib, hmac, msgpack
 //!
 //! key = bytes.fromhex("00" * 31 + "01")
+//! CHUNK = 1 << 20
 //!
-//! def sign(frames):
+//! def sign(header, content, buffers):
 //!     mac = hmac.new(key, digestmod=hashlib.sha256)
-//!     for frame in frames:
+//!     for frame in (header, content):
 //!         mac.update(len(frame).to_bytes(8, "big"))
 //!         mac.update(frame)
+//!     for buffer in map(memoryview, buffers):
+//!         mac.update(len(buffer).to_bytes(8, "big"))
+//!         for at in range(0, len(buffer), CHUNK):
+//!             mac.update(hashlib.sha256(buffer[at:at + CHUNK]).digest())
 //!     return mac.hexdigest().encode()
 //!
 //! header = {
 //!     "msg_id": "6f1c0f5e-2f7a-4c3e-9a57-1d2b3c4d5e6f",
 //!     "session": "client-1",
 //!     "msg_type": "eval_request",
-//!     "version": "1.0",
+//!     "version": "2.0",
 //!     "date": "2025-11-23T09:12:00.123456Z",
 //!     "thread": 140234567890,
 //! }
@@ -28,7 +33,7 @@
 //! buffers = [b"buffer-0", b""]
 //! h = msgpack.packb(header)
 //! c = msgpack.packb(content)
-//! frames = [b"client-id", b"<IDS|MSG>", sign([h, c, *buffers]), h, c, *buffers]
+//! frames = [b"client-id", b"<IDS|MSG>", sign(h, c, buffers), h, c, *buffers]
 //! for f in frames:
 //!     print(f.hex())
 //! ```
@@ -40,8 +45,8 @@ use jupdb_protocol::{
 const PYTHON_FRAMES: &[&str] = &[
     "636c69656e742d6964",
     "3c4944537c4d53473e",
-    "64626634653665393333613439366362613862383931633061363166633037653031326533393564616530383830363531356461653633656666393332653365",
-    "86a66d73675f6964d92436663163306635652d326637612d346333652d396135372d316432623363346435653666a773657373696f6ea8636c69656e742d31a86d73675f74797065ac6576616c5f72657175657374a776657273696f6ea3312e30a464617465bb323032352d31312d32335430393a31323a30302e3132333435365aa6746872656164cf00000020a6a1b0d2",
+    "39373866376532643933316661396663633065613966393062323738383331646235316566363464323064373138653561626239346532376634313736623432",
+    "86a66d73675f6964d92436663163306635652d326637612d346333652d396135372d316432623363346435653666a773657373696f6ea8636c69656e742d31a86d73675f74797065ac6576616c5f72657175657374a776657273696f6ea3322e30a464617465bb323032352d31312d32335430393a31323a30302e3132333435365aa6746872656164cf00000020a6a1b0d2",
     "83a4636f6465a578202b2031a56672616d6500a3726177c40200ff",
     "6275666665722d30",
     "",
@@ -66,7 +71,7 @@ fn expected() -> Message {
             msg_id: "6f1c0f5e-2f7a-4c3e-9a57-1d2b3c4d5e6f".into(),
             session: "client-1".into(),
             msg_type: "eval_request".into(),
-            version: "1.0".into(),
+            version: "2.0".into(),
             date: "2025-11-23T09:12:00.123456Z".into(),
             parent: None,
             thread: Some(140_234_567_890),
