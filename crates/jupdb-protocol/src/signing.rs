@@ -160,14 +160,20 @@ fn chunk_digests<B: AsRef<[u8]>>(buffers: &[B]) -> Vec<[u8; 32]> {
             *digest = Sha256::digest(chunk).into();
         }
     };
-    let threads = if total < PARALLEL_FROM { 1 } else { cores().min(chunks.len()) };
+    let threads = if total < PARALLEL_FROM {
+        1
+    } else {
+        cores().min(chunks.len())
+    };
     if threads <= 1 {
         hash_all(&mut digests, &chunks);
         return digests;
     }
     let per_thread = chunks.len().div_ceil(threads);
     thread::scope(|scope| {
-        let mut parts = digests.chunks_mut(per_thread).zip(chunks.chunks(per_thread));
+        let mut parts = digests
+            .chunks_mut(per_thread)
+            .zip(chunks.chunks(per_thread));
         // The calling thread takes the first share instead of waiting idle.
         let (mine, my_chunks) = parts.next().expect("at least one chunk");
         for (digests, chunks) in parts {
@@ -257,7 +263,9 @@ mod tests {
     #[test]
     fn large_buffers_sign_as_documented() {
         let s = signer();
-        let big: Vec<u8> = (0..PARALLEL_FROM * 2 + 12345).map(|i| (i % 251) as u8).collect();
+        let big: Vec<u8> = (0..PARALLEL_FROM * 2 + 12345)
+            .map(|i| (i % 251) as u8)
+            .collect();
         let small = b"tail".to_vec();
         let sig = s.sign(b"h", b"c", &[&big, &small]);
 
@@ -273,7 +281,8 @@ mod tests {
             }
         }
         assert_eq!(sig, hex::encode(&sequential.finalize().into_bytes()));
-        s.verify(sig.as_bytes(), b"h", b"c", &[&big, &small]).unwrap();
+        s.verify(sig.as_bytes(), b"h", b"c", &[&big, &small])
+            .unwrap();
 
         for at in [0, CHUNK_LEN, big.len() - 1] {
             let mut changed = big.clone();
