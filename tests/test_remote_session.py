@@ -128,6 +128,26 @@ def test_fetch_numpy_arrays(launch):
     assert "arr sum = 66.0" in program.stdout_lines()
 
 
+def test_fetch_of_several_large_buffers_in_one_reply(launch):
+    """Large frames are read into memory of their own (vendor/zeromq patch 3); here they
+    come between small ones and at the 1 MiB threshold, and the connection goes on."""
+    program = launch(VALUES)
+    session = program.connect(timeout=10)
+    expr = ("{'w': numpy.arange(3_000_000, dtype=numpy.float32), 'b': numpy.arange(10),"
+            " 'at': numpy.ones(1 << 20, numpy.uint8), 'below': numpy.ones((1 << 20) - 1, numpy.uint8),"
+            " 'v': numpy.full(2_000_000, 7, numpy.int16)}")
+    for _ in range(2):
+        got = session.fetch(expr)
+        np.testing.assert_array_equal(got["w"], np.arange(3_000_000, dtype=np.float32))
+        np.testing.assert_array_equal(got["b"], np.arange(10))
+        assert got["at"].size == 1 << 20 and got["at"].all()
+        assert got["below"].size == (1 << 20) - 1 and got["below"].all()
+        np.testing.assert_array_equal(got["v"], np.full(2_000_000, 7, np.int16))
+        assert session.eval("a").repr == "10"
+    session.cont()
+    program.assert_finishes_ok()
+
+
 def test_fetched_arrays_are_ordinary_writable_copies(launch):
     """What fetch returns behaves like pickle.loads(pickle.dumps(x)): a copy of
     one's own, which can be changed (``weights *= 2``) without touching the program,

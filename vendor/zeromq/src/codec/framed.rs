@@ -35,6 +35,8 @@ pub struct ZmqFramedRead {
     // Configuration is shared; adaptation state belongs to this connection.
     options: Arc<SocketOptions>,
     short_reads: usize,
+    /// jupdb patch: a large frame body being read, and how much of it is in.
+    direct: Option<(BytesMut, usize)>,
 }
 
 impl ZmqFramedRead {
@@ -46,7 +48,45 @@ impl ZmqFramedRead {
             read_chunk_size: options.read_buffer_initial_size,
             options,
             short_reads: 0,
+            direct: None,
         }
+    }
+
+    /// jupdb patch: reads the rest of a frame body of `len` bytes into memory
+    /// of exactly that size, and returns it.
+    ///
+    /// The memory is allocated zeroed: a large block comes from the OS as
+    /// zero pages, so nothing is written before the data (the read buffer is
+    /// zero-filled chunk by chunk before each read, and grown as the frame
+    /// comes in). Each read asks for all that is missing.
+    fn poll_read_frame(&mut self, cx: &mut Context<'_>, len: usize) -> Poll<io::Result<BytesMut>> {
+        if self.direct.is_none() {
+            // What the read buffer holds is the start of this body: the codec
+            // stopped at it.
+            let mut body = BytesMut::zeroed(len);
+            let have = self.buffer.len();
+            body[..have].copy_from_slice(&self.buffer);
+            self.buffer.clear();
+            self.direct = Some((body, have));
+        }
+        let (body, filled) = self.direct.as_mut().expect("set above");
+        while *filled < len {
+            match ready!(Pin::new(&mut self.inner).poll_read(cx, &mut body[*filled..])) {
+                Ok(0) => {
+                    self.direct = None;
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the stream ended inside a frame",
+                    )));
+                }
+                Ok(n) => *filled += n,
+                Err(error) => {
+                    self.direct = None;
+                    return Poll::Ready(Err(error));
+                }
+            }
+        }
+        Poll::Ready(Ok(self.direct.take().expect("set above").0))
     }
 
     fn poll_read_into_buffer(
@@ -117,6 +157,13 @@ impl Stream for ZmqFramedRead {
         }
 
         loop {
+            if let Some(len) = this.codec.direct_frame_len() {
+                let mut body = ready!(this.poll_read_frame(cx, len))?;
+                if let Some(item) = this.codec.decode(&mut body)? {
+                    return Poll::Ready(Some(Ok(item)));
+                }
+                continue;
+            }
             let min_read_size = this.codec.bytes_needed(this.buffer.len());
             let n = ready!(this.poll_read_into_buffer(cx, min_read_size))?;
             let ended = n == 0;

@@ -55,7 +55,21 @@ impl ZmqCodec {
     pub(crate) fn bytes_needed(&self, buffered_len: usize) -> usize {
         self.waiting_for.saturating_sub(buffered_len)
     }
+
+    /// jupdb patch: the length of the frame body being decoded when it is
+    /// [`DIRECT_FRAME_LEN`] or longer. The reader reads such a body into
+    /// memory of its own instead of the shared read buffer.
+    pub(crate) fn direct_frame_len(&self) -> Option<usize> {
+        match self.state {
+            DecoderState::Frame(_) if self.waiting_for >= DIRECT_FRAME_LEN => Some(self.waiting_for),
+            _ => None,
+        }
+    }
 }
+
+/// jupdb patch: frame bodies of this many bytes or more are read straight into
+/// an allocation of their own size (see `ZmqFramedRead::poll_read_frame`).
+pub(crate) const DIRECT_FRAME_LEN: usize = 1 << 20;
 
 impl Default for ZmqCodec {
     fn default() -> Self {
@@ -71,6 +85,10 @@ impl Decoder for ZmqCodec {
         // A single read can contain thousands of frames; keep stack use independent of that count.
         loop {
             if src.len() < self.waiting_for {
+                if self.direct_frame_len().is_some() {
+                    // jupdb patch: the reader brings this body in memory of its own.
+                    return Ok(None);
+                }
                 // The final read may coalesce bytes from the following frame. Reserve
                 // its headroom now rather than grow shared storage again at the frame tail.
                 // Qualifying retained frames must leave a full chunk for the next read.
