@@ -2,8 +2,9 @@
 
 One server per process, started by the first pause. Its sockets are served
 in Rust, by the paused thread while it waits or else by jupdb's I/O thread;
-requests for a paused thread are run by that thread itself (see :mod:`jupdb.remote.paused`), and requests that need no
-paused thread (threads, breakpoints, watches, pause) by a small service thread.
+requests for a paused thread are run by that thread itself (see
+:mod:`jupdb.remote.paused`), and requests that need no paused thread (threads,
+breakpoints, watches, pause) by a small service thread.
 """
 
 from __future__ import annotations

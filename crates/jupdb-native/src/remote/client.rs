@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use zeromq::{DealerRecvHalf, DealerSendHalf, DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, SubSocket, ZmqMessage};
+use zeromq::{DealerRecvHalf, DealerSendHalf, DealerSocket, Socket, SocketRecv, SocketSend, SubSocket, ZmqMessage};
 
 struct Shared {
     signer: Signer,
@@ -74,14 +74,6 @@ async fn drive_events(shared: Arc<Shared>, mut sub: SubSocket, events: mpsc::Unb
     }
 }
 
-/// Replies may carry large buffers (a fetched array): read them in chunks of
-/// up to 4 MiB rather than the crate's default 64 KiB (a system call each).
-fn reply_options() -> SocketOptions {
-    let mut options = SocketOptions::default();
-    options.read_buffer(128, 4 << 20, 2);
-    options
-}
-
 /// A connection to one debuggee's sockets.
 #[pyclass(frozen, module = "jupdb._native")]
 pub struct Client {
@@ -117,7 +109,7 @@ impl Client {
         let connected = py.allow_threads(|| {
             runtime::drive(async {
                 runtime::within(Some(timeout), async {
-                    let mut dealer = DealerSocket::with_options(reply_options());
+                    let mut dealer = DealerSocket::new();
                     dealer.connect(&request_endpoint).await?;
                     let mut sub = SubSocket::new();
                     sub.connect(&event_endpoint).await?;

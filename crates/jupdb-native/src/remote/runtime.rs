@@ -115,7 +115,8 @@ pub fn drive<F: Future>(future: F) -> F::Output {
 
 /// Like [`drive`], and then lets the runtime's tasks run once before
 /// returning: the socket writers, so that what `future` sent is written by
-/// this thread now rather than by the next one to drive.
+/// this thread now, as far as the socket takes it (the rest of a large reply
+/// is written by whichever thread drives next).
 pub fn drive_and_flush<F: Future>(future: F) -> F::Output {
     drive(async {
         let output = future.await;
