@@ -10,6 +10,7 @@ sockets. Nothing here is a mock:
   output is collected by reader threads; every program still running at the end
   of the test is killed, and every session opened through ``program.connect()``
   closed.
+* ``in_process`` (fixture) is for ``set_trace`` in a thread of the test process.
 * ``line_in`` finds a line by a marker comment, so that no line number is
   hard-coded.
 * ``msgpack_packb`` / ``msgpack_unpackb`` and ``sign`` build protocol messages
@@ -266,6 +267,23 @@ def launch(tmp_path, runtime_dir):
         program.cleanup()
 
 
+@pytest.fixture
+def in_process(runtime_dir):
+    """For set_trace in a thread of the test process itself: yields a list to put
+    those threads in; closes this process's jupdb server after the test (it is a
+    per-process singleton) and checks that the threads resumed."""
+    threads: List[threading.Thread] = []
+    yield threads
+    from jupdb.remote.debuggee import DebugServer
+
+    server = DebugServer.running()
+    if server is not None:
+        server.close()  # also wakes a thread a failed test left paused
+    for thread in threads:
+        thread.join(TIMEOUT)
+        assert not thread.is_alive(), "the paused thread did not resume"
+
+
 # -- hand-made protocol messages (docs/protocol.md, sections 2-4) ------------------------------
 
 DELIMITER = b"<IDS|MSG>"
@@ -369,7 +387,7 @@ def _unpack_map(data: bytes, i: int, n: int):
     return out, i
 
 
-PROTOCOL_VERSION = "2.0"
+PROTOCOL_VERSION = "2.1"
 CHUNK_LEN = 1 << 20
 
 

@@ -10,7 +10,7 @@ import jupdb
 import jupdb.client
 from jupdb.client import JuPDbClient, debug_continue, debug_eval
 from jupdb.core import JuPDb
-from remote_helpers import TIMEOUT, free_port, launch, port_is_free, runtime_dir, wait_until  # noqa: F401
+from remote_helpers import TIMEOUT, free_port, in_process, launch, port_is_free, runtime_dir, wait_until  # noqa: F401
 
 # The README's app.py, verbatim.
 README_APP = """
@@ -116,21 +116,6 @@ def test_set_trace_called_again_on_the_same_port(launch):
 
 
 # -- set_trace in a thread of the test process itself, as the original's own tests do --------------
-
-
-@pytest.fixture
-def in_process(runtime_dir):
-    """Closes this process's jupdb server after the test (it is a per-process singleton)."""
-    threads = []
-    yield threads
-    from jupdb.remote.debuggee import DebugServer
-
-    server = DebugServer.running()
-    if server is not None:
-        server.close()  # also wakes a thread a failed test left paused
-    for thread in threads:
-        thread.join(TIMEOUT)
-        assert not thread.is_alive(), "the paused thread did not resume"
 
 
 def _paused_in_process(port):
