@@ -12,4 +12,5 @@ cd "$(dirname "$0")/.."
 source scripts/venv.sh
 
 cargo test -p jupdb-protocol --quiet
+cargo test -p jupdb-native --lib --quiet  # links the python3 on PATH; builds once for every version
 "$VENV/bin/python" -m pytest tests -q "$@"

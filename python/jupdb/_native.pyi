@@ -1,7 +1,7 @@
 """Type stubs for ``jupdb._native``, the Rust core of jupdb."""
 
 from types import CodeType, FrameType
-from typing import Any, Callable, Iterable, Optional, Protocol, Union
+from typing import Any, Callable, Iterable, Literal, Optional, Protocol, TextIO, Union
 
 CALL: int
 """Event bit: the handler's ``on_call(frame)`` runs when a targeted call starts."""
@@ -147,8 +147,21 @@ class Server:
         """Register the calling thread as paused; its requests arrive through the handle."""
     def serve_service(self) -> PauseHandle:
         """The inbox of process-wide requests (threads, breakpoints, watches)."""
-    def publish(self, msg_type: str, content: dict[str, Any], thread: Optional[int] = None) -> None: ...
-    def close(self) -> None: ...
+    def publish(self, msg_type: str, content: dict[str, Any], thread: Optional[int] = None) -> None:
+        """Publish an event, after the output printed before it."""
+    def close(self) -> None:
+        """Stop serving and forwarding output; events already published still go out."""
+
+class OutputTee:
+    """Stands in for sys.stdout / sys.stderr: writes go to ``original`` and are
+    published by ``server`` in batches. Subclass it to delegate other attributes."""
+
+    def __init__(self, server: Server, stream: Literal["stdout", "stderr"], original: TextIO) -> None: ...
+    @property
+    def original(self) -> TextIO: ...
+    def write(self, text: str) -> int: ...
+    def writelines(self, lines: Iterable[str]) -> None: ...
+    def flush(self) -> None: ...
 
 class Client:
     """A DEALER (requests) and SUB (events) connection to a debuggee."""
@@ -160,9 +173,13 @@ class Client:
                 ) -> tuple[str, dict[str, Any], list[Frame], Optional[int]]:
         """Send a request, wait (GIL released) for its reply; TimeoutError after ``timeout``."""
     def next_event(self, timeout: Optional[float] = None
-                   ) -> Optional[tuple[str, dict[str, Any], list[Frame], Optional[int]]]: ...
+                   ) -> Optional[tuple[str, dict[str, Any], list[Frame], Optional[int]]]:
+        """The next event, waiting up to ``timeout`` s (None: for ever); None if none came."""
     @property
     def dropped(self) -> int: ...
+    @property
+    def output_dropped(self) -> int:
+        """Bytes of output events dropped because more waited than the client keeps."""
     def close(self) -> None: ...
 
 def connection_dir() -> str:

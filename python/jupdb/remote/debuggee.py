@@ -4,7 +4,9 @@ One server per process, started by the first pause. Its sockets are served
 in Rust, by the paused thread while it waits or else by jupdb's I/O thread;
 requests for a paused thread are run by that thread itself (see
 :mod:`jupdb.remote.paused`), and requests that need no paused thread (threads,
-breakpoints, watches, pause) by a small service thread.
+breakpoints, watches, pause) by a small service thread. While it serves,
+what the program prints to ``sys.stdout`` and ``sys.stderr`` is also
+published to clients, as ``output`` events.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class DebugServer:
         from .service import Service
 
         self.service = Service(self)
+        self.forward_output()
         atexit.register(self.close)
 
     @classmethod
@@ -107,6 +110,21 @@ class DebugServer:
             flush=True,
         )
 
+    def forward_output(self) -> None:
+        """Stand in for sys.stdout and sys.stderr: what the program prints still
+        goes where it went, and is published too. Writes to their ``.buffer`` or
+        file descriptor are not seen."""
+        for name in ("stdout", "stderr"):
+            stream = getattr(sys, name)
+            if stream is not None:
+                setattr(sys, name, OutputStandIn(self.native, name, stream))
+
+    def stop_forwarding_output(self) -> None:
+        for name in ("stdout", "stderr"):
+            stream = getattr(sys, name)
+            if isinstance(stream, OutputStandIn):
+                setattr(sys, name, stream.original)
+
     def publish(self, msg_type: str, content: Dict[str, Any], thread: Optional[int] = None) -> None:
         self.native.publish(msg_type, content, thread)
 
@@ -115,6 +133,7 @@ class DebugServer:
         if DebugServer._instance is not self:
             return
         DebugServer._instance = None
+        self.stop_forwarding_output()
         self.publish("exited", {"exit_code": None})
         # Wake every thread still waiting in Rust: a thread blocked there when the
         # interpreter finalizes would be torn down mid-call.
@@ -126,6 +145,20 @@ class DebugServer:
             os.unlink(self.path)
         except OSError:
             pass
+
+
+class OutputStandIn(_native.OutputTee):
+    """``sys.stdout`` / ``sys.stderr`` while the server runs: ``write`` goes to the
+    original stream and is published (in Rust); every other attribute is the
+    original stream's."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.original, name)
+
+    def __repr__(self) -> str:
+        return f"<jupdb forwarding {self.original!r}>"
 
 
 def _now() -> str:

@@ -179,6 +179,7 @@ class Session:
         self._thread: Optional[int] = None
         self._last_stop = 0
         self._closed = False
+        self._output_dropped = 0  # of the client's count, reported so far
 
     # -- plumbing -------------------------------------------------------------------
     def request(self, msg_type: str, content: Optional[Dict[str, Any]] = None, *, buffers: Sequence[Any] = (),
@@ -322,7 +323,10 @@ class Session:
         self._last_stop = self._resume("continue")
 
     def wait(self, timeout: Optional[float] = None) -> FrameInfo:
-        """Block until a thread pauses (after the last resume); its FrameInfo."""
+        """Block until a thread pauses (after the last resume); its FrameInfo.
+
+        What the program prints meanwhile is printed here as it comes (as it is
+        while :meth:`step`, :meth:`next`, … run)."""
         return self._wait_after(self._last_stop, None, timeout)
 
     def _wait_after(self, stop: int, thread: Optional[int], timeout: Optional[float]) -> FrameInfo:
@@ -337,12 +341,27 @@ class Session:
                     raise TimeoutError(f"no thread paused within {timeout} s")
                 continue
             msg_type, content, _, _ = event
-            if msg_type == "exited":
+            if msg_type == "output":
+                self._print_output(content)
+            elif msg_type == "exited":
                 raise SessionLost(f"the debugged program (pid {self.pid}) has exited")
-            if msg_type == "paused" and content.get("stop", 0) > stop and (thread is None or content["thread"] == thread):
+            elif msg_type == "paused" and content.get("stop", 0) > stop and (thread is None or content["thread"] == thread):
                 self._last_stop = content["stop"]
                 return _frame(dict(content["location"], code=_code_line(content["location"])),  # type: ignore[return-value]
                               content["thread"], content.get("watches"))
+
+    def _print_output(self, content: Dict[str, Any]) -> None:
+        """Print here what the program printed there (in the same process it is
+        on the screen already). Text lost on the way is reported where it was."""
+        if self.pid == os.getpid():
+            return
+        dropped_here = self._client.output_dropped - self._output_dropped
+        self._output_dropped += dropped_here
+        _report_dropped(dropped_here, "here, while nobody waited")
+        stream = sys.stderr if content.get("name") == "stderr" else sys.stdout
+        stream.write(content.get("text", ""))
+        stream.flush()
+        _report_dropped(content.get("dropped", 0), "in the program, which printed faster than it could send")
 
     # -- breakpoints and watches -----------------------------------------------------------
     def add_breakpoint(self, file: str, line: int, cond: Optional[str] = None, temporary: bool = False) -> int:
@@ -381,6 +400,11 @@ def _code_line(location: Dict[str, Any]) -> str:
 
 def _without_none(**fields: Any) -> Dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
+
+
+def _report_dropped(count: int, where: str) -> None:
+    if count:
+        sys.stderr.write(f"[jupdb: {count} bytes of the program's output were dropped {where}]\n")
 
 
 def _echo(reply: Dict[str, Any]) -> None:

@@ -2,7 +2,8 @@
 //!
 //! Any number of Python threads may have requests in flight; replies are
 //! matched to them by `parent` msg_id. Waiting happens with the GIL released,
-//! and the waiting thread reads the socket itself (see `runtime`).
+//! and the waiting thread reads the socket itself (see `runtime`). Events
+//! wait in an [`Inbox`] until taken.
 
 use super::frame::{frame_from, Frame};
 use super::runtime;
@@ -12,10 +13,11 @@ use pyo3::exceptions::{PyConnectionError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use std::time::{Duration, Instant};
+use tokio::sync::{oneshot, Notify};
 use zeromq::{DealerRecvHalf, DealerSendHalf, DealerSocket, Socket, SocketRecv, SocketSend, SubSocket, ZmqMessage};
 
 struct Shared {
@@ -53,16 +55,81 @@ async fn drive_replies(shared: Arc<Shared>, mut recv_half: DealerRecvHalf, mut s
     }
 }
 
-async fn drive_events(shared: Arc<Shared>, mut sub: SubSocket, events: mpsc::UnboundedSender<Message>, mut stop: oneshot::Receiver<()>) {
+/// The most `output` text (bytes) that waits to be taken: a client that
+/// never reads events must not grow without bound while the program prints.
+const OUTPUT_LIMIT: usize = 8 << 20;
+
+/// Events received and not yet taken, oldest first. When more output waits
+/// than [`OUTPUT_LIMIT`], the oldest output goes (and is counted); a paused,
+/// resumed or exited event is never dropped.
+#[derive(Default)]
+struct Inbox {
+    queue: Mutex<Queue>,
+    arrived: Notify,
+    output_dropped: AtomicU64,
+}
+
+#[derive(Default)]
+struct Queue {
+    events: VecDeque<Message>,
+    output_bytes: usize,
+}
+
+/// The length of an `output` event's text; None for other events.
+fn output_len(event: &Message) -> Option<usize> {
+    if event.header.msg_type != "output" {
+        return None;
+    }
+    let text = event.content.as_map()?.iter().find(|(k, _)| k.as_str() == Some("text"))?;
+    Some(text.1.as_str().map_or(0, str::len))
+}
+
+impl Inbox {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn push(&self, event: Message) {
+        let mut queue = self.lock();
+        if let Some(len) = output_len(&event) {
+            queue.output_bytes += len;
+            while queue.output_bytes > OUTPUT_LIMIT {
+                let Some(oldest) = queue.events.iter().position(|e| output_len(e).is_some()) else { break };
+                let dropped = queue.events.remove(oldest).and_then(|e| output_len(&e)).unwrap_or(0);
+                queue.output_bytes -= dropped;
+                self.output_dropped.fetch_add(dropped as u64, Ordering::Relaxed);
+            }
+        }
+        queue.events.push_back(event);
+        drop(queue);
+        self.arrived.notify_one();
+    }
+
+    fn pop(&self) -> Option<Message> {
+        let mut queue = self.lock();
+        let event = queue.events.pop_front()?;
+        queue.output_bytes -= output_len(&event).unwrap_or(0);
+        Some(event)
+    }
+
+    /// The next event, waiting until `deadline` (None: for ever).
+    async fn next(&self, deadline: Option<Instant>) -> Option<Message> {
+        loop {
+            if let Some(event) = self.pop() {
+                return Some(event);
+            }
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()).as_secs_f64());
+            runtime::within(left, self.arrived.notified()).await?;
+        }
+    }
+}
+
+async fn drive_events(shared: Arc<Shared>, mut sub: SubSocket, inbox: Arc<Inbox>, mut stop: oneshot::Receiver<()>) {
     loop {
         tokio::select! {
             received = sub.recv() => match received {
                 Ok(message) => match decode(message.into_vec(), &shared.signer) {
-                    Ok(event) => {
-                        if events.send(event).is_err() {
-                            break;
-                        }
-                    }
+                    Ok(event) => inbox.push(event),
                     Err(_) => {
                         shared.dropped.fetch_add(1, Ordering::Relaxed);
                     }
@@ -78,8 +145,7 @@ async fn drive_events(shared: Arc<Shared>, mut sub: SubSocket, events: mpsc::Unb
 #[pyclass(frozen, module = "jupdb._native")]
 pub struct Client {
     shared: Arc<Shared>,
-    /// Taken out while a thread waits on it (a Receiver cannot be shared).
-    events: Mutex<Option<mpsc::UnboundedReceiver<Message>>>,
+    inbox: Arc<Inbox>,
     stops: Mutex<Vec<oneshot::Sender<()>>>,
 }
 
@@ -132,14 +198,14 @@ impl Client {
             dropped: AtomicU64::new(0),
             dealer: tokio::sync::Mutex::new(send_half),
         });
-        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let inbox = Arc::new(Inbox::default());
         let (stop_requests, stop_requests_rx) = oneshot::channel();
         let (stop_events, stop_events_rx) = oneshot::channel();
         runtime::spawn(drive_replies(shared.clone(), recv_half, stop_requests_rx));
-        runtime::spawn(drive_events(shared.clone(), sub, events_tx, stop_events_rx));
+        runtime::spawn(drive_events(shared.clone(), sub, inbox.clone(), stop_events_rx));
         Ok(Client {
             shared,
-            events: Mutex::new(Some(events_rx)),
+            inbox,
             stops: Mutex::new(vec![stop_requests, stop_events]),
         })
     }
@@ -193,16 +259,19 @@ impl Client {
     /// `timeout` seconds (None: for ever) with the GIL released; None if none came.
     #[pyo3(signature = (timeout=None))]
     fn next_event<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        let taken = self.events.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let Some(mut events) = taken else {
-            return Err(pyo3::exceptions::PyRuntimeError::new_err("another thread is waiting for events"));
+        // A timeout too long to represent waits for ever.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(Duration::try_from_secs_f64(t.max(0.0)).ok()?));
+        let event = match self.inbox.pop() {
+            Some(event) => Some(event), // no need to release the GIL
+            None => py.allow_threads(|| runtime::drive(self.inbox.next(deadline))),
         };
-        let (events, event) = py.allow_threads(move || {
-            let event = runtime::drive(async { runtime::within(timeout, events.recv()).await.flatten() });
-            (events, event)
-        });
-        *self.events.lock().unwrap_or_else(|e| e.into_inner()) = Some(events);
         event.map(|e| message_tuple(py, e)).transpose()
+    }
+
+    /// Bytes of `output` dropped because more waited than the client keeps.
+    #[getter]
+    fn output_dropped(&self) -> u64 {
+        self.inbox.output_dropped.load(Ordering::Relaxed)
     }
 
     /// Replies and events dropped because their signature was wrong.
@@ -222,5 +291,34 @@ impl Client {
 impl Drop for Client {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jupdb_protocol::Value;
+
+    fn event(msg_type: &str, text: &str) -> Message {
+        Message::new(msg_type, "s", Value::Map(vec![("name".into(), "stdout".into()), ("text".into(), text.into())]))
+    }
+
+    #[test]
+    fn a_full_inbox_drops_the_oldest_output_and_keeps_every_other_event() {
+        let inbox = Inbox::default();
+        let chunk = "x".repeat(OUTPUT_LIMIT / 4);
+        inbox.push(event("output", &chunk));
+        inbox.push(event("paused", ""));
+        for _ in 0..4 {
+            inbox.push(event("output", &chunk));
+        }
+        inbox.push(event("output", "newest"));
+        // The first two chunks went: four and "newest" would not fit with them.
+        assert_eq!(inbox.output_dropped.load(Ordering::Relaxed), 2 * chunk.len() as u64);
+        let kinds: Vec<(String, usize)> =
+            std::iter::from_fn(|| inbox.pop()).map(|e| (e.header.msg_type.clone(), output_len(&e).unwrap_or(0))).collect();
+        let chunks = vec![("output".to_owned(), chunk.len()); 3];
+        assert_eq!(kinds, [vec![("paused".to_owned(), 0)], chunks, vec![("output".to_owned(), 6)]].concat());
+        assert_eq!(inbox.lock().output_bytes, 0);
     }
 }

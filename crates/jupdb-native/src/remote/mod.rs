@@ -4,6 +4,7 @@
 mod client;
 mod connection;
 mod frame;
+mod output;
 mod runtime;
 mod server;
 mod values;
@@ -16,5 +17,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<server::Request>()?;
     m.add_class::<client::Client>()?;
     m.add_class::<frame::Frame>()?;
+    m.add_class::<output::OutputTee>()?;
     connection::register(m)
 }

@@ -9,6 +9,7 @@
 //! it gets no reply and nothing runs.
 
 use super::frame::{release_sent_buffers, sending_frame, Frame};
+use super::output::{OutputQueue, BATCH};
 use super::runtime;
 use super::values::{from_value, to_value};
 use jupdb_protocol::{decode_with_identities, encode_event, encode_with_identities, error_content, Bytes, Message, Signer, Value};
@@ -85,6 +86,10 @@ struct Shared {
     /// The ROUTER's sending half: paused threads send their replies themselves.
     router: tokio::sync::Mutex<Option<RouterSendHalf>>,
     events: mpsc::UnboundedSender<Vec<Bytes>>,
+    /// What the program printed, waiting to be published.
+    output: Arc<OutputQueue>,
+    /// Held while publishing: queued output goes out before the event that follows it.
+    publishing: Mutex<()>,
 }
 
 impl Shared {
@@ -103,6 +108,17 @@ impl Shared {
     fn error_frames(&self, incoming: &Incoming, ename: &str, evalue: &str) -> Vec<Bytes> {
         let reply = incoming.message.reply(self.session.clone(), error_content(ename, evalue, ""));
         self.frames(&incoming.identities, &reply)
+    }
+
+    /// Publishes the queued output, then (if given) one more event.
+    fn publish(&self, event: Option<(&str, Value, Option<u64>)>) {
+        let _order = self.publishing.lock().unwrap_or_else(|e| e.into_inner());
+        let output = self.output.take().into_iter().map(|content| ("output", content, None));
+        for (msg_type, content, thread) in output.chain(event) {
+            let mut message = Message::new(msg_type, self.session.clone(), content);
+            message.header.thread = thread;
+            let _ = self.events.send(encode_event(&message, &self.signer));
+        }
     }
 
     fn status(&self) -> Value {
@@ -213,6 +229,19 @@ async fn serve(
     }
 }
 
+/// Publishes what the program prints, a batch at a time.
+async fn forward_output(shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
+    loop {
+        tokio::select! {
+            _ = shared.output.arrived.notified() => {}
+            _ = &mut stop => break,
+        }
+        // Let the batch fill, so that a loop of prints costs a few events a second.
+        tokio::time::sleep(BATCH).await;
+        shared.publish(None);
+    }
+}
+
 /// Socket options for what anyone who can reach the port may talk to: no
 /// frame may announce more than a message can carry, so an unauthenticated
 /// peer cannot make the program reserve (and abort on) a huge allocation.
@@ -238,7 +267,7 @@ pub struct Server {
     request_port: u16,
     event_port: u16,
     key: Vec<u8>,
-    stop: Mutex<Option<oneshot::Sender<()>>>,
+    stops: Mutex<Vec<oneshot::Sender<()>>>,
 }
 
 #[pymethods]
@@ -277,7 +306,8 @@ impl Server {
             bound.map_err(|e| PyOSError::new_err(format!("jupdb server cannot listen on {ip}: {e}")))?;
         let (send_half, recv_half) = router.split();
         let (events_tx, events_rx) = mpsc::unbounded_channel();
-        let (stop_tx, stop_rx) = oneshot::channel();
+        let (stop_serving, stop_serving_rx) = oneshot::channel();
+        let (stop_output, stop_output_rx) = oneshot::channel();
         let shared = Arc::new(Shared {
             signer,
             session,
@@ -288,15 +318,18 @@ impl Server {
             service: Mutex::new(None),
             router: tokio::sync::Mutex::new(Some(send_half)),
             events: events_tx,
+            output: Arc::default(),
+            publishing: Mutex::new(()),
         });
-        runtime::spawn(serve(shared.clone(), recv_half, publisher, events_rx, stop_rx));
+        runtime::spawn(serve(shared.clone(), recv_half, publisher, events_rx, stop_serving_rx));
+        runtime::spawn(forward_output(shared.clone(), stop_output_rx));
         Ok(Server {
             shared,
             ip: ip.to_owned(),
             request_port: port_of(&request)?,
             event_port: port_of(&event)?,
             key,
-            stop: Mutex::new(Some(stop_tx)),
+            stops: Mutex::new(vec![stop_serving, stop_output]),
         })
     }
 
@@ -351,20 +384,28 @@ impl Server {
         PauseHandle { shared: self.shared.clone(), token: None, requests: Mutex::new(Some(requests)), closed: Mutex::new(false) }
     }
 
-    /// Publishes an event (`paused`, `resumed`, `output`, `exited`) to every subscriber.
+    /// Publishes an event (`paused`, `resumed`, `exited`) to every subscriber,
+    /// after the output printed before it.
     #[pyo3(signature = (msg_type, content, thread=None))]
     fn publish(&self, msg_type: &str, content: &Bound<'_, PyAny>, thread: Option<u64>) -> PyResult<()> {
-        let mut message = Message::new(msg_type, self.shared.session.clone(), to_value(content)?);
-        message.header.thread = thread;
-        let _ = self.shared.events.send(encode_event(&message, &self.shared.signer));
+        self.shared.publish(Some((msg_type, to_value(content)?, thread)));
         Ok(())
     }
 
-    /// Stops serving (events already published still go out) and closes the sockets.
+    /// Stops serving (events already published still go out, output written
+    /// from now on is no longer forwarded) and closes the sockets.
     fn close(&self) {
-        if let Some(stop) = self.stop.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        self.shared.output.close();
+        for stop in self.stops.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
             let _ = stop.send(());
         }
+    }
+}
+
+impl Server {
+    /// Where the program's output waits to be published (see [`OutputTee`](super::output::OutputTee)).
+    pub fn output_queue(&self) -> Arc<OutputQueue> {
+        self.shared.output.clone()
     }
 }
 
