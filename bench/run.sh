@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the jupdb benchmarks (calls.py, import_time.py, remote.py) on one or more CPythons.
+# Run the jupdb benchmarks (calls.py, import_time.py, remote.py, output.py) on one or more CPythons.
 #
 # usage: bench/run.sh [--dev] [python ...]
 #
@@ -60,6 +60,7 @@ for py in "$@"; do
   done
   "$env/bin/python" -c 'import numpy, zmq' 2>/dev/null || "$env/bin/pip" install -q --disable-pip-version-check numpy pyzmq
   "$env/bin/python" "$HERE/remote.py" || { echo "remote.py on $ver: exit $?"; status=1; }
+  "$env/bin/python" "$HERE/output.py" || { echo "output.py on $ver: exit $?"; status=1; }
   echo
 done
 
