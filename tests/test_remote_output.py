@@ -215,3 +215,29 @@ def test_the_stand_ins_behave_as_the_streams_and_go_with_the_server(launch):
         "bytes refused as before: TypeError",
         "restored: True True",
     ]
+
+
+def test_a_forked_child_prints_straight_to_its_streams(launch, capsys):
+    program = launch("""
+        import os, sys
+        import jupdb
+        from jupdb.remote.debuggee import OutputStandIn
+
+        jupdb.set_trace()
+        print("parent forwarded:", isinstance(sys.stdout, OutputStandIn))
+        pid = os.fork()
+        if pid == 0:
+            print("child forwarded:", isinstance(sys.stdout, OutputStandIn))
+            sys.stdout.flush()
+            os._exit(0)
+        os.waitpid(pid, 0)
+        jupdb.set_trace()
+    """)
+    session = program.connect()
+    capsys.readouterr()
+    session.cont()
+    session.wait(timeout=TIMEOUT)
+    assert capsys.readouterr().out == "parent forwarded: True\n"
+    session.cont()
+    program.assert_finishes_ok()
+    assert "child forwarded: False" in program.stdout

@@ -119,12 +119,6 @@ class DebugServer:
             if stream is not None:
                 setattr(sys, name, OutputStandIn(self.native, name, stream))
 
-    def stop_forwarding_output(self) -> None:
-        for name in ("stdout", "stderr"):
-            stream = getattr(sys, name)
-            if isinstance(stream, OutputStandIn):
-                setattr(sys, name, stream.original)
-
     def publish(self, msg_type: str, content: Dict[str, Any], thread: Optional[int] = None) -> None:
         self.native.publish(msg_type, content, thread)
 
@@ -133,7 +127,7 @@ class DebugServer:
         if DebugServer._instance is not self:
             return
         DebugServer._instance = None
-        self.stop_forwarding_output()
+        stop_forwarding_output()
         self.publish("exited", {"exit_code": None})
         # Wake every thread still waiting in Rust: a thread blocked there when the
         # interpreter finalizes would be torn down mid-call.
@@ -159,6 +153,20 @@ class OutputStandIn(_native.OutputTee):
 
     def __repr__(self) -> str:
         return f"<jupdb forwarding {self.original!r}>"
+
+
+def stop_forwarding_output() -> None:
+    """Put the original sys.stdout and sys.stderr back. Also done in a forked
+    child: the server's threads did not survive the fork, so nothing would
+    publish what it prints."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if isinstance(stream, OutputStandIn):
+            setattr(sys, name, stream.original)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=stop_forwarding_output)
 
 
 def _now() -> str:
