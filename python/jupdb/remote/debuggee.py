@@ -4,7 +4,7 @@ One server per process, started by the first pause. Its sockets are served
 in Rust, by the paused thread while it waits or else by jupdb's I/O thread;
 requests for a paused thread are run by that thread itself (see
 :mod:`jupdb.remote.paused`), and requests that need no paused thread (threads,
-breakpoints, watches, pause) by a small service thread. While it serves,
+breakpoints, watches) by a small service thread. While it serves,
 what the program prints to ``sys.stdout`` and ``sys.stderr`` is also
 published to clients, as ``output`` events.
 """

@@ -387,8 +387,10 @@ impl Server {
     /// Publishes an event (`paused`, `resumed`, `exited`) to every subscriber,
     /// after the output printed before it.
     #[pyo3(signature = (msg_type, content, thread=None))]
-    fn publish(&self, msg_type: &str, content: &Bound<'_, PyAny>, thread: Option<u64>) -> PyResult<()> {
-        self.shared.publish(Some((msg_type, to_value(content)?, thread)));
+    fn publish(&self, py: Python<'_>, msg_type: &str, content: &Bound<'_, PyAny>, thread: Option<u64>) -> PyResult<()> {
+        let content = to_value(content)?;
+        // Signing up to a megabyte of queued output: let the program's other threads run.
+        py.allow_threads(|| self.shared.publish(Some((msg_type, content, thread))));
         Ok(())
     }
 
