@@ -284,6 +284,11 @@ def in_process(runtime_dir):
         assert not thread.is_alive(), "the paused thread did not resume"
 
 
+def wait_paused_in_process() -> None:
+    """Wait until a thread of the test process has paused (see ``in_process``)."""
+    wait_until(lambda: [s for s in jupdb.sessions() if s.state == "paused"], what="the thread to pause")
+
+
 # -- hand-made protocol messages (docs/protocol.md, sections 2-4) ------------------------------
 
 DELIMITER = b"<IDS|MSG>"

@@ -10,7 +10,9 @@ import jupdb
 import jupdb.client
 from jupdb.client import JuPDbClient, debug_continue, debug_eval
 from jupdb.core import JuPDb
-from remote_helpers import TIMEOUT, free_port, in_process, launch, port_is_free, runtime_dir, wait_until  # noqa: F401
+from remote_helpers import (  # noqa: F401
+    TIMEOUT, free_port, in_process, launch, port_is_free, runtime_dir, wait_paused_in_process, wait_until,
+)
 
 # The README's app.py, verbatim.
 README_APP = """
@@ -118,19 +120,12 @@ def test_set_trace_called_again_on_the_same_port(launch):
 # -- set_trace in a thread of the test process itself, as the original's own tests do --------------
 
 
-def _paused_in_process(port):
-    def paused():
-        return [s for s in jupdb.sessions() if s.state == "paused"]
-
-    wait_until(paused, what="the thread to pause")
-
-
 def test_original_tests_flow_in_a_thread(in_process):
     port = free_port()
     thread = threading.Thread(target=JuPDb(port=port).set_trace)
     in_process.append(thread)
     thread.start()
-    _paused_in_process(port)
+    wait_paused_in_process()
 
     assert debug_eval("10+20", port=port) == {"result": "30"}
     assert debug_eval("x = 42", port=port) == {"result": "executed"}
@@ -156,7 +151,7 @@ def test_readme_flow_in_a_thread(in_process):
     thread = threading.Thread(target=example_function)
     in_process.append(thread)
     thread.start()
-    _paused_in_process(port)
+    wait_paused_in_process()
 
     assert debug_eval("a", port=port) == {"result": "10"}
     assert debug_eval("a = 42", port=port) == {"result": "executed"}

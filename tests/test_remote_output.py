@@ -8,7 +8,7 @@ import re
 import threading
 
 import jupdb
-from remote_helpers import TIMEOUT, in_process, launch, line_in, runtime_dir, wait_until  # noqa: F401
+from remote_helpers import TIMEOUT, in_process, launch, line_in, runtime_dir, wait_paused_in_process  # noqa: F401
 
 PRINTER = """
 import sys
@@ -175,7 +175,7 @@ def test_a_client_in_the_debugged_process_does_not_print_its_output_again(in_pro
     thread = threading.Thread(target=paused_twice)
     in_process.append(thread)
     thread.start()
-    wait_until(lambda: [s for s in jupdb.sessions() if s.state == "paused"], what="the thread to pause")
+    wait_paused_in_process()
     session = jupdb.connect(os.getpid(), timeout=TIMEOUT)
     session.cont()
     session.wait(timeout=TIMEOUT)

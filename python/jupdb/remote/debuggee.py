@@ -68,7 +68,7 @@ class DebugServer:
         from .service import Service
 
         self.service = Service(self)
-        self.forward_output()
+        forward_output(self.native)
         atexit.register(self.close)
 
     @classmethod
@@ -110,15 +110,6 @@ class DebugServer:
             flush=True,
         )
 
-    def forward_output(self) -> None:
-        """Stand in for sys.stdout and sys.stderr: what the program prints still
-        goes where it went, and is published too. Writes to their ``.buffer`` or
-        file descriptor are not seen."""
-        for name in ("stdout", "stderr"):
-            stream = getattr(sys, name)
-            if stream is not None:
-                setattr(sys, name, OutputStandIn(self.native, name, stream))
-
     def publish(self, msg_type: str, content: Dict[str, Any], thread: Optional[int] = None) -> None:
         self.native.publish(msg_type, content, thread)
 
@@ -153,6 +144,16 @@ class OutputStandIn(_native.OutputTee):
 
     def __repr__(self) -> str:
         return f"<jupdb forwarding {self.original!r}>"
+
+
+def forward_output(server: _native.Server) -> None:
+    """Stand in for sys.stdout and sys.stderr: what the program prints still
+    goes where it went, and ``server`` publishes it too. Writes to their
+    ``.buffer`` or file descriptor are not seen."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None:
+            setattr(sys, name, OutputStandIn(server, name, stream))
 
 
 def stop_forwarding_output() -> None:
