@@ -236,7 +236,7 @@ impl Client {
                 if shared.dealer.lock().await.send(message).await.is_err() {
                     return Err(false);
                 }
-                match runtime::within(Some(timeout), reply).await {
+                match runtime::within(Some(timeout), runtime::spin_first(reply)).await {
                     Some(Ok(message)) => Ok(message),
                     _ => Err(true),
                 }

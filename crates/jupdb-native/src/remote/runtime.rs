@@ -19,7 +19,9 @@
 //! (and while the program runs, when nobody waits at all). Whoever calls
 //! [`drive`] while it drives gets the scheduler handed over at once.
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::task::Poll;
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::runtime::{Builder, Runtime};
@@ -132,6 +134,47 @@ pub fn wait<F: Future>(future: F) -> F::Output {
     driver().runtime.handle().block_on(future)
 }
 
+/// How long [`spin_first`] polls before it sleeps, unless `JUPDB_SPIN_US`
+/// says otherwise (0 turns spinning off): about one eval round trip on a
+/// slow VM, so that a reply or the next request of a client in a loop is
+/// caught while spinning, and a slow one costs at most this much CPU.
+const SPIN: Duration = Duration::from_micros(200);
+
+/// `future`'s output, polled in a busy loop for up to [`SPIN`] before this
+/// thread sleeps until it is ready: for a message expected within
+/// microseconds (a reply; a paused thread's next request). Between polls the
+/// runtime checks the sockets without sleeping, so a message that arrives
+/// meanwhile is read at once; waking a sleeping thread instead costs tens of
+/// microseconds on a VM, as much as the rest of a round trip (see
+/// docs/performance.md). Spins only with a second core for the peer to run
+/// on, and only while no other thread waits in [`drive`]: a spinner would
+/// take the CPU from the thread that drives the sockets for it.
+pub async fn spin_first<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let spin = if driver().lock().driving > 1 { Duration::ZERO } else { spin_time() };
+    let start = Instant::now();
+    loop {
+        if let Poll::Ready(output) = poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await {
+            return output;
+        }
+        if start.elapsed() >= spin {
+            return future.await;
+        }
+        // In `drive`, the runtime then polls its I/O without blocking and
+        // runs its tasks (the socket readers) before it polls us again.
+        tokio::task::yield_now().await;
+    }
+}
+
+fn spin_time() -> Duration {
+    static SPIN_TIME: OnceLock<Duration> = OnceLock::new();
+    *SPIN_TIME.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let configured = std::env::var("JUPDB_SPIN_US").ok().and_then(|us| us.trim().parse().ok()).map(Duration::from_micros);
+        if cores > 1 { configured.unwrap_or(SPIN) } else { Duration::ZERO }
+    })
+}
+
 /// `future`'s output, or None if `seconds` (None: no limit; negative: zero)
 /// pass first.
 pub async fn within<F: Future>(seconds: Option<f64>, future: F) -> Option<F::Output> {
@@ -147,4 +190,53 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     driver().runtime.spawn(future);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Pending on its first `n` polls, without ever waking its waker.
+    struct ReadyOnPoll {
+        polls: AtomicUsize,
+        n: usize,
+    }
+
+    impl Future for &ReadyOnPoll {
+        type Output = usize;
+        fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<usize> {
+            let polls = self.polls.fetch_add(1, Ordering::Relaxed) + 1;
+            if polls > self.n { Poll::Ready(polls) } else { Poll::Pending }
+        }
+    }
+
+    /// The tests drive one at a time: a thread spins only while no other drives.
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+    #[test]
+    fn spinning_polls_again_without_being_woken() {
+        let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        assert!(spin_time() > Duration::ZERO, "this test needs two cores and JUPDB_SPIN_US unset or > 0");
+        let future = ReadyOnPoll { polls: AtomicUsize::new(0), n: 3 };
+        // Nothing ever wakes it: only the spin polls it a second time.
+        let polls = drive(async {
+            tokio::select! {
+                biased;
+                _ = tokio::time::sleep(Duration::from_secs(5)) => None,
+                polls = spin_first(&future) => Some(polls),
+            }
+        });
+        assert_eq!(polls, Some(4));
+    }
+
+    #[test]
+    fn after_spinning_the_future_is_awaited_until_it_wakes() {
+        let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let slept = Duration::from_millis(20);
+        assert!(slept > spin_time() * 10);
+        let start = Instant::now();
+        drive(spin_first(async { tokio::time::sleep(slept).await }));
+        assert!(start.elapsed() >= slept);
+    }
 }

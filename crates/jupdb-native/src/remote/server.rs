@@ -435,7 +435,7 @@ impl PauseHandle {
         let paused = self.token.is_some();
         let (requests, incoming) = py.allow_threads(move || {
             let next = async { runtime::within(timeout, requests.recv()).await.flatten() };
-            let incoming = if paused { runtime::drive(next) } else { runtime::wait(next) };
+            let incoming = if paused { runtime::drive(runtime::spin_first(next)) } else { runtime::wait(next) };
             (requests, incoming)
         });
         let mut slot = self.requests.lock().unwrap_or_else(|e| e.into_inner());
