@@ -18,6 +18,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("CALL", engine::CALL)?;
     m.add("RETURN", engine::RETURN)?;
     m.add("LINE", engine::LINE)?;
+    m.add("LINE_EVENTS_REACH_OTHER_THREADS", engine::LINE_EVENTS_REACH_OTHER_THREADS)?;
     m.add_function(wrap_pyfunction!(engine::install, m)?)?;
     m.add_function(wrap_pyfunction!(engine::uninstall, m)?)?;
     m.add_function(wrap_pyfunction!(engine::active_probes, m)?)?;

@@ -23,6 +23,10 @@ use std::sync::{Arc, Mutex};
 
 pub const NAME: &str = "frame evaluation hook";
 
+/// Line events of a frame that is already running reach the engine only
+/// while its own thread holds them (`hold_line_events`, called on that thread).
+pub const REACHES_OTHER_THREADS: bool = false;
+
 /// The object CPython stores beside our profile and trace functions;
 /// `sys.getprofile()` and `sys.gettrace()` show it.
 #[pyclass(frozen, module = "jupdb._native")]
