@@ -392,7 +392,7 @@ def _unpack_map(data: bytes, i: int, n: int):
     return out, i
 
 
-PROTOCOL_VERSION = "2.1"
+PROTOCOL_VERSION = "2.2"
 CHUNK_LEN = 1 << 20
 
 

@@ -63,6 +63,7 @@ class DebugServer:
         self.announced = False
         self.paused: Dict[int, Any] = {}  # thread id -> PausedThread, in pause order
         self.steppers: Dict[int, Any] = {}  # thread id -> its active Stepper
+        self.pausers: Dict[int, Any] = {}  # thread id -> the Pauser a client's pause left waiting
         self.last_line_event: Dict[int, int] = {}  # thread id -> line event it paused in
         self.stops = 0  # pauses so far: clients wait for a stop newer than the one they saw
         from .service import Service
@@ -124,6 +125,8 @@ class DebugServer:
         # interpreter finalizes would be torn down mid-call.
         for paused in list(self.paused.values()):
             paused.handle.close()
+        for pauser in list(self.pausers.values()):
+            pauser.cancel()
         self.service.stop()
         self.native.close()
         try:

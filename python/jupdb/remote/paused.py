@@ -126,6 +126,9 @@ class PausedThread:
             if server.last_line_event.get(tid) == event_number:
                 return None
             server.last_line_event[tid] = event_number
+        pauser = server.pausers.get(tid)
+        if pauser is not None:  # a client asked for this pause, or it is moot now
+            pauser.cancel()
         handle = self.handle = server.native.pause(tid, self.thread.name, self.location())
         server.paused[tid] = self
         server.update_state()

@@ -77,6 +77,37 @@ class Service:
             threads.append(info)
         return {"threads": threads}
 
+    def do_pause(self, c: Dict[str, Any]) -> Dict[str, Any]:
+        """Pause a running thread (default: the main thread) at the next line of
+        the program it runs; the reply comes at once, the ``paused`` event when
+        it stops."""
+        from .. import _native
+        from .paused import RequestError
+        from .stepping import Pauser
+
+        tid = c.get("thread") or threading.main_thread().ident
+        thread = next((t for t in threading.enumerate() if t.ident == tid and t is not self._thread), None)
+        if thread is None:
+            raise RequestError("NoSuchThread", f"there is no thread {tid}")
+        stops = self.server.stops
+        paused = self.server.paused.get(tid)
+        if paused is not None:
+            return {"thread": tid, "paused": True, "location": paused.location(), "stop": stops}
+        if tid not in self.server.pausers:
+            pauser = Pauser(self.server, tid)
+            if _native.LINE_EVENTS_REACH_OTHER_THREADS:
+                self.server.pausers[tid] = pauser
+                pauser.start()
+            elif thread is threading.main_thread():
+                self.server.pausers[tid] = pauser
+                _native.call_in_main_thread(pauser.start)
+            else:
+                raise RequestError(
+                    "Unsupported",
+                    f"on CPython {sys.version_info[0]}.{sys.version_info[1]} only the main thread can be paused "
+                    "while it runs (other threads need 3.12's sys.monitoring); a breakpoint stops any thread")
+        return {"thread": tid, "paused": False, "stop": stops}
+
     # -- breakpoints --------------------------------------------------------------------
     def do_break(self, c: Dict[str, Any]) -> Dict[str, Any]:
         import pathlib

@@ -322,6 +322,28 @@ class Session:
         """Let the paused thread run on; returns at once (see :meth:`wait`)."""
         self._last_stop = self._resume("continue")
 
+    def pause(self, thread: Optional[int] = None, timeout: Optional[float] = None) -> FrameInfo:
+        """Pause a running thread (default: the main thread) at the next line of
+        the program it runs; the FrameInfo of that stop (of where it is, if it
+        was paused already). Like any new pause, it becomes the most recently
+        paused thread, which later commands go to unless :meth:`select_thread`
+        chose one.
+
+        A thread blocked in a call (``time.sleep``, a lock, I/O) stops when the
+        call returns; if that is not within ``timeout``, TimeoutError, and the
+        thread still stops then (see :meth:`wait`). On CPython 3.10 and 3.11
+        only the main thread can be paused this way."""
+        reply, _ = self.request("pause", _without_none(thread=thread))
+        tid = reply["thread"]
+        if reply["paused"]:
+            return _frame(dict(reply["location"], code=_code_line(reply["location"])), tid)  # type: ignore[return-value]
+        limit = self.timeout if timeout is None else timeout
+        try:
+            return self._wait_after(reply["stop"], tid, limit)
+        except TimeoutError:
+            raise TimeoutError(f"thread {tid} ran no line of the program within {limit} s (a call such as "
+                               f"time.sleep may block it); it pauses when it does") from None
+
     def wait(self, timeout: Optional[float] = None) -> FrameInfo:
         """Block until a thread pauses (after the last resume); its FrameInfo.
 

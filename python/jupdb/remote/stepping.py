@@ -5,10 +5,14 @@ for ``next``, ``until``, ``finish`` and ``jump`` it watches only the code of
 the frames on the thread's stack (so calls made meanwhile run at full speed);
 for ``step`` it watches every function. Either way it stops the thread by
 pausing it again, inside the line event, where a jump is allowed.
+
+A :class:`Pauser` does the same for a thread that runs and was not paused:
+a client's ``pause`` stops it at the next line of the program it runs.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 import types
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
@@ -93,6 +97,75 @@ class Stepper:
             details["jumped"] = jump(frame, self.line)  # type: ignore[arg-type]
         PausedThread(self.server, frame, reason="jump" if self.action == "jump" else "step",
                      in_line_event=True, **details).serve()
+
+
+class Pauser:
+    """Pauses a running thread at the next line of the program's code it runs.
+
+    Where the engine's line events reach other threads (3.12+), any thread
+    can be paused from the service thread. On 3.10 and 3.11 a thread must take
+    them itself: :meth:`start` then runs in the thread, which only the main
+    thread can be made to do (a pending call, see ``call_in_main_thread``).
+    """
+
+    def __init__(self, server: Any, thread: int) -> None:
+        self.server = server
+        self.thread = thread
+        self.active = False
+        self.held = False
+        self.running: List[types.FrameType] = []  # the thread's stack when it was asked to pause
+        self.probe = _native.Probe(self, events=_native.LINE, matcher=_program_lines, thread=thread)
+
+    def start(self) -> None:
+        if self.server.pausers.get(self.thread) is not self:
+            return  # cancelled before the main thread got to run this
+        if self.thread in self.server.paused:
+            self.cancel()  # it paused meanwhile: nothing left to do
+            return
+        self.active = True
+        _native.install(self.probe)
+        frame = sys._current_frames().get(self.thread)
+        while frame is not None:
+            self.running.append(frame)
+            _native.watch_running_code(frame.f_code)  # so that it needs no new call to be seen
+            frame = frame.f_back
+        if not _native.LINE_EVENTS_REACH_OTHER_THREADS:
+            _native.hold_line_events(True)
+            self.held = True
+
+    def cancel(self) -> None:
+        """Stop waiting (a hold is released only on its own thread, where it was taken)."""
+        if self.server.pausers.get(self.thread) is self:
+            del self.server.pausers[self.thread]
+        self.running = []
+        if self.active:
+            self.active = False
+            _native.uninstall(self.probe)
+        if self.held and threading.get_ident() == self.thread:
+            self.held = False
+            _native.hold_line_events(False)
+
+    def on_line(self, frame: types.FrameType, line: int) -> None:
+        if not self.active or self._called_by_debugger(frame):
+            return
+        self.cancel()
+        from .paused import PausedThread
+
+        PausedThread(self.server, frame, reason="pause", in_line_event=True).serve()
+
+    def _called_by_debugger(self, frame: Optional[types.FrameType]) -> bool:
+        """Whether ``frame`` runs on behalf of jupdb (called from its code since
+        the pause was asked for)."""
+        while frame is not None and not any(frame is f for f in self.running):
+            if frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+                return True
+            frame = frame.f_back
+        return False
+
+
+def _program_lines(code: types.CodeType) -> Any:
+    """Every line of ``code``, unless it is jupdb's own."""
+    return False if code.co_filename.startswith(_PACKAGE_DIR) else _native.code_lines(code)
 
 
 def jump(frame: types.FrameType, line: int) -> Any:

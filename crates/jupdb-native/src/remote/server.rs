@@ -67,8 +67,15 @@ impl RecentIds {
 /// no thread is paused.
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
 
-const SERVICE_REQUESTS: [&str; 6] =
-    ["threads_request", "break_request", "breakpoints_request", "clear_request", "watch_request", "unwatch_request"];
+const SERVICE_REQUESTS: [&str; 7] = [
+    "threads_request",
+    "pause_request",
+    "break_request",
+    "breakpoints_request",
+    "clear_request",
+    "watch_request",
+    "unwatch_request",
+];
 
 struct Shared {
     signer: Signer,
