@@ -94,18 +94,17 @@ class Service:
         if paused is not None:
             return {"thread": tid, "paused": True, "location": paused.location(), "stop": stops}
         if tid not in self.server.pausers:
-            pauser = Pauser(self.server, tid)
-            if _native.LINE_EVENTS_REACH_OTHER_THREADS:
-                self.server.pausers[tid] = pauser
-                pauser.start()
-            elif thread is threading.main_thread():
-                self.server.pausers[tid] = pauser
-                _native.call_in_main_thread(pauser.start)
-            else:
+            reaches = _native.LINE_EVENTS_REACH_OTHER_THREADS
+            if not reaches and thread is not threading.main_thread():
                 raise RequestError(
                     "Unsupported",
                     f"on CPython {sys.version_info[0]}.{sys.version_info[1]} only the main thread can be paused "
                     "while it runs (other threads need 3.12's sys.monitoring); a breakpoint stops any thread")
+            pauser = self.server.pausers[tid] = Pauser(self.server, tid)
+            if reaches:
+                pauser.start()
+            else:  # the thread must take its line events itself
+                _native.call_in_main_thread(pauser.start)
         return {"thread": tid, "paused": False, "stop": stops}
 
     # -- breakpoints --------------------------------------------------------------------
