@@ -43,12 +43,22 @@ doze()
 """
 
 
+def run_until_main_thread_in(session, function):
+    """Resume, and wait until the main thread runs in ``function`` (its innermost Python frame)."""
+    session.cont()
+
+    def there():
+        main = next(t for t in session.threads() if t.name == "MainThread")
+        return not main.paused and main.location is not None and main.location.function == function
+
+    wait_until(there, what=f"the main thread to run {function}()")
+
+
 def test_pause_stops_a_busy_main_thread_where_it_runs(launch):
     program = launch(BUSY_MAIN)
     session = program.connect()
     probes_before = session.eval("__import__('jupdb')._native.active_probes()").repr
-    session.cont()
-    wait_until(lambda: session.status()["state"] == "running", what="the program to run")
+    run_until_main_thread_in(session, "crunch")
 
     stop = session.pause()
     assert (stop.file, stop.function) == (program.path, "crunch")
@@ -70,7 +80,7 @@ def test_pause_stops_a_busy_main_thread_where_it_runs(launch):
 def test_pause_twice_and_pause_of_a_paused_thread(launch):
     program = launch(BUSY_MAIN)
     session = program.connect()
-    session.cont()
+    run_until_main_thread_in(session, "crunch")
     first = session.pause()
     assert first.function == "crunch"
     stops = session.status()["paused_threads"]
@@ -89,13 +99,13 @@ def test_pause_twice_and_pause_of_a_paused_thread(launch):
 def test_pause_of_a_thread_blocked_in_sleep_waits_for_the_call_to_return(launch):
     program = launch(SLEEPER_AND_WORKER.replace("SLEEP)", "2.0)"))
     session = program.connect()
-    session.cont()
+    run_until_main_thread_in(session, "doze")
 
     def main_thread_sleeps():
         main = next(t for t in session.threads() if t.name == "MainThread")
-        return main.location is not None and main.location.line == line_in(program.source, "# SLEEP")
+        return main.location.line == line_in(program.source, "# SLEEP")
 
-    wait_until(main_thread_sleeps, what="the main thread to sleep")
+    wait_until(main_thread_sleeps, what="the main thread to sleep")  # its next line: AWAKE, 2 s later
     with pytest.raises(TimeoutError, match="ran no line of the program within 0.2 s"):
         session.pause(timeout=0.2)
     # the pause still comes, once the sleep returns
@@ -108,7 +118,7 @@ def test_pause_of_a_thread_blocked_in_sleep_waits_for_the_call_to_return(launch)
 def test_pause_of_another_thread(launch):
     program = launch(SLEEPER_AND_WORKER.replace("SLEEP)", "0.01)"))
     session = program.connect()
-    session.cont()
+    run_until_main_thread_in(session, "doze")
     worker = next(t for t in session.threads() if t.name == "worker")
     if sys.version_info >= (3, 12):
         stop = session.pause(worker.id)
@@ -135,7 +145,7 @@ def test_pause_of_another_thread(launch):
 def test_pause_of_a_thread_that_does_not_exist(launch):
     program = launch(BUSY_MAIN)
     session = program.connect()
-    session.cont()
+    run_until_main_thread_in(session, "crunch")
     with pytest.raises(jupdb.RemoteError, match="there is no thread 12345") as caught:
         session.pause(12345)
     assert caught.value.ename == "NoSuchThread"
