@@ -336,7 +336,7 @@ class Session:
         reply, _ = self.request("pause", _without_none(thread=thread))
         tid = reply["thread"]
         if reply["paused"]:
-            return _frame(dict(reply["location"], code=_code_line(reply["location"])), tid)  # type: ignore[return-value]
+            return _stop(reply["location"], tid)
         limit = self.timeout if timeout is None else timeout
         try:
             return self._wait_after(reply["stop"], tid, limit)
@@ -369,8 +369,7 @@ class Session:
                 raise SessionLost(f"the debugged program (pid {self.pid}) has exited")
             elif msg_type == "paused" and content.get("stop", 0) > stop and (thread is None or content["thread"] == thread):
                 self._last_stop = content["stop"]
-                return _frame(dict(content["location"], code=_code_line(content["location"])),  # type: ignore[return-value]
-                              content["thread"], content.get("watches"))
+                return _stop(content["location"], content["thread"], content.get("watches"))
 
     def _print_output(self, content: Dict[str, Any]) -> None:
         """Print here what the program printed there (in the same process it is
@@ -414,10 +413,12 @@ class Session:
         self._thread = id
 
 
-def _code_line(location: Dict[str, Any]) -> str:
+def _stop(location: Dict[str, Any], thread: int, watches: Any = None) -> FrameInfo:
+    """The FrameInfo of a stop, with its source line read here."""
     import linecache
 
-    return linecache.getline(location["file"], location["line"]).strip()
+    code = linecache.getline(location["file"], location["line"]).strip()
+    return _frame(dict(location, code=code), thread, watches)  # type: ignore[return-value]
 
 
 def _without_none(**fields: Any) -> Dict[str, Any]:

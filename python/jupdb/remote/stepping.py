@@ -34,6 +34,7 @@ class Stepper:
         self.action = action
         self.line = line
         self.thread = threading.get_ident()
+        self.stack = paused.stack
         self.target: types.FrameType = paused.stack[0]
         self.callers: List[types.FrameType] = paused.stack[1:]
         self.start_line = self.target.f_lineno
@@ -42,16 +43,12 @@ class Stepper:
         self.probe = _native.Probe(self, events=_native.LINE, matcher=self._match, thread=self.thread)
 
     def _match(self, code: types.CodeType) -> Any:
-        if code.co_filename.startswith(_PACKAGE_DIR):
-            return False
-        if self.action == "step" or code in self._codes:
-            return _native.code_lines(code)
-        return False
+        return _program_lines(code) if self.action == "step" or code in self._codes else False
 
     def start(self) -> None:
         self.active = True
         _native.install(self.probe)
-        for frame in [self.target, *self.callers]:
+        for frame in self.stack:
             _native.watch_running_code(frame.f_code)
         _native.hold_line_events(True)
 
@@ -68,7 +65,7 @@ class Stepper:
         is_target = frame is self.target
         is_caller = any(frame is caller for caller in self.callers)
         if self.action == "step":
-            return not self._inside_debugger(frame)
+            return not _called_by_debugger(frame, self.stack)
         if self.action == "next":
             return is_target or is_caller
         if self.action == "finish":
@@ -76,15 +73,6 @@ class Stepper:
         if self.action == "until":
             return (is_target and line >= (self.line if self.line is not None else self.start_line + 1)) or is_caller
         return is_target  # jump
-
-    def _inside_debugger(self, frame: types.FrameType) -> bool:
-        """Whether ``frame`` runs on behalf of jupdb (called from its code)."""
-        f: Optional[types.FrameType] = frame
-        while f is not None and f is not self.target and not any(f is c for c in self.callers):
-            if f.f_code.co_filename.startswith(_PACKAGE_DIR):
-                return True
-            f = f.f_back
-        return False
 
     def on_line(self, frame: types.FrameType, line: int) -> None:
         if not self.active or not self._stops_at(frame, line):
@@ -146,21 +134,23 @@ class Pauser:
             _native.hold_line_events(False)
 
     def on_line(self, frame: types.FrameType, line: int) -> None:
-        if not self.active or self._called_by_debugger(frame):
+        if not self.active or _called_by_debugger(frame, self.running):
             return
         self.cancel()
         from .paused import PausedThread
 
         PausedThread(self.server, frame, reason="pause", in_line_event=True).serve()
 
-    def _called_by_debugger(self, frame: Optional[types.FrameType]) -> bool:
-        """Whether ``frame`` runs on behalf of jupdb (called from its code since
-        the pause was asked for)."""
-        while frame is not None and not any(frame is f for f in self.running):
-            if frame.f_code.co_filename.startswith(_PACKAGE_DIR):
-                return True
-            frame = frame.f_back
-        return False
+
+
+def _called_by_debugger(frame: Optional[types.FrameType], program: List[types.FrameType]) -> bool:
+    """Whether ``frame`` runs on behalf of jupdb: called from jupdb's code since
+    the thread last ran in one of the ``program`` frames."""
+    while frame is not None and not any(frame is f for f in program):
+        if frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _program_lines(code: types.CodeType) -> Any:
