@@ -19,6 +19,10 @@ from .remote.session import RemoteError, Session, SessionLost, sessions
 
 _open: Dict[int, Tuple[str, Session]] = {}
 
+if hasattr(os, "register_at_fork"):
+    # A forked child connects anew: the parent's connections are the parent's.
+    os.register_at_fork(after_in_child=_open.clear)
+
 
 def _session(port: int) -> Session:
     cached = _open.get(port)

@@ -90,6 +90,8 @@ class DebugServer:
 
     def update_state(self) -> None:
         """Record in the connection file whether (and where) a thread is paused."""
+        if DebugServer._instance is not self:
+            return  # closed, or the parent's in a forked child: the file is not ours
         latest = next(reversed(self.paused.values()), None)
         self.info["state"] = "paused" if latest is not None else "running"
         self.info["location"] = latest.location() if latest is not None else None
@@ -160,17 +162,24 @@ def forward_output(server: _native.Server) -> None:
 
 
 def stop_forwarding_output() -> None:
-    """Put the original sys.stdout and sys.stderr back. Also done in a forked
-    child: the server's threads did not survive the fork, so nothing would
-    publish what it prints."""
+    """Put the original sys.stdout and sys.stderr back."""
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
         if isinstance(stream, OutputStandIn):
             setattr(sys, name, stream.original)
 
 
+def _forget_server_in_child() -> None:
+    """In a forked child, the parent's server is the parent's: its sockets and
+    connection file stay untouched, and the child's first pause starts a
+    server of its own (its own port and file), as a new process would."""
+    DebugServer._instance = None
+    DebugServer._lock = threading.Lock()  # another thread may have held it at the fork
+    stop_forwarding_output()
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=stop_forwarding_output)
+    os.register_at_fork(after_in_child=_forget_server_in_child)
 
 
 def _now() -> str:

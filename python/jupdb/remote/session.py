@@ -191,9 +191,11 @@ class Session:
         try:
             _, reply, frames, _ = self._client.request(f"{msg_type}_request", content or {}, buffers=list(buffers),
                                                        thread=self._thread if thread is None else thread, timeout=limit)
-        except (TimeoutError, ConnectionError):
+        except (TimeoutError, ConnectionError) as exc:
             if not self.alive():
                 raise SessionLost(f"the debugged program (pid {self.pid}) has ended") from None
+            if isinstance(exc, ConnectionError):
+                raise
             raise TimeoutError(f"{msg_type}: no reply within {limit} s (pid {self.pid} is alive but busy)") from None
         if reply.get("status") == "error":
             raise RemoteError(reply.get("ename", "Error"), reply.get("evalue", ""), reply.get("traceback", ""))

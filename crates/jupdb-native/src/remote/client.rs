@@ -145,6 +145,8 @@ async fn drive_events(shared: Arc<Shared>, mut sub: SubSocket, inbox: Arc<Inbox>
 #[pyclass(frozen, module = "jupdb._native")]
 pub struct Client {
     shared: Arc<Shared>,
+    /// Where the sockets were made (see `runtime::Process`).
+    process: runtime::Process,
     inbox: Arc<Inbox>,
     stops: Mutex<Vec<oneshot::Sender<()>>>,
 }
@@ -205,6 +207,7 @@ impl Client {
         runtime::spawn(drive_events(shared.clone(), sub, inbox.clone(), stop_events_rx));
         Ok(Client {
             shared,
+            process: runtime::Process::current(),
             inbox,
             stops: Mutex::new(vec![stop_requests, stop_events]),
         })
@@ -222,6 +225,7 @@ impl Client {
         thread: Option<u64>,
         timeout: f64,
     ) -> PyResult<Bound<'py, PyTuple>> {
+        self.check_process()?;
         let mut message = Message::new(msg_type, self.shared.session.clone(), to_value(content.as_any())?);
         message.header.thread = thread;
         message.buffers = buffers.iter().map(frame_from).collect::<PyResult<_>>()?;
@@ -259,6 +263,7 @@ impl Client {
     /// `timeout` seconds (None: for ever) with the GIL released; None if none came.
     #[pyo3(signature = (timeout=None))]
     fn next_event<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        self.check_process()?;
         // A timeout too long to represent waits for ever.
         let deadline = timeout.and_then(|t| Instant::now().checked_add(Duration::try_from_secs_f64(t.max(0.0)).ok()?));
         let event = match self.inbox.pop() {
@@ -282,8 +287,25 @@ impl Client {
 
     /// Closes both sockets.
     fn close(&self) {
+        if !self.process.is_current() {
+            return; // a forked child: they are the parent's
+        }
         for stop in self.stops.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
             let _ = stop.send(());
+        }
+    }
+}
+
+impl Client {
+    /// A forked child shares its parent's sockets: using them would mix the
+    /// two processes' messages.
+    fn check_process(&self) -> PyResult<()> {
+        if self.process.is_current() {
+            Ok(())
+        } else {
+            Err(PyConnectionError::new_err(
+                "this connection was opened before this process was forked and belongs to the parent; connect again here",
+            ))
         }
     }
 }

@@ -10,6 +10,7 @@
 //! counted as dropped, so the program is neither slowed down nor grown by a
 //! client that cannot keep up.
 
+use super::runtime::Process;
 use super::server::Server;
 use jupdb_protocol::Value;
 use pyo3::exceptions::PyValueError;
@@ -138,6 +139,9 @@ pub struct OutputTee {
     write: Py<PyAny>,
     stream: Stream,
     queue: Arc<OutputQueue>,
+    /// The server's process: a forked child leaves the parent's queue alone
+    /// (its lock may have been held by a thread that the fork left behind).
+    process: Process,
 }
 
 #[pymethods]
@@ -151,13 +155,17 @@ impl OutputTee {
             other => return Err(PyValueError::new_err(format!("no stream {other:?} (stdout or stderr)"))),
         };
         let write = original.getattr(pyo3::intern!(original.py(), "write"))?.unbind();
-        Ok(OutputTee { original: original.unbind(), write, stream, queue: server.get().output_queue() })
+        let server = server.get();
+        Ok(OutputTee { original: original.unbind(), write, stream, queue: server.output_queue(), process: server.process() })
     }
 
     /// Writes to the original stream (whose errors are the program's own, and
     /// raise as before), then queues the text.
     fn write<'py>(&self, py: Python<'py>, text: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let written = self.write.bind(py).call1((text,))?;
+        if !self.process.is_current() {
+            return Ok(written);
+        }
         if let Ok(text) = text.downcast::<PyString>() {
             self.queue.push(self.stream, &text.to_string_lossy());
         }

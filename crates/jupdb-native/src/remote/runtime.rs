@@ -18,11 +18,19 @@
 //! that `status_request` is answered and events go out while Python is busy
 //! (and while the program runs, when nobody waits at all). Whoever calls
 //! [`drive`] while it drives gets the scheduler handed over at once.
+//!
+//! A forked child gets a runtime of its own. The parent's did not survive the
+//! fork whole: its I/O thread is gone, and its epoll instance and sockets are
+//! shared with the parent, so polling them would take the parent's events and
+//! writing to them would interleave with the parent's messages. Sockets made
+//! before a fork therefore stay the parent's: [`Process`] tells which they are.
 
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::task::Poll;
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, Once, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::Notify;
@@ -51,22 +59,82 @@ struct State {
     io_waits: bool,
 }
 
+/// This process's driver; null until first used, and again in a forked child.
+static DRIVER: AtomicPtr<Driver> = AtomicPtr::new(ptr::null_mut());
+
+/// Forks this process is down from since the extension was loaded (counted in each child).
+static FORKS: AtomicU64 = AtomicU64::new(0);
+
+/// Runs in a forked child, before anything else: the parent's driver is left
+/// as it is (dropping it would deregister the parent's sockets from the epoll
+/// instance both share) and the child starts its own on first use.
+extern "C" fn forget_driver_in_child() {
+    FORKS.fetch_add(1, Ordering::Relaxed);
+    DRIVER.store(ptr::null_mut(), Ordering::Release);
+}
+
 fn driver() -> &'static Driver {
-    static DRIVER: OnceLock<&'static Driver> = OnceLock::new();
-    DRIVER.get_or_init(|| {
-        let runtime = Builder::new_current_thread().enable_all().build().expect("starting jupdb's I/O runtime");
-        let driver: &'static Driver = Box::leak(Box::new(Driver {
-            runtime,
-            state: Mutex::new(State { driving: 0, last_left: Instant::now(), io_waits: false }),
-            idle: Condvar::new(),
-            wanted: Notify::new(),
-        }));
-        std::thread::Builder::new()
-            .name("jupdb-io".into())
-            .spawn(move || driver.serve_idle())
-            .expect("starting jupdb's I/O thread");
-        driver
-    })
+    let current = DRIVER.load(Ordering::Acquire);
+    if current.is_null() {
+        start_driver()
+    } else {
+        // SAFETY: a driver, once stored, is leaked: it lives as long as the process.
+        unsafe { &*current }
+    }
+}
+
+#[cold]
+fn start_driver() -> &'static Driver {
+    #[cfg(unix)]
+    {
+        static AT_FORK: Once = Once::new();
+        // SAFETY: the handler only stores to atomics, which is safe in a forked child.
+        AT_FORK.call_once(|| unsafe {
+            libc::pthread_atfork(None, None, Some(forget_driver_in_child));
+        });
+    }
+    let runtime = Builder::new_current_thread().enable_all().build().expect("starting jupdb's I/O runtime");
+    let new = Box::into_raw(Box::new(Driver {
+        runtime,
+        state: Mutex::new(State { driving: 0, last_left: Instant::now(), io_waits: false }),
+        idle: Condvar::new(),
+        wanted: Notify::new(),
+    }));
+    match DRIVER.compare_exchange(ptr::null_mut(), new, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => {
+            // SAFETY: stored above, never freed.
+            let driver: &'static Driver = unsafe { &*new };
+            std::thread::Builder::new()
+                .name("jupdb-io".into())
+                .spawn(move || driver.serve_idle())
+                .expect("starting jupdb's I/O thread");
+            driver
+        }
+        Err(first) => {
+            // Another thread started one meanwhile: ours never ran anything.
+            // SAFETY: `new` came from Box::into_raw above and was never shared.
+            drop(unsafe { Box::from_raw(new) });
+            // SAFETY: as in `driver`.
+            unsafe { &*first }
+        }
+    }
+}
+
+/// The process a socket was made in. A forked child must neither read nor
+/// write its parent's sockets: it shares them with the parent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Process(u64);
+
+impl Process {
+    /// This process.
+    pub fn current() -> Self {
+        Process(FORKS.load(Ordering::Relaxed))
+    }
+
+    /// Whether this is still the process it was (and not a child forked since).
+    pub fn is_current(self) -> bool {
+        self == Process::current()
+    }
 }
 
 impl Driver {

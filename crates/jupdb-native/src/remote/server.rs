@@ -80,6 +80,9 @@ const SERVICE_REQUESTS: [&str; 7] = [
 struct Shared {
     signer: Signer,
     session: String,
+    /// Where the sockets were made: in a forked child, this server is the
+    /// parent's, and the child leaves its sockets alone.
+    process: runtime::Process,
     /// Fixed facts for `status_reply` (python_version, argv).
     details: Vec<(Value, Value)>,
     dropped: AtomicU64,
@@ -318,6 +321,7 @@ impl Server {
         let shared = Arc::new(Shared {
             signer,
             session,
+            process: runtime::Process::current(),
             details,
             dropped: AtomicU64::new(0),
             seen: Mutex::new(RecentIds::default()),
@@ -395,6 +399,9 @@ impl Server {
     /// after the output printed before it.
     #[pyo3(signature = (msg_type, content, thread=None))]
     fn publish(&self, py: Python<'_>, msg_type: &str, content: &Bound<'_, PyAny>, thread: Option<u64>) -> PyResult<()> {
+        if !self.shared.process.is_current() {
+            return Ok(()); // a forked child: nobody listens to it here
+        }
         let content = to_value(content)?;
         // Signing up to a megabyte of queued output: let the program's other threads run.
         py.allow_threads(|| self.shared.publish(Some((msg_type, content, thread))));
@@ -404,6 +411,9 @@ impl Server {
     /// Stops serving (events already published still go out, output written
     /// from now on is no longer forwarded) and closes the sockets.
     fn close(&self) {
+        if !self.shared.process.is_current() {
+            return; // a forked child: the sockets go on serving the parent
+        }
         self.shared.output.close();
         for stop in self.stops.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
             let _ = stop.send(());
@@ -415,6 +425,11 @@ impl Server {
     /// Where the program's output waits to be published (see [`OutputTee`](super::output::OutputTee)).
     pub fn output_queue(&self) -> Arc<OutputQueue> {
         self.shared.output.clone()
+    }
+
+    /// The process whose sockets these are.
+    pub fn process(&self) -> runtime::Process {
+        self.shared.process
     }
 }
 
@@ -431,9 +446,13 @@ pub struct PauseHandle {
 #[pymethods]
 impl PauseHandle {
     /// The next request for this thread, waiting with the GIL released; None after
-    /// `timeout` seconds (None: wait for ever) or once closed.
+    /// `timeout` seconds (None: wait for ever), once closed, or in a child
+    /// forked since the pause (requests go to the parent, so the child runs on).
     #[pyo3(signature = (timeout=None))]
     fn next_request(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Request>> {
+        if !self.shared.process.is_current() {
+            return Ok(None);
+        }
         release_sent_buffers(py);
         // Taken out while waiting (a Receiver cannot be shared), put back after.
         let Some(mut requests) = self.requests.lock().unwrap_or_else(|e| e.into_inner()).take() else { return Ok(None) };
@@ -475,6 +494,9 @@ impl PauseHandle {
 
 impl PauseHandle {
     fn unregister(&self) {
+        if !self.shared.process.is_current() {
+            return; // a forked child: the list is the parent's (and its lock may be held)
+        }
         match self.token {
             Some(token) => self.shared.paused.lock().unwrap_or_else(|e| e.into_inner()).retain(|t| t.token != token),
             None => drop(self.shared.service.lock().unwrap_or_else(|e| e.into_inner()).take()),
@@ -504,6 +526,9 @@ impl Request {
             return Err(PyValueError::new_err("this request has been answered already"));
         }
         *replied = true;
+        if !self.shared.process.is_current() {
+            return Ok(()); // forked while running the request: the parent replies
+        }
         let mut reply = self.incoming.message.reply(self.shared.session.clone(), content);
         reply.buffers = buffers;
         // Signing a large buffer takes a while: let the program's other threads run.
