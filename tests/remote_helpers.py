@@ -99,11 +99,13 @@ def wait_until(predicate, timeout: float = TIMEOUT, interval: float = 0.02, what
 class Program:
     """A program running in a subprocess, its stdout and stderr collected line by line."""
 
-    def __init__(self, path: str, env: Dict[str, str], args: List[str], reap: bool = True) -> None:
+    def __init__(self, path: str, env: Dict[str, str], args: List[str], reap: bool = True,
+                 command: Optional[List[str]] = None) -> None:
         self.path = path
         self.source = open(path, encoding="utf-8").read()
         self.proc = subprocess.Popen(
-            [sys.executable, path, *args],
+            [*(command or [sys.executable]), path, *args],
+            cwd=os.path.dirname(path),
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -247,18 +249,19 @@ def runtime_dir(tmp_path, monkeypatch) -> str:
 
 @pytest.fixture
 def launch(tmp_path, runtime_dir):
-    """Factory: ``launch(source, name="prog", env=None, args=(), reap=True)`` writes the
-    program (dedented) to ``tmp_path/name.py`` and starts it with this test's runtime dir."""
+    """Factory: ``launch(source, name="prog", env=None, args=(), reap=True, command=None)``
+    writes the program (dedented) to ``tmp_path/name.py`` and starts it, in ``tmp_path``
+    with this test's runtime dir, as ``command + [path] + args`` (``command``: python)."""
     started: List[Program] = []
 
     def start(source: str, name: str = "prog", env: Optional[Dict[str, str]] = None, args=(),
-              reap: bool = True) -> Program:
+              reap: bool = True, command: Optional[List[str]] = None) -> Program:
         path = tmp_path / f"{name}.py"
         path.write_text(textwrap.dedent(source).lstrip("\n"), encoding="utf-8")
         full_env = dict(os.environ, JUPDB_RUNTIME_DIR=runtime_dir, PYTHONUNBUFFERED="1")
         full_env.pop("PYTHONBREAKPOINT", None)
         full_env.update(env or {})
-        program = Program(str(path), full_env, list(args), reap=reap)
+        program = Program(str(path), full_env, list(args), reap=reap, command=command)
         started.append(program)
         return program
 
@@ -392,7 +395,7 @@ def _unpack_map(data: bytes, i: int, n: int):
     return out, i
 
 
-PROTOCOL_VERSION = "2.2"
+PROTOCOL_VERSION = "2.3"
 CHUNK_LEN = 1 << 20
 
 

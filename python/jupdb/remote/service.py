@@ -158,6 +158,22 @@ class Service:
             self._clear(bid)
         PausedThread(self.server, frame, reason="breakpoint", breakpoint=bid, in_line_event=True, **details).serve()
 
+    def pause_at_first_line(self, file: str) -> None:
+        """Pause the thread that first runs the first line of ``file``'s module
+        code (``jupdb run --wait``), with reason ``start``."""
+        import pathlib
+
+        from .paused import PausedThread
+
+        path = pathlib.Path(file).resolve()
+        bp = self.debugger.breakpoint(file=path, line=min(n for n in _lines_with_code(path) if n > 0))
+
+        def start(frame: types.FrameType) -> None:
+            bp.disable()
+            PausedThread(self.server, frame, reason="start", in_line_event=True).serve()
+
+        bp.callback(start)
+
     def do_breakpoints(self, c: Dict[str, Any]) -> Dict[str, Any]:
         return {"breakpoints": [self._describe(bid) for bid in self.breakpoints]}
 

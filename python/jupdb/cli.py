@@ -1,0 +1,106 @@
+"""The ``jupdb`` command (also ``python -m jupdb``).
+
+``jupdb run [--wait] [--ip IP] [--port N] script.py [args...]`` runs a script
+(``-m module`` a module) as ``__main__``, as ``python`` would, with jupdb's
+server started before its first line: a client can connect at once, set
+breakpoints, pause it (``Session.pause``) or watch its output, without a
+``set_trace()`` in the code. ``--wait`` stops it at its first line until a
+client lets it go (what ``python -m pdb`` and debugpy's ``--wait-for-client``
+do).
+
+``jupdb sessions`` lists the programs a client can connect to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import runpy
+import sys
+import traceback
+from typing import List, Optional
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jupdb", description="Debug Python programs from a notebook or another process.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run a script or module with jupdb's server started",
+                              description="Run a script (or -m module) as __main__ with jupdb's server started, "
+                                          "so that a client can connect before any breakpoint.")
+    run.add_argument("--wait", action="store_true", help="stop at the program's first line until a client continues")
+    run.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    run.add_argument("--port", type=int, default=0, help="request port (default: a free one)")
+    run.add_argument("-m", dest="module", action="store_true", help="the target is a module, as with python -m")
+    run.add_argument("target", help="the script (or, with -m, the module) to run")
+    run.add_argument("args", nargs=argparse.REMAINDER, help="the program's arguments")
+    commands.add_parser("sessions", help="list the programs a client can connect to")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    options = _parser().parse_args(argv)
+    if options.command == "sessions":
+        return _list_sessions()
+    return run(options.target, options.args, module=options.module, wait=options.wait, ip=options.ip,
+               port=options.port)
+
+
+def _list_sessions() -> int:
+    from .remote.session import sessions
+
+    found = sessions()
+    for info in found:
+        where = f"  at {info.location.file}:{info.location.line}" if info.location else ""
+        print(f"{info.pid:>8}  {info.state:<8} {' '.join(info.program) or '?'}{where}")
+    if not found:
+        print("no jupdb sessions", file=sys.stderr)
+    return 0
+
+
+def _source_of(target: str, module: bool) -> str:
+    """The file that runs first: the script, or the module's (a package's ``__main__``)."""
+    if not module:
+        if not os.path.isfile(target):
+            raise SystemExit(f"jupdb run: no such file: {target}")
+        return os.path.abspath(target)
+    try:
+        spec = importlib.util.find_spec(target)
+        if spec is not None and spec.submodule_search_locations is not None:
+            spec = importlib.util.find_spec(f"{target}.__main__")
+    except (ImportError, ValueError) as exc:
+        raise SystemExit(f"jupdb run: cannot find module {target}: {exc}") from None
+    if spec is None or not spec.has_location or spec.origin is None:
+        raise SystemExit(f"jupdb run: no module named {target} (with a source file to run)")
+    return spec.origin
+
+
+def run(target: str, args: List[str], *, module: bool = False, wait: bool = False, ip: str = "127.0.0.1",
+        port: int = 0) -> int:
+    """Run ``target`` as ``__main__`` with the server started; its exit code."""
+    from .remote.debuggee import DebugServer
+
+    # As python does: a script's directory, or for -m the current one, comes first on sys.path.
+    sys.path[0] = os.getcwd() if module else os.path.dirname(os.path.abspath(target))
+    source = _source_of(target, module)
+    sys.argv = [source if module else target, *args]  # before the server records it
+    server = DebugServer.get(ip, port)
+    print(f"jupdb: running {target} (pid {os.getpid()}, port {server.info['request_port']}); "
+          f"connect with jupdb.connect({os.getpid()})", file=sys.stderr, flush=True)
+    if wait:
+        server.service.pause_at_first_line(source)
+    try:
+        if module:
+            runpy.run_module(target, run_name="__main__", alter_sys=True)
+        else:
+            runpy.run_path(source, run_name="__main__")  # __file__ absolute, as python makes it
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        # The program's traceback, as python would print it: without jupdb's and runpy's frames.
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_frame.f_globals.get("__name__") in (__name__, "runpy"):
+            tb = tb.tb_next
+        traceback.print_exception(type(exc), exc, tb)
+        return 130 if isinstance(exc, KeyboardInterrupt) else 1
+    return 0

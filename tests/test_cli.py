@@ -1,0 +1,119 @@
+"""The ``jupdb`` command: ``jupdb run`` (a program served from its first line) and
+``jupdb sessions``, run as a user runs them, in real subprocesses."""
+
+import os
+import subprocess
+import sys
+
+import jupdb
+from remote_helpers import TIMEOUT, line_in, launch, runtime_dir, wait_until  # noqa: F401
+
+RUN = [sys.executable, "-m", "jupdb", "run"]
+
+#: Runs until a client sets ``stop``; no set_trace anywhere.
+LOOPING = """
+import sys, time
+
+print("argv", sys.argv[1:], __name__, __file__ == __import__("os").path.abspath(__file__), flush=True)
+stop = False
+rounds = 0
+while not stop:                       # LOOP
+    rounds += 1
+    time.sleep(0.001)
+print("stopped after", rounds > 0, flush=True)
+"""
+
+
+def test_run_serves_a_program_that_never_pauses_by_itself(launch):
+    program = launch(LOOPING, command=RUN, args=["one", "--two"])
+    program.wait_stderr(f"jupdb: running {program.path} (pid {program.pid}, port ")
+    program.wait_stdout("argv ['one', '--two'] __main__ True")
+    found = wait_until(lambda: [s for s in jupdb.sessions() if s.pid == program.pid], what="the session")
+    assert found[0].state == "running"
+    assert found[0].program == [program.path, "one", "--two"]
+
+    session = program.connect(wait=False)
+    stop = session.pause()
+    assert stop.file == program.path and stop.function == "<module>"
+    session.exec("stop = True")
+    session.cont()
+    program.wait_stdout("stopped after True")
+    program.assert_finishes_ok()
+
+
+#: Two statements and a function: --wait stops before the first one runs.
+SHORT = '''
+"""A docstring: the module's first line of code."""
+import sys
+first = 1
+
+def later(x):
+    return x * 2                      # LATER
+
+print("result", later(first), flush=True)
+sys.exit(3)
+'''
+
+
+def test_run_wait_stops_at_the_first_line_before_anything_runs(launch):
+    program = launch(SHORT, command=[*RUN, "--wait"])
+    program.wait_paused()
+    session = program.connect()
+    top = session.where()[0]
+    assert (top.file, top.line, top.function) == (program.path, 1, "<module>")
+    assert session.eval("'first' in globals()").repr == "False"
+    assert session.eval("__name__").repr == "'__main__'"
+    session.add_breakpoint(program.path, line_in(program.source, "# LATER"))
+    session.cont()
+    stop = session.wait(timeout=TIMEOUT)
+    assert (stop.function, stop.line) == ("later", line_in(program.source, "# LATER"))
+    session.exec("x = 21")
+    session.cont()
+    program.wait_stdout("result 42")
+    # The program's exit code is jupdb run's.
+    assert program.finish() == 3
+
+
+def test_run_m_runs_a_module_from_the_current_directory(launch, tmp_path):
+    (tmp_path / "helper_mod.py").write_text("VALUE = 7\n", encoding="utf-8")
+    # launch runs `command + [path] + args`: here the path is the module's first argument.
+    program = launch("import helper_mod, sys\nprint('value', helper_mod.VALUE, sys.argv[1:], flush=True)\n",
+                     name="mod_main", command=[*RUN, "--wait", "-m", "mod_main"], args=["x"])
+    program.wait_paused()
+    session = program.connect()
+    top = session.where()[0]
+    assert (top.file, top.line) == (program.path, 1)
+    session.cont()
+    program.wait_stdout(f"value 7 [{program.path!r}, 'x']")
+    program.assert_finishes_ok()
+
+
+def test_run_prints_the_programs_traceback_without_jupdbs_frames(launch):
+    program = launch("def boom():\n    raise ValueError('bad input')\n\nboom()\n", command=RUN)
+    assert program.finish() == 1
+    traceback_text = program.stderr.split("\n", 1)[1]  # after the "jupdb: running" line
+    assert traceback_text.startswith("Traceback (most recent call last):")
+    assert "ValueError: bad input" in traceback_text and "boom()" in traceback_text
+    assert "runpy" not in traceback_text and "cli.py" not in traceback_text
+
+
+def test_run_refuses_what_it_cannot_run(tmp_path, runtime_dir):
+    for args, message in [(["missing.py"], "jupdb run: no such file: missing.py"),
+                          (["-m", "no_such_module_here"], "jupdb run: no module named no_such_module_here")]:
+        done = subprocess.run([*RUN, *args], cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT)
+        assert done.returncode != 0
+        assert message in done.stderr
+    assert not os.path.exists(runtime_dir) or os.listdir(runtime_dir) == []  # no server was started
+
+
+def test_the_jupdb_command_lists_sessions(launch):
+    program = launch(LOOPING, command=[os.path.join(os.path.dirname(sys.executable), "jupdb"), "run"])
+    program.wait_stderr("jupdb: running")
+    listing = wait_until(lambda: subprocess.run([sys.executable, "-m", "jupdb", "sessions"], capture_output=True,
+                                                text=True, timeout=TIMEOUT).stdout, what="a listed session")
+    assert f"{program.pid}  running  {program.path}" in listing
+    session = program.connect(wait=False)
+    session.pause()
+    session.exec("stop = True")
+    session.cont()
+    program.assert_finishes_ok()
