@@ -88,6 +88,17 @@ def test_run_m_runs_a_module_from_the_current_directory(launch, tmp_path):
     program.assert_finishes_ok()
 
 
+def test_breakpoint_pauses_a_program_run_by_jupdb(launch):
+    program = launch("x = 5\nbreakpoint()\nprint('after', x, flush=True)\n", command=RUN)
+    location = program.wait_paused()
+    assert (location["file"], location["line"]) == (program.path, "2")
+    session = program.connect()
+    session.exec("x = 6")
+    session.cont()
+    program.wait_stdout("after 6")
+    program.assert_finishes_ok()
+
+
 def test_run_prints_the_programs_traceback_without_jupdbs_frames(launch):
     program = launch("def boom():\n    raise ValueError('bad input')\n\nboom()\n", command=RUN)
     assert program.finish() == 1

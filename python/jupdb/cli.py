@@ -4,9 +4,10 @@
 (``-m module`` a module) as ``__main__``, as ``python`` would, with jupdb's
 server started before its first line: a client can connect at once, set
 breakpoints, pause it (``Session.pause``) or watch its output, without a
-``set_trace()`` in the code. ``--wait`` stops it at its first line until a
-client lets it go (what ``python -m pdb`` and debugpy's ``--wait-for-client``
-do).
+``set_trace()`` in the code; ``breakpoint()`` pauses it as ``jupdb.set_trace()``
+does (unless ``PYTHONBREAKPOINT`` says otherwise). ``--wait`` stops it at its
+first line until a client lets it go (what ``python -m pdb`` and debugpy's
+``--wait-for-client`` do).
 
 ``jupdb sessions`` lists the programs a client can connect to.
 """
@@ -78,7 +79,7 @@ def _source_of(target: str, module: bool) -> str:
 def run(target: str, args: List[str], *, module: bool = False, wait: bool = False, ip: str = "127.0.0.1",
         port: int = 0) -> int:
     """Run ``target`` as ``__main__`` with the server started; its exit code."""
-    from .remote.debuggee import DebugServer
+    from .remote.debuggee import DebugServer, set_trace
 
     # As python does: a script's directory, or for -m the current one, comes first on sys.path.
     sys.path[0] = os.getcwd() if module else os.path.dirname(os.path.abspath(target))
@@ -87,6 +88,8 @@ def run(target: str, args: List[str], *, module: bool = False, wait: bool = Fals
     server = DebugServer.get(ip, port)
     print(f"jupdb: running {target} (pid {os.getpid()}, port {server.info['request_port']}); "
           f"connect with jupdb.connect({os.getpid()})", file=sys.stderr, flush=True)
+    if not os.environ.get("PYTHONBREAKPOINT"):
+        sys.breakpointhook = set_trace
     if wait:
         server.service.pause_at_first_line(source)
     try:
