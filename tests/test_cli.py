@@ -108,6 +108,19 @@ def test_run_prints_the_programs_traceback_without_jupdbs_frames(launch):
     assert "runpy" not in traceback_text and "cli.py" not in traceback_text
 
 
+def test_run_wait_with_a_script_that_does_not_compile_or_is_empty(tmp_path, runtime_dir):
+    (tmp_path / "broken.py").write_text("x = (\n", encoding="utf-8")
+    (tmp_path / "empty.py").write_text("# nothing\n", encoding="utf-8")
+    broken = subprocess.run([*RUN, "--wait", "broken.py"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=TIMEOUT)
+    assert broken.returncode == 1
+    assert broken.stderr.splitlines()[-1].startswith("SyntaxError: ")
+    assert "cli.py" not in broken.stderr and "service.py" not in broken.stderr
+    empty = subprocess.run([*RUN, "--wait", "empty.py"], cwd=tmp_path, capture_output=True, text=True,
+                           timeout=TIMEOUT)
+    assert empty.returncode == 0, empty.stderr
+
+
 def test_run_refuses_what_it_cannot_run(tmp_path, runtime_dir):
     for args, message in [(["missing.py"], "jupdb run: no such file: missing.py"),
                           (["-m", "no_such_module_here"], "jupdb run: no module named no_such_module_here")]:

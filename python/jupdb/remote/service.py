@@ -166,7 +166,13 @@ class Service:
         from .paused import PausedThread
 
         path = pathlib.Path(file).resolve()
-        bp = self.debugger.breakpoint(file=path, line=min(n for n in _lines_with_code(path) if n > 0))
+        try:
+            first = min((n for n in _lines_with_code(path) if n > 0), default=None)
+        except SyntaxError:
+            return  # running it will say so, as python would
+        if first is None:
+            return  # no code: nothing to stop at
+        bp = self.debugger.breakpoint(file=path, line=first)
 
         def start(frame: types.FrameType) -> None:
             bp.disable()
