@@ -3,6 +3,7 @@ no thread is paused (threads, breakpoints, watches)."""
 
 from __future__ import annotations
 
+import ast
 import os
 import sys
 import threading
@@ -167,11 +168,12 @@ class Service:
 
         path = pathlib.Path(file).resolve()
         try:
-            first = min((n for n in _lines_with_code(path) if n > 0), default=None)
+            statements = ast.parse(path.read_bytes(), str(path)).body
         except SyntaxError:
             return  # running it will say so, as python would
-        if first is None:
-            return  # no code: nothing to stop at
+        if not statements:
+            return  # nothing to stop at (3.10 and 3.11 would stop at the implicit return)
+        first = min(n for n in _lines_with_code(path) if n > 0)  # 3.12+ put RESUME at line 0
         bp = self.debugger.breakpoint(file=path, line=first)
 
         def start(frame: types.FrameType) -> None:
