@@ -118,7 +118,7 @@ class Service:
         path = pathlib.Path(file).resolve()
         if not path.is_file():
             raise RequestError("FileNotFoundError", f"no such file: {file}")
-        if line not in _lines_with_code(path):
+        if line not in _lines_with_code(path.read_text(encoding="utf-8", errors="replace"), path):
             raise RequestError("ValueError", f"line {line} of {file} has no code to stop at")
         bid = self._new_id()
         try:
@@ -168,12 +168,12 @@ class Service:
 
         path = pathlib.Path(file).resolve()
         try:
-            statements = ast.parse(path.read_bytes(), str(path)).body
+            tree = ast.parse(path.read_bytes(), str(path))
         except SyntaxError:
             return  # running it will say so, as python would
-        if not statements:
+        if not tree.body:
             return  # nothing to stop at (3.10 and 3.11 would stop at the implicit return)
-        first = min(n for n in _lines_with_code(path) if n > 0)  # 3.12+ put RESUME at line 0
+        first = min(n for n in _lines_with_code(tree, path) if n > 0)  # 3.12+ put RESUME at line 0
         bp = self.debugger.breakpoint(file=path, line=first)
 
         def start(frame: types.FrameType) -> None:
@@ -242,11 +242,12 @@ class Service:
         return results
 
 
-def _lines_with_code(path: Any) -> set:
-    """Every line of a source file that some code object of it runs."""
+def _lines_with_code(source: Any, path: Any) -> set:
+    """Every line of ``source`` (text or an AST of the file at ``path``) that some
+    code object of it runs."""
     from .. import _native
 
-    code = compile(path.read_text(encoding="utf-8", errors="replace"), str(path), "exec")
+    code = compile(source, str(path), "exec")
     lines: set = set()
     todo = [code]
     while todo:

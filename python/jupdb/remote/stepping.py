@@ -142,7 +142,6 @@ class Pauser:
         PausedThread(self.server, frame, reason="pause", in_line_event=True).serve()
 
 
-
 def _called_by_debugger(frame: Optional[types.FrameType], program: List[types.FrameType]) -> bool:
     """Whether ``frame`` runs on behalf of jupdb: called from jupdb's code since
     the thread last ran in one of the ``program`` frames."""
