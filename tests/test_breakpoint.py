@@ -212,6 +212,42 @@ def test_breakpoint_in_a_loop_fires_every_iteration():
     assert seen == [(0, 0), (1, 0), (2, 1)]
 
 
+
+def sets_its_own_breakpoint(debugger, n, seen, remove_at=-1):
+    """Sets a breakpoint in its own loop, while that loop runs."""
+    bp = None
+    for i in range(n):
+        if i == 1:
+            bp = debugger.breakpoint(sets_its_own_breakpoint, line=OWN_BODY)
+            bp.callback(lambda frame: seen.append(frame.f_locals["i"]))
+        if i == remove_at:
+            bp.disable()
+            seen.append(("gone", sys.gettrace()))
+        total = i  # MARK:own-body
+    return total
+
+
+OWN_BODY = line_of(sets_its_own_breakpoint, "MARK:own-body")
+
+
+def test_breakpoint_reaches_the_loop_that_is_running():
+    # As pdb's `break` does: the frame running when the breakpoint is set stops too.
+    seen = []
+    with jupdb.NoPdb() as debugger:
+        sets_its_own_breakpoint(debugger, 4, seen)
+        assert seen == [1, 2, 3]
+        assert sys.gettrace() is None  # its frame is gone: nothing left traced (3.10, 3.11)
+        sets_its_own_breakpoint(debugger, 1, seen)  # a new call: seen from its start
+    assert seen == [1, 2, 3, 0]
+
+
+def test_a_breakpoint_removed_while_its_loop_runs_leaves_it_untraced():
+    seen = []
+    with jupdb.NoPdb() as debugger:
+        sets_its_own_breakpoint(debugger, 4, seen, remove_at=2)
+    assert seen == [1, ("gone", None)]  # nothing traced from the next line on (3.10, 3.11)
+
+
 def test_breakpoint_in_generator():
     with jupdb.breakpoint(gen_double, line=line_of(gen_double, "MARK:gen-yield")) as bp:
         seen = bp.eval("i")

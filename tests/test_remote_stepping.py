@@ -101,6 +101,7 @@ def test_next_steps_over_calls_and_out_of_the_frame(launch):
     assert program.stdout_lines() == ["c 70", "done"]
 
 
+
 LOOP = """
 import jupdb
 
@@ -347,6 +348,80 @@ def test_breakpoint_added_while_nothing_is_paused(launch):
     session.cont()
     program.assert_finishes_ok()
     assert program.stdout_lines() == ["total 55"]
+
+
+
+def test_breakpoint_in_the_paused_frame_itself(launch):
+    # main() is running (paused at set_trace) when the breakpoint in its loop is set.
+    program = launch(WORK)
+    session = program.connect()
+    line = lines_of(program, "LOOP")["LOOP"]
+    bid = session.add_breakpoint(program.path, line, cond="i == 3")
+    session.cont()
+    stop = session.wait(timeout=TIMEOUT)
+    assert (stop.function, stop.line) == ("main", line)
+    assert session.eval("(i, total)").repr == f"(3, {0 + 1 + 4})"
+    session.clear_breakpoint(bid)
+    session.cont()
+    program.assert_finishes_ok()
+    assert program.stdout_lines() == ["total 55"]
+
+
+#: The main thread runs a loop that calls no Python function; a worker thread
+#: runs one that does.
+RUNNING_LOOPS = """
+import threading, time, jupdb
+
+def tick(n):
+    return n + 1
+
+def spin():
+    n = 0
+    while n >= 0:
+        n = tick(n)             # SPIN
+    print("spun", flush=True)
+
+def crunch():
+    stop = False
+    rounds = 0
+    while not stop:
+        rounds += 1             # CRUNCH
+    print("crunched", flush=True)
+
+threading.Thread(target=spin, name="spinner").start()
+jupdb.set_trace()
+crunch()
+"""
+
+
+def test_breakpoints_in_loops_that_are_running(launch):
+    program = launch(RUNNING_LOOPS)
+    session = program.connect()
+    ln = lines_of(program, "SPIN", "CRUNCH")
+    session.cont()
+    wait_until(lambda: session.status()["state"] == "running", what="the program to run")
+
+    # The main thread's loop: its frame started long before the breakpoint.
+    bid = session.add_breakpoint(program.path, ln["CRUNCH"], cond="rounds > 1000")
+    stop = session.wait(timeout=TIMEOUT)
+    assert (stop.function, stop.line) == ("crunch", ln["CRUNCH"])
+    assert int(session.eval("rounds").repr) > 1000
+    session.exec("stop = True")
+    session.clear_breakpoint(bid)
+
+    # The worker's loop, while the main thread stays paused.
+    bid = session.add_breakpoint(program.path, ln["SPIN"], cond="n > 1000")
+    stop = session.wait(timeout=TIMEOUT)
+    spinner = next(t for t in session.threads() if t.name == "spinner")
+    assert (stop.function, stop.line, stop.thread) == ("spin", ln["SPIN"], spinner.id)
+    session.exec("n = -10")
+    session.clear_breakpoint(bid)
+    session.cont()
+    program.wait_stdout("spun")
+    session.select_thread(next(t.id for t in session.threads() if t.name == "MainThread"))
+    session.cont()
+    program.assert_finishes_ok()
+    assert sorted(program.stdout_lines()) == ["crunched", "spun"]
 
 
 def test_breakpoint_errors(launch):

@@ -18,13 +18,14 @@ use pyo3::sync::GILOnceCell;
 use rustc_hash::FxHashSet;
 use std::cell::{Cell, RefCell};
 use std::os::raw::{c_int, c_void};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub const NAME: &str = "frame evaluation hook";
 
-/// Line events of a frame that is already running reach the engine only
-/// while its own thread holds them (`hold_line_events`, called on that thread).
+/// A thread's trace slot can only be taken by that thread: line events of
+/// frames already running on another thread reach the engine once that
+/// thread takes them itself (`hold_line_events`, or the adoption below).
 pub const REACHES_OTHER_THREADS: bool = false;
 
 /// The object CPython stores beside our profile and trace functions;
@@ -52,6 +53,14 @@ fn hook(py: Python<'_>) -> &Bound<'_, PyAny> {
 static NEXT_EVAL: AtomicUsize = AtomicUsize::new(0);
 /// Generator and coroutine frames that started and have not finished.
 static RUNNING: Mutex<Option<FxHashSet<usize>>> = Mutex::new(None);
+/// Counts line probes added for code that may be running already (a
+/// breakpoint in a loop in progress). Each thread compares it with the count
+/// it last adopted at, at its next frame start, and adopts its running frames
+/// of such code (see [`adopt_running_frames`]); the main thread also at its
+/// next bytecode, by a pending call, since a loop may call no function at all.
+static ADOPTIONS: AtomicU64 = AtomicU64::new(0);
+/// Whether that pending call waits to run.
+static MAIN_ADOPTION_PENDING: AtomicBool = AtomicBool::new(false);
 
 /// What one thread borrowed from CPython while targeted frames run on it.
 #[derive(Default)]
@@ -92,6 +101,8 @@ thread_local! {
     /// Set while the engine runs Python code (matchers, handlers) on this thread:
     /// frames evaluated meanwhile are the engine's own business, not the program's.
     static BUSY: Cell<bool> = const { Cell::new(false) };
+    /// The value of [`ADOPTIONS`] this thread last adopted its frames at.
+    static ADOPTED: Cell<u64> = const { Cell::new(0) };
 }
 
 /// Runs `f` with this thread marked busy (see `BUSY`).
@@ -119,9 +130,48 @@ pub fn sync(_py: Python<'_>) -> PyResult<()> {
     Ok(())
 }
 
-/// Nothing to switch on per code object: the evaluation hook sees every frame.
-pub fn code_resolved(_py: Python<'_>, _code: &Bound<'_, PyAny>) -> PyResult<()> {
+/// The evaluation hook sees every new frame; frames of `code` already
+/// running get its line probes by adoption, on every thread.
+pub fn code_resolved(py: Python<'_>, code: &Bound<'_, PyAny>) -> PyResult<()> {
+    if !registry::lookup(code.as_ptr() as usize).is_some_and(|entry| entry.events & LINE != 0) {
+        return Ok(());
+    }
+    ADOPTIONS.fetch_add(1, Ordering::AcqRel);
+    adopt_running_frames(py);
+    if !MAIN_ADOPTION_PENDING.swap(true, Ordering::AcqRel) && crate::main_thread::run_in_main_thread(adopt_in_main_thread).is_err() {
+        MAIN_ADOPTION_PENDING.store(false, Ordering::Release); // too many waiting: its next frame start will do
+    }
     Ok(())
+}
+
+fn adopt_in_main_thread(py: Python<'_>) {
+    MAIN_ADOPTION_PENDING.store(false, Ordering::Release);
+    adopt_running_frames(py);
+}
+
+/// Takes line events on this thread for its running frames whose code has
+/// line probes for it, as if they had started since the probes were added.
+fn adopt_running_frames(py: Python<'_>) {
+    ADOPTED.with(|a| a.set(ADOPTIONS.load(Ordering::Acquire)));
+    // SAFETY: the GIL is held; PyEval_GetFrame's frame is borrowed and lives
+    // while it runs, PyFrame_GetBack's are new references.
+    let mut frame = unsafe { Bound::from_borrowed_ptr_or_opt(py, ffi::PyEval_GetFrame().cast()) };
+    let mut adopted = false;
+    while let Some(current) = frame {
+        let pointer = current.as_ptr() as usize;
+        if entry_for(pointer as *mut ffi::PyFrameObject).is_some_and(|entry| entry.wants_lines_on_this_thread())
+            && THREAD.with(|t| !t.borrow().line_frames.contains(&pointer))
+        {
+            THREAD.with(|t| t.borrow_mut().line_frames.push(pointer));
+            // Started while this thread traced other frames, it may have been told to skip its lines.
+            let _ = current.setattr(pyo3::intern!(py, "f_trace_lines"), true);
+            adopted = true;
+        }
+        frame = unsafe { Bound::from_owned_ptr_or_opt(py, ffi::PyFrame_GetBack(pointer as *mut ffi::PyFrameObject).cast()) };
+    }
+    if adopted {
+        update_trace_slot(py);
+    }
 }
 
 fn next_eval() -> hooks::EvalFrame {
@@ -135,6 +185,10 @@ unsafe extern "C" fn eval_frame(ts: *mut ffi::PyThreadState, frame: *mut c_void,
     let next = next_eval();
     if BUSY.with(Cell::get) {
         return next(ts, frame, throw);
+    }
+    let adoptions = ADOPTIONS.load(Ordering::Relaxed);
+    if adoptions != 0 && ADOPTED.with(Cell::get) != adoptions {
+        busy(|| adopt_running_frames(Python::assume_gil_acquired()));
     }
     let code = hooks::frame_code(frame);
     let targeted = match registry::classify(code as usize) {
@@ -213,12 +267,7 @@ unsafe extern "C" fn profile(_obj: *mut ffi::PyObject, frame: *mut ffi::PyFrameO
                 on_profile_event(py, &entry, frame, what, arg);
             }
             if what == hooks::RETURN {
-                THREAD.with(|t| {
-                    let mut t = t.borrow_mut();
-                    if let Some(i) = t.line_frames.iter().rposition(|f| *f == frame as usize) {
-                        t.line_frames.swap_remove(i);
-                    }
-                });
+                forget_line_frame(frame);
                 update_trace_slot(py);
             }
         });
@@ -359,9 +408,9 @@ pub fn restore_trace(py: Python<'_>, previous: &Bound<'_, PyAny>) -> PyResult<()
 
 unsafe extern "C" fn trace(_obj: *mut ffi::PyObject, frame: *mut ffi::PyFrameObject, what: c_int, arg: *mut ffi::PyObject) -> c_int {
     let py = Python::assume_gil_acquired();
-    busy(|| on_trace_event(py, frame, what, arg));
+    let slot_may_go = busy(|| on_trace_event(py, frame, what, arg));
     let displaced = THREAD.with(|t| t.borrow().trace_held.as_ref().map(|s| s.0));
-    match displaced {
+    let result = match displaced {
         Some(Hook { func: Some(_), .. }) => forward(displaced, frame, what, arg),
         _ => {
             if what == hooks::CALL && busy(|| resolved_entry(py, frame)).is_none() {
@@ -370,30 +419,57 @@ unsafe extern "C" fn trace(_obj: *mut ffi::PyObject, frame: *mut ffi::PyFrameObj
             }
             0
         }
+    };
+    // Only now: the tool we displaced must see this event before it gets its slot back.
+    if slot_may_go {
+        busy(|| update_trace_slot(py));
+    }
+    result
+}
+
+/// Fires what the event calls for; whether this thread may need the trace slot no more.
+unsafe fn on_trace_event(py: Python<'_>, frame: *mut ffi::PyFrameObject, what: c_int, arg: *mut ffi::PyObject) -> bool {
+    if what == hooks::EXCEPTION {
+        let pending = THREAD.with(|t| std::mem::take(&mut t.borrow_mut().pending));
+        if pending.is_empty() {
+            return false;
+        }
+        let exc = Bound::from_borrowed_ptr(py, arg).get_item(1).unwrap_or_else(|_| py.None().into_bound(py));
+        for (entry, frame) in pending {
+            fire_raise(py, &entry, frame.bind(py), &exc);
+        }
+        true
+    } else if what == hooks::LINE {
+        match resolved_entry(py, frame) {
+            Some(entry) if entry.wants_lines_on_this_thread() => {
+                let line = hooks::line_number(frame);
+                if entry.watches_line(line) {
+                    let bound = Bound::from_borrowed_ptr(py, frame.cast());
+                    with_frame_trace(py, &bound, || {
+                        fire_line(py, &entry, &bound, line);
+                    });
+                }
+                false
+            }
+            // Its line probes are gone (or are another thread's): let it run untraced.
+            _ => forget_line_frame(frame),
+        }
+    } else if what == hooks::RETURN {
+        // The profile hook sees the returns of the frames started while it
+        // was there; an adopted frame may have started before.
+        forget_line_frame(frame)
+    } else {
+        false
     }
 }
 
-unsafe fn on_trace_event(py: Python<'_>, frame: *mut ffi::PyFrameObject, what: c_int, arg: *mut ffi::PyObject) {
-    if what == hooks::EXCEPTION {
-        let pending = THREAD.with(|t| std::mem::take(&mut t.borrow_mut().pending));
-        if !pending.is_empty() {
-            let exc = Bound::from_borrowed_ptr(py, arg).get_item(1).unwrap_or_else(|_| py.None().into_bound(py));
-            for (entry, frame) in pending {
-                fire_raise(py, &entry, frame.bind(py), &exc);
-            }
-            update_trace_slot(py);
-        }
-    } else if what == hooks::LINE {
-        if let Some(entry) = resolved_entry(py, frame) {
-            let line = hooks::line_number(frame);
-            if entry.watches_line(line) {
-                let bound = Bound::from_borrowed_ptr(py, frame.cast());
-                with_frame_trace(py, &bound, || {
-                    fire_line(py, &entry, &bound, line);
-                });
-            }
-        }
-    }
+/// Stops taking line events for `frame` on this thread; whether it took them.
+fn forget_line_frame(frame: *mut ffi::PyFrameObject) -> bool {
+    THREAD.with(|t| {
+        let mut t = t.borrow_mut();
+        let index = t.line_frames.iter().rposition(|f| *f == frame as usize);
+        index.map(|i| t.line_frames.swap_remove(i)).is_some()
+    })
 }
 
 /// Line actions may jump (`frame.f_lineno = n`), which CPython allows only

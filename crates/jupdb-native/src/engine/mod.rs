@@ -129,8 +129,13 @@ pub(crate) fn line_set(lines: &Bound<'_, PyAny>) -> PyResult<FxHashSet<u32>> {
 /// Starts firing `probe`. Adding a probe that is already active does nothing.
 #[pyfunction]
 pub fn install(py: Python<'_>, probe: Bound<'_, Probe>) -> PyResult<()> {
+    let running = probe.get().code.as_ref().filter(|_| probe.get().events & LINE != 0).map(|c| c.clone_ref(py));
     if registry::add(py, probe.unbind()) {
         backend::sync(py)?;
+        if let Some(code) = running {
+            // Its code may be running already (a breakpoint set inside the loop it stops in).
+            backend::code_resolved(py, code.bind(py))?;
+        }
     }
     Ok(())
 }
@@ -194,13 +199,23 @@ extern "C" {
     fn PyThread_get_thread_ident() -> std::os::raw::c_ulong;
 }
 
+/// This thread's `threading.get_ident()`.
+fn current_thread() -> u64 {
+    unsafe { PyThread_get_thread_ident() as u64 }
+}
+
+impl Probe {
+    /// Whether the probe fires on this thread (its thread filter).
+    fn fires_on_this_thread(&self) -> bool {
+        self.thread.is_none_or(|thread| thread == current_thread())
+    }
+}
+
 /// Whether `probe` may fire for `frame` on this thread: the thread and
 /// `self` filters.
 fn instance_matches(py: Python<'_>, probe: &Probe, frame: &Bound<'_, PyAny>) -> bool {
-    if let Some(thread) = probe.thread {
-        if thread != unsafe { PyThread_get_thread_ident() } as u64 {
-            return false;
-        }
+    if !probe.fires_on_this_thread() {
+        return false;
     }
     match &probe.instance {
         None => true,

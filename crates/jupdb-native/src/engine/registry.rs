@@ -38,6 +38,12 @@ impl CodeEntry {
     pub fn watches_line(&self, line: u32) -> bool {
         self.targets.iter().any(|t| t.watches(line))
     }
+
+    /// Whether some target wants line events here on this thread.
+    #[cfg_attr(Py_3_12, allow(dead_code))]
+    pub fn wants_lines_on_this_thread(&self) -> bool {
+        self.targets.iter().any(|t| t.probe.get().events & LINE != 0 && t.probe.get().fires_on_this_thread())
+    }
 }
 
 #[derive(Default)]

@@ -4,7 +4,6 @@
 mod client;
 mod connection;
 mod frame;
-mod main_thread;
 mod output;
 mod runtime;
 mod server;
@@ -19,6 +18,5 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::Client>()?;
     m.add_class::<frame::Frame>()?;
     m.add_class::<output::OutputTee>()?;
-    m.add_function(wrap_pyfunction!(main_thread::call_in_main_thread, m)?)?;
     connection::register(m)
 }
