@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 import jupdb
 from remote_helpers import TIMEOUT, line_in, launch, runtime_dir, wait_until  # noqa: F401
 
@@ -96,6 +98,35 @@ def test_breakpoint_pauses_a_program_run_by_jupdb(launch):
     session.exec("x = 6")
     session.cont()
     program.wait_stdout("after 6")
+    program.assert_finishes_ok()
+
+
+
+#: Paused in a function called by the module.
+NESTED = """
+def f():
+    breakpoint()
+    return 1                          # RETURN
+
+f()
+print("last", flush=True)             # LAST
+"""
+
+
+def test_the_stack_and_steps_stay_in_the_program_run_by_jupdb(launch):
+    program = launch(NESTED, command=RUN)
+    program.wait_paused()
+    session = program.connect()
+    # Neither `python -m jupdb run`'s frames nor runpy's are the program's.
+    assert [(f.function, f.file) for f in session.where()] == [("f", program.path), ("<module>", program.path)]
+    with pytest.raises(jupdb.RemoteError, match="NoSuchFrame"):
+        session.frame(2)
+    assert session.step().line == line_in(program.source, "# RETURN")
+    assert session.step().line == line_in(program.source, "# LAST")
+    # Stepping off the end of the module finishes the program: no stop in runpy or jupdb.
+    with pytest.raises(jupdb.SessionLost):
+        session.step()
+    program.wait_stdout("last")
     program.assert_finishes_ok()
 
 

@@ -102,6 +102,22 @@ def test_next_steps_over_calls_and_out_of_the_frame(launch):
 
 
 
+def test_stepping_off_the_end_of_the_program_lets_it_finish(launch):
+    # As with pdb: once the main module's code returned, the main thread runs
+    # only the interpreter's shutdown (threading._shutdown, atexit), where a
+    # step does not stop.
+    program = launch(CALLS)
+    session = program.connect()
+    ln = lines_of(program, "MODULE_AFTER")
+    session.add_breakpoint(program.path, ln["MODULE_AFTER"])
+    session.cont()
+    assert session.wait(timeout=TIMEOUT).line == ln["MODULE_AFTER"]
+    with pytest.raises(jupdb.SessionLost):
+        session.step()
+    program.assert_finishes_ok()
+    assert program.stdout_lines() == ["c 30", "done"]
+
+
 LOOP = """
 import jupdb
 

@@ -22,6 +22,8 @@ import sys
 import traceback
 from typing import List, Optional
 
+from .scope import is_launcher_code
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jupdb", description="Debug Python programs from a notebook or another process.")
@@ -102,7 +104,7 @@ def run(target: str, args: List[str], *, module: bool = False, wait: bool = Fals
     except BaseException as exc:
         # The program's traceback, as python would print it: without jupdb's and runpy's frames.
         tb = exc.__traceback__
-        while tb is not None and tb.tb_frame.f_globals.get("__name__") in (__name__, "runpy"):
+        while tb is not None and is_launcher_code(tb.tb_frame.f_code):
             tb = tb.tb_next
         traceback.print_exception(type(exc), exc, tb)
         return 130 if isinstance(exc, KeyboardInterrupt) else 1

@@ -22,6 +22,15 @@ if TYPE_CHECKING:  # typing and pathlib are not imported at run time: `import ju
     FileSpec = Union[str, os.PathLike[str], None]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+# runpy starts programs for `python -m` and `jupdb run`; frozen from 3.11 on.
+_RUNPY_FILES = ("<frozen runpy>", os.path.join(os.path.dirname(os.__file__), "runpy.py"))
+
+
+def is_launcher_code(code: types.CodeType) -> bool:
+    """Whether ``code`` is jupdb's own or runpy's: the code that starts and
+    debugs a program, never stopped in by a step or pause and not shown at the
+    bottom of a paused thread's stack."""
+    return code.co_filename.startswith(_PACKAGE_DIR) or code.co_filename in _RUNPY_FILES
 
 
 class Scope:

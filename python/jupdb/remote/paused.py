@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from .. import _native
 from ..frames import write_back
+from ..scope import is_launcher_code
 from .stepping import check_action, start_stepping
 from .summary import REPR_LIMIT, summarize
 
@@ -95,6 +96,8 @@ class PausedThread:
         while f is not None:
             self.stack.append(f)
             f = f.f_back
+        while len(self.stack) > 1 and is_launcher_code(self.stack[-1].f_code):
+            self.stack.pop()  # `jupdb run`'s and runpy's frames: not the program's
         self.selected = 0
         self.reason = reason
         self.details = details

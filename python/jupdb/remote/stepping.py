@@ -18,7 +18,7 @@ import types
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from .. import _native
-from ..scope import _PACKAGE_DIR
+from ..scope import is_launcher_code
 
 if TYPE_CHECKING:
     from .paused import PausedThread
@@ -40,6 +40,10 @@ class Stepper:
         self.start_line = self.target.f_lineno
         self.active = False
         self._codes = {f.f_code for f in paused.stack}
+        # Python code the main thread runs with none of the program's frames
+        # below is the interpreter's shutdown (threading._shutdown, atexit):
+        # stepping off the end of the program lets it finish, as with pdb.
+        self.orphans = threading.current_thread() is not threading.main_thread()
         self.probe = _native.Probe(self, events=_native.LINE, matcher=self._match, thread=self.thread)
 
     def _match(self, code: types.CodeType) -> Any:
@@ -65,7 +69,7 @@ class Stepper:
         is_target = frame is self.target
         is_caller = any(frame is caller for caller in self.callers)
         if self.action == "step":
-            return not _called_by_debugger(frame, self.stack)
+            return _runs_for_program(frame, self.stack, orphans=self.orphans)
         if self.action == "next":
             return is_target or is_caller
         if self.action == "finish":
@@ -134,7 +138,7 @@ class Pauser:
             _native.hold_line_events(False)
 
     def on_line(self, frame: types.FrameType, line: int) -> None:
-        if not self.active or _called_by_debugger(frame, self.running):
+        if not self.active or not _runs_for_program(frame, self.running, orphans=True):
             return
         self.cancel()
         from .paused import PausedThread
@@ -142,19 +146,23 @@ class Pauser:
         PausedThread(self.server, frame, reason="pause", in_line_event=True).serve()
 
 
-def _called_by_debugger(frame: Optional[types.FrameType], program: List[types.FrameType]) -> bool:
-    """Whether ``frame`` runs on behalf of jupdb: called from jupdb's code since
-    the thread last ran in one of the ``program`` frames."""
-    while frame is not None and not any(frame is f for f in program):
-        if frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+def _runs_for_program(frame: Optional[types.FrameType], program: List[types.FrameType], *, orphans: bool) -> bool:
+    """Whether ``frame`` runs for the program: called from one of the
+    ``program`` frames with no jupdb or runpy code in between. A frame that
+    none of them called (a callback from C with no Python caller) counts if
+    ``orphans``."""
+    while frame is not None:
+        if any(frame is f for f in program):
             return True
+        if is_launcher_code(frame.f_code):
+            return False
         frame = frame.f_back
-    return False
+    return orphans
 
 
 def _program_lines(code: types.CodeType) -> Any:
-    """Every line of ``code``, unless it is jupdb's own."""
-    return False if code.co_filename.startswith(_PACKAGE_DIR) else _native.code_lines(code)
+    """Every line of ``code``, unless it is jupdb's or runpy's."""
+    return False if is_launcher_code(code) else _native.code_lines(code)
 
 
 def jump(frame: types.FrameType, line: int) -> Any:
