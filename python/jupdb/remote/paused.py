@@ -148,9 +148,7 @@ class PausedThread:
                     break
                 self.dispatch(request)
         finally:
-            handle.close()
-            server.paused.pop(tid, None)
-            server.update_state()
+            self._leave()
         resume = self.resume or {"action": "continue"}
         server.publish("resumed", {"thread": tid, "action": resume["action"]}, tid)
         # Last, so that the step does not stop in the debugger's own bookkeeping.
@@ -172,7 +170,15 @@ class PausedThread:
         except Exception as exc:
             request.error(type(exc).__name__, str(exc), traceback.format_exc())
         else:
+            if self.resume is not None:
+                self._leave()  # before the reply: a status or pause asked next finds it running
             request.reply({"status": "ok", **content}, buffers)
+
+    def _leave(self) -> None:
+        """Stop being a paused thread, for every client (again: nothing)."""
+        self.handle.close()
+        if self.server.paused.pop(self.thread.ident, None) is not None:
+            self.server.update_state()
 
     # -- evaluating ------------------------------------------------------------
     def _run(self, code: str, mode: str, frame: types.FrameType, namespace: Any) -> Tuple[Any, Dict[str, str]]:
