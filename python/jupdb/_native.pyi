@@ -9,9 +9,6 @@ RETURN: int
 """Event bit: ``on_return(frame, value)`` / ``on_raise(frame, exc)`` when it ends."""
 LINE: int
 """Event bit: ``on_line(frame, line)`` at the probe's lines."""
-LINE_EVENTS_REACH_OTHER_THREADS: bool
-"""Whether line probes reach frames already running on other threads (3.12+);
-before, a thread must take them itself (``hold_line_events`` on that thread)."""
 
 class Handler(Protocol):
     def on_call(self, frame: FrameType) -> None: ...
@@ -195,7 +192,3 @@ def read_connection(path: str) -> dict[str, Any]: ...
 
 def list_connections() -> list[tuple[str, dict[str, Any]]]:
     """Every live session's (path, info); files of dead processes are removed."""
-
-def call_in_main_thread(callable: Callable[[], object]) -> None:
-    """Call ``callable()`` in the main thread the next time it runs Python code
-    (a pending call); its exceptions are reported as unraisable, never raised there."""

@@ -3,13 +3,11 @@
 //! - `engine`: decides when probes fire (sys.monitoring on 3.12+, C hooks before).
 //! - `frames`: reading and writing the variables of live frames.
 //! - `compat`: every CPython version difference, in one place.
-//! - `main_thread`: running code in the main thread, from any thread.
 //! - `remote`: the remote debugger's server, client and I/O thread.
 
 mod compat;
 mod engine;
 mod frames;
-mod main_thread;
 mod remote;
 
 use pyo3::prelude::*;
@@ -20,7 +18,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("CALL", engine::CALL)?;
     m.add("RETURN", engine::RETURN)?;
     m.add("LINE", engine::LINE)?;
-    m.add("LINE_EVENTS_REACH_OTHER_THREADS", engine::LINE_EVENTS_REACH_OTHER_THREADS)?;
     m.add_function(wrap_pyfunction!(engine::install, m)?)?;
     m.add_function(wrap_pyfunction!(engine::uninstall, m)?)?;
     m.add_function(wrap_pyfunction!(engine::active_probes, m)?)?;
@@ -33,6 +30,5 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(frames::write_locals, m)?)?;
     m.add_function(wrap_pyfunction!(frames::first_argument, m)?)?;
     m.add_function(wrap_pyfunction!(frames::commit_locals, m)?)?;
-    m.add_function(wrap_pyfunction!(main_thread::call_in_main_thread, m)?)?;
     remote::register(m)
 }

@@ -82,7 +82,6 @@ class Service:
         """Pause a running thread (default: the main thread) at the next line of
         the program it runs; the reply comes at once, the ``paused`` event when
         it stops."""
-        from .. import _native
         from .paused import RequestError
         from .stepping import Pauser
 
@@ -95,17 +94,8 @@ class Service:
         if paused is not None:
             return {"thread": tid, "paused": True, "location": paused.location(), "stop": stops}
         if tid not in self.server.pausers:
-            reaches = _native.LINE_EVENTS_REACH_OTHER_THREADS
-            if not reaches and thread is not threading.main_thread():
-                raise RequestError(
-                    "Unsupported",
-                    f"on CPython {sys.version_info[0]}.{sys.version_info[1]} only the main thread can be paused "
-                    "while it runs (other threads need 3.12's sys.monitoring); a breakpoint stops any thread")
             pauser = self.server.pausers[tid] = Pauser(self.server, tid)
-            if reaches:
-                pauser.start()
-            else:  # the thread must take its line events itself
-                _native.call_in_main_thread(pauser.start)
+            pauser.start()
         return {"thread": tid, "paused": False, "stop": stops}
 
     # -- breakpoints --------------------------------------------------------------------

@@ -333,8 +333,9 @@ class Session:
 
         A thread blocked in a call (``time.sleep``, a lock, I/O) stops when the
         call returns; if that is not within ``timeout``, TimeoutError, and the
-        thread still stops then (see :meth:`wait`). On CPython 3.10 and 3.11
-        only the main thread can be paused this way."""
+        thread still stops then (see :meth:`wait`). On CPython 3.10 and 3.11 a
+        thread other than the main one stops at its next call of a Python
+        function (a loop that calls none runs on)."""
         reply, _ = self.request("pause", _without_none(thread=thread))
         tid = reply["thread"]
         if reply["paused"]:
@@ -343,8 +344,11 @@ class Session:
         try:
             return self._wait_after(reply["stop"], tid, limit)
         except TimeoutError:
-            raise TimeoutError(f"thread {tid} ran no line of the program within {limit} s (a call such as "
-                               f"time.sleep may block it); it pauses when it does") from None
+            why = "a call such as time.sleep may block it"
+            if tuple(map(int, self.info["python_version"].split(".")[:2])) < (3, 12):
+                why += "; on CPython 3.10 and 3.11 a thread other than the main one stops at its next call of a Python function"
+            raise TimeoutError(f"thread {tid} ran no line of the program within {limit} s ({why}); "
+                               "it pauses when it does") from None
 
     def wait(self, timeout: Optional[float] = None) -> FrameInfo:
         """Block until a thread pauses (after the last resume); its FrameInfo.

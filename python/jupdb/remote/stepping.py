@@ -94,26 +94,20 @@ class Stepper:
 class Pauser:
     """Pauses a running thread at the next line of the program's code it runs.
 
-    Where the engine's line events reach other threads (3.12+), any thread
-    can be paused from the service thread. On 3.10 and 3.11 a thread must take
-    them itself: :meth:`start` then runs in the thread, which only the main
-    thread can be made to do (a pending call, see ``call_in_main_thread``).
+    Installed from the service thread. On 3.12+ ``sys.monitoring`` reaches
+    the thread's running frames at once; on 3.10 and 3.11 the engine hands
+    them to the thread at its next bytecode if it is the main thread, else at
+    its next call of a Python function (see the engine's adoption).
     """
 
     def __init__(self, server: Any, thread: int) -> None:
         self.server = server
         self.thread = thread
         self.active = False
-        self.held = False
         self.running: List[types.FrameType] = []  # the thread's stack when it was asked to pause
         self.probe = _native.Probe(self, events=_native.LINE, matcher=_program_lines, thread=thread)
 
     def start(self) -> None:
-        if self.server.pausers.get(self.thread) is not self:
-            return  # cancelled before the main thread got to run this
-        if self.thread in self.server.paused:
-            self.cancel()  # it paused meanwhile: nothing left to do
-            return
         self.active = True
         _native.install(self.probe)
         frame = sys._current_frames().get(self.thread)
@@ -121,21 +115,15 @@ class Pauser:
             self.running.append(frame)
             _native.watch_running_code(frame.f_code)  # so that it needs no new call to be seen
             frame = frame.f_back
-        if not _native.LINE_EVENTS_REACH_OTHER_THREADS:
-            _native.hold_line_events(True)
-            self.held = True
 
     def cancel(self) -> None:
-        """Stop waiting (a hold is released only on its own thread, where it was taken)."""
+        """Stop waiting."""
         if self.server.pausers.get(self.thread) is self:
             del self.server.pausers[self.thread]
         self.running = []
         if self.active:
             self.active = False
             _native.uninstall(self.probe)
-        if self.held and threading.get_ident() == self.thread:
-            self.held = False
-            _native.hold_line_events(False)
 
     def on_line(self, frame: types.FrameType, line: int) -> None:
         if not self.active or not _runs_for_program(frame, self.running, orphans=True):

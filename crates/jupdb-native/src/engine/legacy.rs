@@ -23,11 +23,6 @@ use std::sync::{Arc, Mutex};
 
 pub const NAME: &str = "frame evaluation hook";
 
-/// A thread's trace slot can only be taken by that thread: line events of
-/// frames already running on another thread reach the engine once that
-/// thread takes them itself (`hold_line_events`, or the adoption below).
-pub const REACHES_OTHER_THREADS: bool = false;
-
 /// The object CPython stores beside our profile and trace functions;
 /// `sys.getprofile()` and `sys.gettrace()` show it.
 #[pyclass(frozen, module = "jupdb._native")]
@@ -54,10 +49,11 @@ static NEXT_EVAL: AtomicUsize = AtomicUsize::new(0);
 /// Generator and coroutine frames that started and have not finished.
 static RUNNING: Mutex<Option<FxHashSet<usize>>> = Mutex::new(None);
 /// Counts line probes added for code that may be running already (a
-/// breakpoint in a loop in progress). Each thread compares it with the count
-/// it last adopted at, at its next frame start, and adopts its running frames
-/// of such code (see [`adopt_running_frames`]); the main thread also at its
-/// next bytecode, by a pending call, since a loop may call no function at all.
+/// breakpoint in a loop in progress, a client's pause). Each thread compares
+/// it with the count it last adopted at, at its next frame start, and adopts
+/// its running frames of such code (see [`adopt_running_frames`]); the main
+/// thread also at its next bytecode, by a pending call, since a loop may call
+/// no function at all.
 static ADOPTIONS: AtomicU64 = AtomicU64::new(0);
 /// Whether that pending call waits to run.
 static MAIN_ADOPTION_PENDING: AtomicBool = AtomicBool::new(false);
@@ -138,15 +134,22 @@ pub fn code_resolved(py: Python<'_>, code: &Bound<'_, PyAny>) -> PyResult<()> {
     }
     ADOPTIONS.fetch_add(1, Ordering::AcqRel);
     adopt_running_frames(py);
-    if !MAIN_ADOPTION_PENDING.swap(true, Ordering::AcqRel) && crate::main_thread::run_in_main_thread(adopt_in_main_thread).is_err() {
-        MAIN_ADOPTION_PENDING.store(false, Ordering::Release); // too many waiting: its next frame start will do
+    if !MAIN_ADOPTION_PENDING.swap(true, Ordering::AcqRel) {
+        // SAFETY: any thread may add a pending call; this one takes no argument.
+        if unsafe { ffi::Py_AddPendingCall(Some(adopt_in_main_thread), std::ptr::null_mut()) } != 0 {
+            MAIN_ADOPTION_PENDING.store(false, Ordering::Release); // queue full: its next frame start will do
+        }
     }
     Ok(())
 }
 
-fn adopt_in_main_thread(py: Python<'_>) {
+/// A pending call: CPython runs it in the main thread with the GIL held.
+/// Never more than one of them waits: CPython runs no pending call from inside
+/// another, and 3.11 then spins for ever on a traced function's first instruction.
+extern "C" fn adopt_in_main_thread(_: *mut c_void) -> c_int {
+    adopt_running_frames(unsafe { Python::assume_gil_acquired() });
     MAIN_ADOPTION_PENDING.store(false, Ordering::Release);
-    adopt_running_frames(py);
+    0
 }
 
 /// Takes line events on this thread for its running frames whose code has

@@ -18,10 +18,6 @@ use legacy as backend;
 #[cfg(Py_3_12)]
 use monitoring as backend;
 
-/// Whether a probe's line events reach frames already running on other
-/// threads (on 3.10 and 3.11 a thread must hold them itself).
-pub const LINE_EVENTS_REACH_OTHER_THREADS: bool = backend::REACHES_OTHER_THREADS;
-
 use pyo3::prelude::*;
 use pyo3::types::PyFrozenSet;
 use rustc_hash::FxHashSet;

@@ -17,9 +17,6 @@ use std::sync::Mutex;
 
 pub const NAME: &str = "sys.monitoring";
 
-/// `sys.monitoring` line events reach every thread's running frames.
-pub const REACHES_OTHER_THREADS: bool = true;
-
 /// Tool ids in order of preference: DEBUGGER_ID, then the unassigned ones.
 const TOOL_IDS: [u8; 4] = [0, 3, 4, 5];
 
