@@ -346,7 +346,8 @@ class Session:
         except TimeoutError:
             why = "a call such as time.sleep may block it"
             if tuple(map(int, self.info["python_version"].split(".")[:2])) < (3, 12):
-                why += "; on CPython 3.10 and 3.11 a thread other than the main one stops at its next call of a Python function"
+                why += ("; on CPython 3.10 and 3.11 a thread other than the main one stops at its next call "
+                        "of a Python function")
             raise TimeoutError(f"thread {tid} ran no line of the program within {limit} s ({why}); "
                                "it pauses when it does") from None
 

@@ -7,6 +7,8 @@
 //! probes runs or an exception must be named, the trace slot (every
 //! instruction). A profiler or tracer that was there (cProfile, pdb, coverage)
 //! keeps receiving every event meanwhile and gets its slot back afterwards.
+//! Frames that were running before their code got line probes are adopted
+//! (see [`ADOPTIONS`]), since a thread's hooks can only be set by that thread.
 
 use super::registry::Lookup;
 use super::{fire_call, fire_line, fire_raise, fire_return, registry, CodeEntry, CALL, LINE, RETURN};
