@@ -283,7 +283,8 @@ unsafe extern "C" fn profile(_obj: *mut ffi::PyObject, frame: *mut ffi::PyFrameO
 unsafe fn on_profile_event(py: Python<'_>, entry: &Arc<CodeEntry>, frame: *mut ffi::PyFrameObject, what: c_int, arg: *mut ffi::PyObject) {
     let frame = Bound::from_borrowed_ptr(py, frame.cast());
     if what == hooks::CALL {
-        if entry.events & LINE != 0 {
+        // Decided once per call: another thread's stepper does not make this one trace.
+        if entry.wants_lines_on_this_thread() {
             THREAD.with(|t| t.borrow_mut().line_frames.push(frame.as_ptr() as usize));
             update_trace_slot(py);
         }
@@ -446,7 +447,7 @@ unsafe fn on_trace_event(py: Python<'_>, frame: *mut ffi::PyFrameObject, what: c
         true
     } else if what == hooks::LINE {
         match resolved_entry(py, frame) {
-            Some(entry) if entry.wants_lines_on_this_thread() => {
+            Some(entry) => {
                 let line = hooks::line_number(frame);
                 if entry.watches_line(line) {
                     let bound = Bound::from_borrowed_ptr(py, frame.cast());
@@ -456,8 +457,8 @@ unsafe fn on_trace_event(py: Python<'_>, frame: *mut ffi::PyFrameObject, what: c
                 }
                 false
             }
-            // Its line probes are gone (or are another thread's): let it run untraced.
-            _ => forget_line_frame(frame),
+            // Its line probes are gone: let it run untraced.
+            None => forget_line_frame(frame),
         }
     } else if what == hooks::RETURN {
         // The profile hook sees the returns of the frames started while it
