@@ -102,6 +102,21 @@ def test_breakpoint_pauses_a_program_run_by_jupdb(launch):
 
 
 
+
+def test_jupdbs_own_lines_are_not_forwarded_as_the_programs_output(launch, capsys):
+    # A client connected before the first pause receives what the program
+    # prints, and not jupdb's "paused at ..." line to the program's terminal.
+    program = launch("import sys, time\ntime.sleep(0.5)\nprint('mine', file=sys.stderr, flush=True)\nbreakpoint()\n",
+                     command=RUN)
+    program.wait_stderr("jupdb: running")
+    session = program.connect(wait=False)
+    capsys.readouterr()
+    session.wait(timeout=TIMEOUT)
+    program.wait_stderr("jupdb: paused at")  # it is on the program's own stderr
+    session.cont()
+    program.assert_finishes_ok()
+    assert capsys.readouterr().err == "mine\n"
+
 #: Paused in a function called by the module.
 NESTED = """
 def f():

@@ -81,15 +81,15 @@ def _source_of(target: str, module: bool) -> str:
 def run(target: str, args: List[str], *, module: bool = False, wait: bool = False, ip: str = "127.0.0.1",
         port: int = 0) -> int:
     """Run ``target`` as ``__main__`` with the server started; its exit code."""
-    from .remote.debuggee import DebugServer, set_trace
+    from .remote.debuggee import DebugServer, set_trace, tell_terminal
 
     # As python does: a script's directory, or for -m the current one, comes first on sys.path.
     sys.path[0] = os.getcwd() if module else os.path.dirname(os.path.abspath(target))
     source = _source_of(target, module)
     sys.argv = [source if module else target, *args]  # before the server records it
     server = DebugServer.get(ip, port)
-    print(f"jupdb: running {target} (pid {os.getpid()}, port {server.info['request_port']}); "
-          f"connect with jupdb.connect({os.getpid()})", file=sys.stderr, flush=True)
+    tell_terminal(f"jupdb: running {target} (pid {os.getpid()}, port {server.info['request_port']}); "
+                  f"connect with jupdb.connect({os.getpid()})")
     if not os.environ.get("PYTHONBREAKPOINT"):
         sys.breakpointhook = set_trace
     if wait:

@@ -105,13 +105,9 @@ class DebugServer:
         if self.announced:
             return
         self.announced = True
-        print(
-            f"jupdb: paused at {location['file']}:{location['line']} in {location['function']}() "
-            f"(pid {os.getpid()}, port {self.info['request_port']}); "
-            f"connect with jupdb.connect({os.getpid()})",
-            file=sys.stderr,
-            flush=True,
-        )
+        tell_terminal(f"jupdb: paused at {location['file']}:{location['line']} in {location['function']}() "
+                      f"(pid {os.getpid()}, port {self.info['request_port']}); "
+                      f"connect with jupdb.connect({os.getpid()})")
 
     def publish(self, msg_type: str, content: Dict[str, Any], thread: Optional[int] = None) -> None:
         self.native.publish(msg_type, content, thread)
@@ -159,6 +155,14 @@ def forward_output(server: _native.Server) -> None:
         stream = getattr(sys, name)
         if stream is not None:
             setattr(sys, name, OutputStandIn(server, name, stream))
+
+
+def tell_terminal(line: str) -> None:
+    """Print jupdb's own ``line`` on the program's stderr, not forwarded to
+    clients: it is not the program's output."""
+    stream = sys.stderr
+    original = stream.original if isinstance(stream, OutputStandIn) else stream
+    print(line, file=original, flush=True)
 
 
 def stop_forwarding_output() -> None:
