@@ -112,7 +112,8 @@ class PauseHandle:
     """A paused thread's inbox."""
 
     def next_request(self, timeout: Optional[float] = None) -> Optional[Request]:
-        """The next request (GIL released while waiting); None on timeout or once closed."""
+        """The next request (GIL released while waiting); None on timeout or once closed.
+        A paused thread's handle runs signal handlers meanwhile (Ctrl-C raises here)."""
     def set_location(self, location: dict[str, Any]) -> None: ...
     def close(self) -> None:
         """The thread resumes: later requests for it get a NotPaused error."""
@@ -171,10 +172,12 @@ class Client:
     def request(self, msg_type: str, content: dict[str, Any], *, buffers: list[Any] = ...,
                 thread: Optional[int] = None, timeout: float = 10.0
                 ) -> tuple[str, dict[str, Any], list[Frame], Optional[int]]:
-        """Send a request, wait (GIL released) for its reply; TimeoutError after ``timeout``."""
+        """Send a request, wait (GIL released) for its reply; TimeoutError after ``timeout``.
+        Signal handlers run meanwhile: Ctrl-C raises KeyboardInterrupt (the late reply is dropped)."""
     def next_event(self, timeout: Optional[float] = None
                    ) -> Optional[tuple[str, dict[str, Any], list[Frame], Optional[int]]]:
-        """The next event, waiting up to ``timeout`` s (None: for ever); None if none came."""
+        """The next event, waiting up to ``timeout`` s (None: for ever); None if none came.
+        Signal handlers run meanwhile."""
     @property
     def dropped(self) -> int: ...
     @property

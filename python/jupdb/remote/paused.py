@@ -147,6 +147,12 @@ class PausedThread:
                 if request is None:
                     break
                 self.dispatch(request)
+        except BaseException:
+            # Ctrl-C (or a signal handler's exception) while paused: the program
+            # gets it here, as from any blocking call.
+            self._leave()
+            server.publish("resumed", {"thread": tid, "action": "interrupted"}, tid)
+            raise
         finally:
             self._leave()
         resume = self.resume or {"action": "continue"}

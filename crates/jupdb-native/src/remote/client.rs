@@ -233,29 +233,21 @@ impl Client {
         let (waiter, reply) = oneshot::channel();
         self.shared.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), waiter);
         let shared = &self.shared;
-        let received = py.allow_threads(|| {
-            let frames = encode(&message, &shared.signer);
-            runtime::drive(async {
-                let Ok(message) = ZmqMessage::try_from(frames) else { return Err(false) };
-                if shared.dealer.lock().await.send(message).await.is_err() {
-                    return Err(false);
-                }
-                match runtime::within(Some(timeout), runtime::spin_first(reply)).await {
-                    Some(Ok(message)) => Ok(message),
-                    _ => Err(true),
-                }
-            })
-        });
-        match received {
-            Ok(message) => message_tuple(py, message),
-            Err(timed_out) => {
-                self.shared.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-                if timed_out {
-                    Err(PyTimeoutError::new_err(format!("no reply to {msg_type} within {timeout} s")))
-                } else {
-                    Err(PyConnectionError::new_err("this connection is closed"))
-                }
-            }
+        // The reply, or None if the connection is closed.
+        let exchange = async {
+            let message = ZmqMessage::try_from(encode(&message, &shared.signer)).ok()?;
+            shared.dealer.lock().await.send(message).await.ok()?;
+            reply.await.ok()
+        };
+        // Ctrl-C while waiting raises KeyboardInterrupt here; the late reply is dropped.
+        let failed = match runtime::wait_interruptibly(py, Some(timeout), true, exchange) {
+            Ok(Some(Some(message))) => return message_tuple(py, message),
+            failed => failed,
+        };
+        self.shared.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+        match failed? {
+            None => Err(PyTimeoutError::new_err(format!("no reply to {msg_type} within {timeout} s"))),
+            Some(_) => Err(PyConnectionError::new_err("this connection is closed")),
         }
     }
 
@@ -268,7 +260,7 @@ impl Client {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(Duration::try_from_secs_f64(t.max(0.0)).ok()?));
         let event = match self.inbox.pop() {
             Some(event) => Some(event), // no need to release the GIL
-            None => py.allow_threads(|| runtime::drive(self.inbox.next(deadline))),
+            None => runtime::wait_interruptibly(py, None, false, self.inbox.next(deadline))?.flatten(),
         };
         event.map(|e| message_tuple(py, e)).transpose()
     }

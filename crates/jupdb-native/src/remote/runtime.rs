@@ -25,6 +25,7 @@
 //! writing to them would interleave with the parent's messages. Sockets made
 //! before a fork therefore stay the parent's: [`Process`] tells which they are.
 
+use pyo3::prelude::*;
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::task::Poll;
@@ -249,6 +250,42 @@ pub async fn within<F: Future>(seconds: Option<f64>, future: F) -> Option<F::Out
     match seconds {
         None => Some(future.await),
         Some(secs) => tokio::time::timeout(Duration::from_secs_f64(secs.max(0.0)), future).await.ok(),
+    }
+}
+
+/// How often a thread waiting in [`wait_interruptibly`] comes back to run
+/// Python's signal handlers: the delay of a Ctrl-C there.
+const SIGNAL_CHECK: Duration = Duration::from_millis(50);
+
+/// `future`'s output, waited for as [`drive`] does (polling for a while first
+/// with `spin`, see [`spin_first`]), with the GIL released; None if `seconds`
+/// (None: no limit) pass first. Every [`SIGNAL_CHECK`] the thread takes the GIL
+/// to run Python's signal handlers, so that Ctrl-C raises KeyboardInterrupt
+/// out of this wait as it does out of `time.sleep` (on the main thread; on
+/// another one it is a no-op), and a handler's exception is this call's.
+pub fn wait_interruptibly<F>(py: Python<'_>, seconds: Option<f64>, spin: bool, future: F) -> PyResult<Option<F::Output>>
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    let deadline = seconds.and_then(|s| Instant::now().checked_add(Duration::try_from_secs_f64(s.max(0.0)).ok()?));
+    let mut future = pin!(future);
+    let mut spin = spin;
+    loop {
+        let slice = deadline.map_or(SIGNAL_CHECK, |d| d.saturating_duration_since(Instant::now()).min(SIGNAL_CHECK));
+        let output = py.allow_threads(|| {
+            // The timer is made in the runtime, which must be running (hence async).
+            let step = async { tokio::time::timeout(slice, future.as_mut()).await.ok() };
+            if spin { drive(spin_first(step)) } else { drive(step) }
+        });
+        if output.is_some() {
+            return Ok(output);
+        }
+        py.check_signals()?;
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(None);
+        }
+        spin = false;
     }
 }
 

@@ -448,6 +448,8 @@ impl PauseHandle {
     /// The next request for this thread, waiting with the GIL released; None after
     /// `timeout` seconds (None: wait for ever), once closed, or in a child
     /// forked since the pause (requests go to the parent, so the child runs on).
+    /// A paused thread runs Python's signal handlers while it waits: Ctrl-C
+    /// raises KeyboardInterrupt here.
     #[pyo3(signature = (timeout=None))]
     fn next_request(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Request>> {
         if !self.shared.process.is_current() {
@@ -456,20 +458,19 @@ impl PauseHandle {
         release_sent_buffers(py);
         // Taken out while waiting (a Receiver cannot be shared), put back after.
         let Some(mut requests) = self.requests.lock().unwrap_or_else(|e| e.into_inner()).take() else { return Ok(None) };
-        // A paused thread reads the socket itself while it waits; the service
-        // thread, which waits as long as the program runs, leaves that to others.
-        let paused = self.token.is_some();
-        let (requests, incoming) = py.allow_threads(move || {
-            let next = async { runtime::within(timeout, requests.recv()).await.flatten() };
-            let incoming = if paused { runtime::drive(runtime::spin_first(next)) } else { runtime::wait(next) };
-            (requests, incoming)
-        });
+        let incoming = if self.token.is_some() {
+            // A paused thread reads the socket itself while it waits.
+            runtime::wait_interruptibly(py, timeout, true, requests.recv()).map(Option::flatten)
+        } else {
+            // The service thread, which waits as long as the program runs, leaves that to others.
+            Ok(py.allow_threads(|| runtime::wait(runtime::within(timeout, requests.recv()))).flatten())
+        };
         let mut slot = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         if !*self.closed.lock().unwrap_or_else(|e| e.into_inner()) {
             *slot = Some(requests);
         }
         drop(slot);
-        let Some(incoming) = incoming else { return Ok(None) };
+        let Some(incoming) = incoming? else { return Ok(None) };
         let content = from_value(py, &incoming.message.content)?.unbind();
         Ok(Some(Request { shared: self.shared.clone(), incoming, content, replied: Mutex::new(false) }))
     }

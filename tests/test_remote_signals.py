@@ -1,0 +1,96 @@
+"""Signals while waiting: a paused program and a waiting client run Python's
+signal handlers, so that Ctrl-C works on both as it does on any blocking call."""
+
+import signal
+
+import pytest
+
+import jupdb
+from remote_helpers import TIMEOUT, launch, runtime_dir  # noqa: F401
+
+
+def test_ctrl_c_while_paused_raises_keyboard_interrupt_where_it_paused(launch):
+    program = launch("""
+        import jupdb
+
+        try:
+            jupdb.set_trace()
+        except KeyboardInterrupt:
+            print("interrupted at the pause", flush=True)
+        went_on = True
+        jupdb.set_trace()                         # SECOND
+    """)
+    session = program.connect()
+    program.proc.send_signal(signal.SIGINT)
+    program.wait_stdout("interrupted at the pause")
+    stop = session.wait(timeout=TIMEOUT)
+    assert (stop.function, stop.code) == ("<module>", "jupdb.set_trace()                         # SECOND")
+    assert session.eval("went_on").repr == "True"  # the debugger still serves the program
+    session.cont()
+    program.assert_finishes_ok()
+
+
+def test_uncaught_ctrl_c_while_paused_ends_the_program_as_python_does(launch):
+    program = launch("""
+        import jupdb
+        jupdb.set_trace()
+    """)
+    program.wait_paused()
+    program.proc.send_signal(signal.SIGINT)
+    assert program.finish() == -signal.SIGINT  # KeyboardInterrupt's exit, as python's own
+    assert "KeyboardInterrupt" in program.stderr
+
+
+def test_signal_handlers_run_while_paused_and_the_pause_goes_on(launch):
+    program = launch("""
+        import signal, jupdb
+
+        received = []
+
+        def handler(signum, frame):
+            received.append(signum)
+            print("handled", flush=True)
+
+        signal.signal(signal.SIGUSR1, handler)
+        a = 10
+        jupdb.set_trace()
+    """)
+    session = program.connect()
+    program.proc.send_signal(signal.SIGUSR1)
+    program.wait_stdout("handled")
+    assert session.eval("(a, received)").repr == f"(10, [{int(signal.SIGUSR1)}])"
+    assert session.status()["state"] == "paused"
+    session.cont()
+    program.assert_finishes_ok()
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_a_signal_interrupts_a_waiting_client_and_its_late_reply_is_dropped(launch, tmp_path):
+    program = launch("""
+        import time, jupdb
+        a = 10
+        jupdb.set_trace()
+    """)
+    session = program.connect()
+    finished = tmp_path / "finished"
+
+    def interrupt(signum, frame):
+        raise Interrupted(finished.exists())  # as Ctrl-C's handler raises KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        with pytest.raises(Interrupted) as caught:
+            session.eval(f"time.sleep(3) or open({str(finished)!r}, 'w').close() or 'late'")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert caught.value.args == (False,), "the handler ran only once the reply had come"
+    # The program finishes the interrupted request, then answers this one with its own reply.
+    assert session.eval("a").repr == "10"
+    assert finished.exists()
+    session.cont()
+    program.assert_finishes_ok()
