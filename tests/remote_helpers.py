@@ -395,7 +395,7 @@ def _unpack_map(data: bytes, i: int, n: int):
     return out, i
 
 
-PROTOCOL_VERSION = "2.4"
+PROTOCOL_VERSION = "2.5"
 CHUNK_LEN = 1 << 20
 
 

@@ -146,7 +146,7 @@ def test_the_stack_and_steps_stay_in_the_program_run_by_jupdb(launch):
 
 
 def test_run_prints_the_programs_traceback_without_jupdbs_frames(launch):
-    program = launch("def boom():\n    raise ValueError('bad input')\n\nboom()\n", command=RUN)
+    program = launch("def boom():\n    raise ValueError('bad input')\n\nboom()\n", command=[*RUN, "--no-post-mortem"])
     assert program.finish() == 1
     traceback_text = program.stderr.split("\n", 1)[1]  # after the "jupdb: running" line
     assert traceback_text.startswith("Traceback (most recent call last):")

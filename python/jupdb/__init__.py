@@ -20,6 +20,8 @@ Probes fire in every thread; code they do not target runs at full speed
 (``sys.monitoring`` on CPython 3.12+, a C profile hook on 3.10 and 3.11).
 """
 
+from typing import TYPE_CHECKING
+
 from .breakpoints import Breakpoint
 from .calls import CallCapture, CallInfo, CallListCapture
 from .debugger import Debugger, NoPdb, breakpoint, capture_call, capture_calls, get_nopdb
@@ -40,10 +42,13 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
+if TYPE_CHECKING:
+    import types
+
 # The remote debugger is imported on first use, so that `import jupdb` stays cheap.
 _REMOTE = {"connect", "sessions", "Session", "RemoteValue", "RemoteError", "SessionLost",
            "FrameInfo", "ThreadInfo", "SessionInfo"}
-__all__ += sorted(_REMOTE | {"set_trace"})
+__all__ += sorted(_REMOTE | {"set_trace", "post_mortem", "pm"})
 
 
 def __getattr__(name: str) -> object:
@@ -65,3 +70,23 @@ def set_trace(*, ip: str = "127.0.0.1", port: int = 0) -> None:
     from .remote.debuggee import set_trace as pause
 
     pause(sys._getframe(1), ip=ip, port=port)
+
+
+def post_mortem(exception: "BaseException | types.TracebackType | None" = None, *, ip: str = "127.0.0.1",
+                port: int = 0) -> None:
+    """Pause the calling thread where ``exception`` (default: the one being
+    handled; or a traceback) was raised and serve remote clients until one
+    continues: ``pdb.post_mortem`` for the remote debugger."""
+    from .remote.debuggee import post_mortem as pause
+
+    pause(exception, ip=ip, port=port)
+
+
+def pm(*, ip: str = "127.0.0.1", port: int = 0) -> None:
+    """Post-mortem of the last uncaught exception (``sys.last_value``), as ``pdb.pm``."""
+    import sys
+
+    last = getattr(sys, "last_value", None)
+    if last is None:
+        raise ValueError("no uncaught exception to examine (sys.last_value is not set)")
+    post_mortem(last, ip=ip, port=port)

@@ -7,7 +7,9 @@ breakpoints, pause it (``Session.pause``) or watch its output, without a
 ``set_trace()`` in the code; ``breakpoint()`` pauses it as ``jupdb.set_trace()``
 does (unless ``PYTHONBREAKPOINT`` says otherwise). ``--wait`` stops it at its
 first line until a client lets it go (what ``python -m pdb`` and debugpy's
-``--wait-for-client`` do).
+``--wait-for-client`` do). An uncaught exception, in the main thread or any
+other, pauses that thread for a post-mortem (as ``python -m pdb`` does) until
+a client continues it; ``--no-post-mortem`` lets the program end at once.
 
 ``jupdb sessions`` lists the programs a client can connect to.
 """
@@ -20,7 +22,7 @@ import os
 import runpy
 import sys
 import traceback
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from .scope import is_launcher_code
 
@@ -32,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
                               description="Run a script (or -m module) as __main__ with jupdb's server started, "
                                           "so that a client can connect before any breakpoint.")
     run.add_argument("--wait", action="store_true", help="stop at the program's first line until a client continues")
+    run.add_argument("--no-post-mortem", dest="post_mortem", action="store_false",
+                     help="do not pause at an uncaught exception (by default its thread waits for a client)")
     run.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: loopback only)")
     run.add_argument("--port", type=int, default=0, help="request port (default: a free one)")
     run.add_argument("-m", dest="module", action="store_true", help="the target is a module, as with python -m")
@@ -46,7 +50,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if options.command == "sessions":
         return _list_sessions()
     return run(options.target, options.args, module=options.module, wait=options.wait, ip=options.ip,
-               port=options.port)
+               port=options.port, post_mortem=options.post_mortem)
 
 
 def _list_sessions() -> int:
@@ -79,9 +83,10 @@ def _source_of(target: str, module: bool) -> str:
 
 
 def run(target: str, args: List[str], *, module: bool = False, wait: bool = False, ip: str = "127.0.0.1",
-        port: int = 0) -> int:
+        port: int = 0, post_mortem: bool = True) -> int:
     """Run ``target`` as ``__main__`` with the server started; its exit code."""
     from .remote.debuggee import DebugServer, set_trace, tell_terminal
+    from .remote.debuggee import post_mortem as pause_at
 
     # As python does: a script's directory, or for -m the current one, comes first on sys.path.
     sys.path[0] = os.getcwd() if module else os.path.dirname(os.path.abspath(target))
@@ -94,6 +99,8 @@ def run(target: str, args: List[str], *, module: bool = False, wait: bool = Fals
         sys.breakpointhook = set_trace
     if wait:
         server.service.pause_at_first_line(source)
+    if post_mortem:
+        _pause_at_uncaught_exceptions_in_threads(pause_at)
     try:
         if module:
             runpy.run_module(target, run_name="__main__", alter_sys=True)
@@ -107,5 +114,23 @@ def run(target: str, args: List[str], *, module: bool = False, wait: bool = Fals
         while tb is not None and is_launcher_code(tb.tb_frame.f_code):
             tb = tb.tb_next
         traceback.print_exception(type(exc), exc, tb)
-        return 130 if isinstance(exc, KeyboardInterrupt) else 1
+        if isinstance(exc, KeyboardInterrupt):
+            return 130
+        if post_mortem and tb is not None:  # a frame of the program's to look at (not a SyntaxError in it, say)
+            pause_at(exc)
+        return 1
     return 0
+
+
+def _pause_at_uncaught_exceptions_in_threads(pause_at: Callable[[BaseException], None]) -> None:
+    """After a thread's uncaught exception is printed, that thread pauses for a post-mortem."""
+    import threading
+
+    printing = threading.excepthook
+
+    def hook(args: "threading.ExceptHookArgs") -> None:
+        printing(args)
+        if args.exc_value is not None and args.exc_value.__traceback__ is not None:
+            pause_at(args.exc_value)
+
+    threading.excepthook = hook

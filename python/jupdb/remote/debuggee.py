@@ -18,7 +18,7 @@ import sys
 import threading
 import types
 import warnings
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Union
 
 from .. import _native
 
@@ -100,12 +100,14 @@ class DebugServer:
         except OSError:
             pass  # the file is a convenience for finding us; serving goes on
 
-    def announce(self, location: Dict[str, Any]) -> None:
-        """The one line on stderr at the first pause: where, and how to connect."""
-        if self.announced:
+    def announce(self, location: Dict[str, Any], exception: Optional[Dict[str, str]] = None) -> None:
+        """One line on stderr at the first pause, and at every post-mortem (a
+        program that crashed says so): where, and how to connect."""
+        if self.announced and exception is None:
             return
         self.announced = True
-        tell_terminal(f"jupdb: paused at {location['file']}:{location['line']} in {location['function']}() "
+        what = "paused" if exception is None else f"post-mortem of {exception['ename']}"
+        tell_terminal(f"jupdb: {what} at {location['file']}:{location['line']} in {location['function']}() "
                       f"(pid {os.getpid()}, port {self.info['request_port']}); "
                       f"connect with jupdb.connect({os.getpid()})")
 
@@ -190,6 +192,35 @@ def _now() -> str:
     import datetime
 
     return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def post_mortem(exception: Union[BaseException, types.TracebackType, None] = None, *, ip: str = "127.0.0.1",
+                port: int = 0) -> None:
+    """Pause the calling thread where ``exception`` was raised (default: the one
+    being handled) and serve remote clients until one continues, as
+    ``pdb.post_mortem`` does locally. Clients see the traceback's frames (and
+    the callers of its outermost one) at the lines the exception passed, and
+    may inspect and change them, but not step: they have finished."""
+    from .paused import PausedThread
+
+    if exception is None:
+        exception = sys.exc_info()[1]
+        if exception is None:
+            raise ValueError("post_mortem() needs an exception or a traceback when none is being handled")
+    elif isinstance(exception, types.TracebackType):
+        exception = _exception_of(exception)
+    if exception.__traceback__ is None:
+        raise ValueError(f"{type(exception).__name__} has no traceback: it was never raised")
+    PausedThread.post_mortem(DebugServer.get(ip, port), exception).serve()
+
+
+def _exception_of(tb: types.TracebackType) -> BaseException:
+    """The exception whose traceback ``tb`` is, if Python still knows it (the one
+    being handled, or the last uncaught one); else a stand-in carrying ``tb``."""
+    for known in (sys.exc_info()[1], getattr(sys, "last_value", None)):
+        if known is not None and known.__traceback__ is tb:
+            return known
+    return Exception("an exception known only by its traceback").with_traceback(tb)
 
 
 def set_trace(frame: Optional[types.FrameType] = None, *, ip: str = "127.0.0.1", port: int = 0) -> None:

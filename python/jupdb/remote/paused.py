@@ -37,9 +37,12 @@ class RequestError(Exception):
         self.traceback = traceback
 
 
-def user_code_failed(exc: BaseException) -> RequestError:
+def user_code_failed(exc: BaseException, handled: Optional[BaseException]) -> RequestError:
     """The error reply for an exception raised by the client's code, with the
-    traceback of that code only (not of the debugger around it)."""
+    traceback of that code only (not of the debugger around it, nor of the
+    exception ``handled`` where the thread paused, a post-mortem's say)."""
+    if exc.__context__ is handled:
+        exc.__context__ = None
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != "<remote>":
         tb = tb.tb_next
@@ -47,15 +50,20 @@ def user_code_failed(exc: BaseException) -> RequestError:
     return RequestError(type(exc).__name__, str(exc), text)
 
 
-def location_of(frame: types.FrameType) -> Dict[str, Any]:
-    return {"file": frame.f_code.co_filename, "line": frame.f_lineno, "function": frame.f_code.co_name}
+def location_of(frame: types.FrameType, line: Optional[int] = None) -> Dict[str, Any]:
+    """Where ``frame`` is (at ``line``, if not at its current one)."""
+    return {"file": frame.f_code.co_filename, "line": frame.f_lineno if line is None else line,
+            "function": frame.f_code.co_name}
 
 
-def frame_info(index: int, frame: types.FrameType) -> Dict[str, Any]:
-    info = location_of(frame)
-    info["index"] = index
-    info["code"] = linecache.getline(frame.f_code.co_filename, frame.f_lineno, frame.f_globals).strip()
-    return info
+def exception_details(exc: BaseException) -> Dict[str, str]:
+    """An exception as a ``paused`` event reports it, its traceback without
+    the launcher's frames (``jupdb run``'s and runpy's)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None and is_launcher_code(tb.tb_frame.f_code):
+        tb = tb.tb_next
+    return {"ename": type(exc).__name__, "evalue": str(exc),
+            "traceback": "".join(traceback.format_exception(type(exc), exc, tb))}
 
 
 class _ThreadOutput(io.TextIOBase):
@@ -92,12 +100,14 @@ class PausedThread:
                  in_line_event: bool = False, **details: Any) -> None:
         self.server = server
         self.stack: List[types.FrameType] = []
+        #: The stack's line numbers where they are not the frames' current ones
+        #: (post-mortem: where the exception passed), by index.
+        self.lines: Dict[int, int] = {}
         f: Optional[types.FrameType] = frame
         while f is not None:
             self.stack.append(f)
             f = f.f_back
-        while len(self.stack) > 1 and is_launcher_code(self.stack[-1].f_code):
-            self.stack.pop()  # `jupdb run`'s and runpy's frames: not the program's
+        self._trim_launcher()
         self.selected = 0
         self.reason = reason
         self.details = details
@@ -108,15 +118,57 @@ class PausedThread:
         me = threading.get_ident()
         self._output = (_ThreadOutput(None, me), _ThreadOutput(None, me))
 
+    @classmethod
+    def post_mortem(cls, server: "DebugServer", exc: BaseException) -> "PausedThread":
+        """The calling thread, paused at the frame where ``exc`` was raised, the
+        stack being its traceback (innermost first) and the callers of its
+        outermost frame. The traceback's frames have finished (or will not
+        resume from these lines): they can be inspected, not stepped."""
+        assert exc.__traceback__ is not None
+        entries = []
+        tb: Optional[types.TracebackType] = exc.__traceback__
+        while tb is not None:
+            entries.append((tb.tb_frame, tb.tb_lineno))
+            tb = tb.tb_next
+        paused = cls(server, entries[0][0], reason="exception", exception=exception_details(exc))
+        paused.stack[:1] = [frame for frame, _ in reversed(entries)]
+        paused.lines = {i: line for i, (_, line) in enumerate(reversed(entries))}
+        paused._trim_launcher()
+        return paused
+
+    def _trim_launcher(self) -> None:
+        while len(self.stack) > 1 and is_launcher_code(self.stack[-1].f_code):
+            self.lines.pop(len(self.stack) - 1, None)
+            self.stack.pop()  # `jupdb run`'s and runpy's frames: not the program's
+
     # -- where ---------------------------------------------------------------
+    @property
+    def is_post_mortem(self) -> bool:
+        return self.reason == "exception"
+
     def frame(self, index: Optional[int] = None) -> types.FrameType:
         index = self.selected if index is None else index
         if not 0 <= index < len(self.stack):
             raise RequestError("NoSuchFrame", f"there is no frame {index} (0 to {len(self.stack) - 1})")
         return self.stack[index]
 
+    def line(self, index: int) -> int:
+        """The line frame ``index`` is at."""
+        return self.lines.get(index, self.stack[index].f_lineno)
+
+    def frame_info(self, index: int) -> Dict[str, Any]:
+        frame, line = self.stack[index], self.line(index)
+        info = location_of(frame, line)
+        info["index"] = index
+        info["code"] = linecache.getline(frame.f_code.co_filename, line, frame.f_globals).strip()
+        return info
+
     def location(self) -> Dict[str, Any]:
-        return location_of(self.stack[0])
+        return location_of(self.stack[0], self.line(0))
+
+    def stop_details(self) -> Dict[str, Any]:
+        """Where and why the thread stopped (with the breakpoint, exception, … that made it)."""
+        return {"reason": self.reason, "location": self.location(), **self.details}
 
     # -- the loop ------------------------------------------------------------
     def serve(self) -> Optional[Dict[str, Any]]:
@@ -135,11 +187,10 @@ class PausedThread:
         handle = self.handle = server.native.pause(tid, self.thread.name, self.location())
         server.paused[tid] = self
         server.update_state()
-        server.announce(self.location())
+        server.announce(self.location(), self.details.get("exception"))
         server.stops += 1
-        event = {"thread": tid, "thread_name": self.thread.name, "reason": self.reason,
-                 "location": self.location(), "stop": server.stops,
-                 "watches": server.service.evaluate_watches(self.stack[0]), **self.details}
+        event = {"thread": tid, "thread_name": self.thread.name, "stop": server.stops,
+                 "watches": server.service.evaluate_watches(self.stack[0]), **self.stop_details()}
         server.publish("paused", event, tid)
         try:
             while self.resume is None:
@@ -192,10 +243,11 @@ class PausedThread:
         out, err = self._output
         out.original, err.original = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = out, err  # what this thread prints goes into the reply
+        handled = sys.exc_info()[1]
         try:
             value = eval(compiled, frame.f_globals, namespace)
         except BaseException as exc:  # even SystemExit: a command never ends the program
-            raise user_code_failed(exc) from None
+            raise user_code_failed(exc, handled) from None
         finally:
             if sys.stdout is out:
                 sys.stdout = out.original
@@ -237,7 +289,7 @@ class PausedThread:
 
     # -- stack and source ---------------------------------------------------------
     def do_where(self, c: Dict[str, Any]) -> Reply:
-        return {"selected": self.selected, "frames": [frame_info(i, f) for i, f in enumerate(self.stack)]}, []
+        return {"selected": self.selected, "frames": [self.frame_info(i) for i in range(len(self.stack))]}, []
 
     def do_frame(self, c: Dict[str, Any]) -> Reply:
         if "index" in c:
@@ -247,7 +299,7 @@ class PausedThread:
             index = self.selected + (step if c.get("move", "up") == "up" else -step)
         self.frame(index)  # checks the index
         self.selected = index
-        return {"frame": frame_info(index, self.stack[index])}, []
+        return {"frame": self.frame_info(index)}, []
 
     def do_locals(self, c: Dict[str, Any]) -> Reply:
         frame = self.frame(c.get("frame"))
@@ -255,7 +307,8 @@ class PausedThread:
         return {"locals": {str(k): summarize(v, repr_limit=limit) for k, v in dict(frame.f_locals).items()}}, []
 
     def do_source(self, c: Dict[str, Any]) -> Reply:
-        frame = self.frame(c.get("frame"))
+        index = self.selected if c.get("frame") is None else c["frame"]
+        frame, current = self.frame(index), self.line(index)
         filename = frame.f_code.co_filename
         lines = linecache.getlines(filename, frame.f_globals)
         if not lines:
@@ -271,21 +324,29 @@ class PausedThread:
             chosen = source
         else:
             context = int(c.get("context", 5))
-            first = max(frame.f_lineno - context, 1)
-            chosen = lines[first - 1:frame.f_lineno + context]
-        return {"file": filename, "first_line": first, "current_line": frame.f_lineno,
+            first = max(current - context, 1)
+            chosen = lines[first - 1:current + context]
+        return {"file": filename, "first_line": first, "current_line": current,
                 "lines": [line.rstrip("\n") for line in chosen]}, []
 
     # -- moving on -------------------------------------------------------------------
+    def _check_running(self, what: str) -> None:
+        if self.is_post_mortem:
+            raise RequestError("PostMortem", f"no {what} in a post-mortem (of {self.details['exception']['ename']}): "
+                                             "its frames have finished; cont() lets the program go on")
+
     def do_resume(self, c: Dict[str, Any]) -> Reply:
         action = c.get("action", "continue")
         check_action(action)
+        if action != "continue":
+            self._check_running(action)
         self.resume = dict(c, action=action)
         return {"stop": self.server.stops}, []
 
     def do_jump(self, c: Dict[str, Any]) -> Reply:
         from .stepping import jump
 
+        self._check_running("jump")
         line = int(c["line"])
         frame = self.stack[0]
         if line not in _native.code_lines(frame.f_code):
@@ -296,7 +357,7 @@ class PausedThread:
                 raise RequestError("ValueError", jumped)
             self.handle.set_location(self.location())  # what status_request reports
             self.server.update_state()
-            return {"frame": frame_info(0, frame), "jumped": True}, []
+            return {"frame": self.frame_info(0), "jumped": True}, []
         # Paused by set_trace (not in a line event): jump at the frame's next line event.
         self.resume = {"action": "jump", "line": line}
         return {"stop": self.server.stops}, []

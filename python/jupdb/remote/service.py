@@ -72,7 +72,7 @@ class Service:
             paused = self.server.paused.get(thread.ident)  # type: ignore[arg-type]
             info: Dict[str, Any] = {"id": thread.ident, "name": thread.name, "paused": paused is not None}
             if paused is not None:
-                info["location"] = paused.location()
+                info.update(paused.stop_details())
             elif thread.ident in frames:
                 info["location"] = location_of(frames[thread.ident])  # type: ignore[index]
             threads.append(info)
@@ -92,7 +92,7 @@ class Service:
         stops = self.server.stops
         paused = self.server.paused.get(tid)
         if paused is not None:
-            return {"thread": tid, "paused": True, "location": paused.location(), "stop": stops}
+            return {"thread": tid, "paused": True, "stop": stops, **paused.stop_details()}
         if tid not in self.server.pausers:
             pauser = self.server.pausers[tid] = Pauser(self.server, tid)
             pauser.start()

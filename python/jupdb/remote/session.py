@@ -52,6 +52,11 @@ class FrameInfo:
     thread: Optional[int] = None
     #: Watch results reported with this stop: expression -> RemoteValue or error text.
     watches: Dict[str, Any] = dataclasses.field(default_factory=dict, compare=False)
+    #: Why the thread stopped here ("set_trace", "breakpoint", "step", "pause",
+    #: "jump", "start", "exception"); None for a frame that is not a stop.
+    reason: Optional[str] = dataclasses.field(default=None, compare=False)
+    #: A post-mortem's exception (reason "exception"), with its remote traceback.
+    exception: Optional[RemoteError] = dataclasses.field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line} in {self.function}()" + (f"\n-> {self.code}" if self.code else "")
@@ -107,13 +112,20 @@ class RemoteValue:
         return {"text/plain": repr(self), **self.mime}
 
 
-def _frame(info: Optional[Dict[str, Any]], thread: Optional[int] = None, watches: Any = None) -> Optional[FrameInfo]:
+def _frame(info: Optional[Dict[str, Any]], thread: Optional[int] = None, stop: Optional[Dict[str, Any]] = None
+           ) -> Optional[FrameInfo]:
+    """A FrameInfo from a reply's frame, with what ``stop`` (a ``paused`` event,
+    or a thread's entry in ``threads``) says about the stop there."""
     if not info:
         return None
+    stop = stop or {}
     shown: Dict[str, Any] = {}
-    for w in watches or []:
+    for w in stop.get("watches") or []:
         shown[w["expression"]] = RemoteValue(w["value"]) if "value" in w else f"{w['error']['ename']}: {w['error']['evalue']}"
-    return FrameInfo(info["file"], info["line"], info["function"], info.get("code", ""), info.get("index", 0), thread, shown)
+    exc = stop.get("exception")
+    return FrameInfo(info["file"], info["line"], info["function"], info.get("code", ""), info.get("index", 0), thread,
+                     shown, stop.get("reason"),
+                     None if exc is None else RemoteError(exc["ename"], exc["evalue"], exc.get("traceback", "")))
 
 
 def sessions() -> List[SessionInfo]:
@@ -339,7 +351,7 @@ class Session:
         reply, _ = self.request("pause", _without_none(thread=thread))
         tid = reply["thread"]
         if reply["paused"]:
-            return _stop(reply["location"], tid)
+            return _stop(reply["location"], tid, reply)
         limit = self.timeout if timeout is None else timeout
         try:
             return self._wait_after(reply["stop"], tid, limit)
@@ -376,7 +388,7 @@ class Session:
                 raise SessionLost(f"the debugged program (pid {self.pid}) has exited")
             elif msg_type == "paused" and content.get("stop", 0) > stop and (thread is None or content["thread"] == thread):
                 self._last_stop = content["stop"]
-                return _stop(content["location"], content["thread"], content.get("watches"))
+                return _stop(content["location"], content["thread"], content)
 
     def _print_output(self, content: Dict[str, Any]) -> None:
         """Print here what the program printed there (in the same process it is
@@ -413,19 +425,20 @@ class Session:
     # -- threads --------------------------------------------------------------------------
     def threads(self) -> List[ThreadInfo]:
         reply, _ = self.request("threads")
-        return [ThreadInfo(t["id"], t["name"], t["paused"], _frame(t.get("location"), t["id"])) for t in reply["threads"]]
+        return [ThreadInfo(t["id"], t["name"], t["paused"], _stop(t["location"], t["id"], t) if t.get("location") else None)
+                for t in reply["threads"]]
 
     def select_thread(self, id: Optional[int]) -> None:
         """Send later requests to thread ``id`` (None: the most recently paused one)."""
         self._thread = id
 
 
-def _stop(location: Dict[str, Any], thread: int, watches: Any = None) -> FrameInfo:
+def _stop(location: Dict[str, Any], thread: int, stop: Optional[Dict[str, Any]] = None) -> FrameInfo:
     """The FrameInfo of a stop, with its source line read here."""
     import linecache
 
     code = linecache.getline(location["file"], location["line"]).strip()
-    return _frame(dict(location, code=code), thread, watches)  # type: ignore[return-value]
+    return _frame(dict(location, code=code), thread, stop)  # type: ignore[return-value]
 
 
 def _without_none(**fields: Any) -> Dict[str, Any]:
