@@ -277,6 +277,7 @@ def test_breakpoint_added_while_paused(launch):
     session.cont()
     stop = session.wait(timeout=TIMEOUT)
     assert (stop.function, stop.line, stop.file) == ("work", line, program.path)
+    assert (stop.reason, stop.breakpoint) == ("breakpoint", bid)
     assert session.eval("i").repr == "0"
     session.exec("i = 10")  # work() returns 100 this time
     session.cont()
@@ -284,11 +285,14 @@ def test_breakpoint_added_while_paused(launch):
     assert stop.line == line and session.eval("i").repr == "1"
     assert session.breakpoints()[0]["hits"] == 2
 
-    session.clear_breakpoint(bid)
+    assert session.clear_breakpoint(bid) == [bid]
     assert session.breakpoints() == []
     with pytest.raises(jupdb.RemoteError) as info:
         session.clear_breakpoint(bid)
     assert info.value.ename == "NoSuchBreakpoint"
+    others = [session.add_breakpoint(program.path, line), session.add_breakpoint(program.path, line, cond="i > 3")]
+    assert sorted(session.clear_breakpoint()) == sorted(others)  # no id: all of them, as pdb's clear
+    assert session.breakpoints() == []
     session.cont()
     program.assert_finishes_ok()
     assert program.stdout_lines() == [f"total {100 + 1 + 4 + 9 + 16 + 25}"]

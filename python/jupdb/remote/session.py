@@ -57,6 +57,8 @@ class FrameInfo:
     reason: Optional[str] = dataclasses.field(default=None, compare=False)
     #: A post-mortem's exception (reason "exception"), with its remote traceback.
     exception: Optional[RemoteError] = dataclasses.field(default=None, compare=False)
+    #: The id of the breakpoint that stopped the thread (reason "breakpoint").
+    breakpoint: Optional[int] = dataclasses.field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line} in {self.function}()" + (f"\n-> {self.code}" if self.code else "")
@@ -125,7 +127,8 @@ def _frame(info: Optional[Dict[str, Any]], thread: Optional[int] = None, stop: O
     exc = stop.get("exception")
     return FrameInfo(info["file"], info["line"], info["function"], info.get("code", ""), info.get("index", 0), thread,
                      shown, stop.get("reason"),
-                     None if exc is None else RemoteError(exc["ename"], exc["evalue"], exc.get("traceback", "")))
+                     None if exc is None else RemoteError(exc["ename"], exc["evalue"], exc.get("traceback", "")),
+                     stop.get("breakpoint"))
 
 
 def sessions() -> List[SessionInfo]:
@@ -412,8 +415,9 @@ class Session:
     def breakpoints(self) -> List[Dict[str, Any]]:
         return self.request("breakpoints")[0]["breakpoints"]
 
-    def clear_breakpoint(self, id: int) -> None:
-        self.request("clear", {"id": id})
+    def clear_breakpoint(self, id: Optional[int] = None) -> List[int]:
+        """Remove breakpoint ``id`` (None: all of them, as pdb's ``clear``); the ids removed."""
+        return self.request("clear", {"all": True} if id is None else {"id": id})[0]["cleared"]
 
     def watch(self, expr: str) -> int:
         """Evaluate ``expr`` at every stop; results come with each FrameInfo (``watches``)."""
