@@ -1,12 +1,14 @@
-"""Signals while waiting: a paused program and a waiting client run Python's
-signal handlers, so that Ctrl-C works on both as it does on any blocking call."""
+"""Signals and interrupts: a paused program and a waiting client run Python's
+signal handlers, so that Ctrl-C works on both as it does on any blocking call;
+a client's code that runs too long in the program can be interrupted."""
 
 import signal
+import threading
 
 import pytest
 
 import jupdb
-from remote_helpers import TIMEOUT, launch, runtime_dir  # noqa: F401
+from remote_helpers import TIMEOUT, launch, runtime_dir, wait_until  # noqa: F401
 
 
 def test_ctrl_c_while_paused_raises_keyboard_interrupt_where_it_paused(launch):
@@ -94,3 +96,66 @@ def test_a_signal_interrupts_a_waiting_client_and_its_late_reply_is_dropped(laun
     assert finished.exists()
     session.cont()
     program.assert_finishes_ok()
+
+
+# -- interrupting a client's code ---------------------------------------------------------------
+
+LONG_RUNNING = """
+    import jupdb
+
+    def spin():
+        n = 0
+        while True:
+            n += 1
+
+    n = 0
+    jupdb.set_trace()
+    print("n is", n, flush=True)
+"""
+
+
+def test_ctrl_c_in_the_client_also_stops_the_remote_code(launch):
+    program = launch(LONG_RUNNING)
+    session = program.connect()
+
+    def ctrl_c(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, ctrl_c)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        with pytest.raises(KeyboardInterrupt):
+            session.exec("while True: n += 1")  # never ends by itself
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    # Stopped there too: the thread answers again, and the interrupted exec wrote nothing back.
+    assert session.eval("n").repr == "0"
+    session.cont()
+    program.wait_stdout("n is 0")
+    program.assert_finishes_ok()
+
+
+def test_interrupt_stops_a_long_eval_and_the_thread_stays_paused(launch):
+    program = launch(LONG_RUNNING)
+    session, other = program.connect(), program.connect()
+    tid = session.threads()[0].id
+    assert other.interrupt() == []  # no client code runs: nothing is raised anywhere
+    failed = []
+
+    def evaluate():
+        with pytest.raises(jupdb.RemoteError) as caught:
+            session.eval("spin()")
+        failed.append(caught.value)
+
+    evaluating = threading.Thread(target=evaluate)
+    evaluating.start()
+    assert wait_until(lambda: other.interrupt(), what="the eval to be interrupted") == [tid]
+    evaluating.join(TIMEOUT)
+    assert failed and (failed[0].ename, failed[0].evalue) == ("KeyboardInterrupt", "interrupted")
+    assert "in spin" in failed[0].remote_traceback  # raised in the code the client ran
+    assert session.status()["state"] == "paused"
+    session.exec("n = 7")
+    session.cont()
+    program.wait_stdout("n is 7")
+    program.assert_finishes_ok()  # no interrupt ever reached the program itself

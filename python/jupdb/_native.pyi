@@ -195,3 +195,9 @@ def read_connection(path: str) -> dict[str, Any]: ...
 
 def list_connections() -> list[tuple[str, dict[str, Any]]]:
     """Every live session's (path, info); files of dead processes are removed."""
+
+def run_interruptibly(function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)``, a client's code, which :func:`interrupt` may stop."""
+
+def interrupt(thread: int) -> bool:
+    """Raise KeyboardInterrupt in the client's code ``thread`` runs now (if it runs one); whether it did."""

@@ -43,6 +43,8 @@ def user_code_failed(exc: BaseException, handled: Optional[BaseException]) -> Re
     exception ``handled`` where the thread paused, a post-mortem's say)."""
     if exc.__context__ is handled:
         exc.__context__ = None
+    if isinstance(exc, KeyboardInterrupt) and not exc.args:
+        exc.args = ("interrupted",)  # by a client's interrupt, or Ctrl-C in the program
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != "<remote>":
         tb = tb.tb_next
@@ -245,7 +247,7 @@ class PausedThread:
         sys.stdout, sys.stderr = out, err  # what this thread prints goes into the reply
         handled = sys.exc_info()[1]
         try:
-            value = eval(compiled, frame.f_globals, namespace)
+            value = _native.run_interruptibly(eval, compiled, frame.f_globals, namespace)
         except BaseException as exc:  # even SystemExit: a command never ends the program
             raise user_code_failed(exc, handled) from None
         finally:

@@ -11,6 +11,7 @@ import traceback
 import types
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
+from .. import _native
 from .summary import summarize
 
 if TYPE_CHECKING:
@@ -97,6 +98,13 @@ class Service:
             pauser = self.server.pausers[tid] = Pauser(self.server, tid)
             pauser.start()
         return {"thread": tid, "paused": False, "stop": stops}
+
+    def do_interrupt(self, c: Dict[str, Any]) -> Dict[str, Any]:
+        """Raise KeyboardInterrupt in the client's code that paused threads run
+        (``thread``, default: every one): an eval that runs too long. The
+        thread stays paused; the request that ran the code gets an error reply."""
+        chosen = [c["thread"]] if c.get("thread") else list(self.server.paused)
+        return {"interrupted": [tid for tid in chosen if _native.interrupt(tid)]}
 
     # -- breakpoints --------------------------------------------------------------------
     def do_break(self, c: Dict[str, Any]) -> Dict[str, Any]:
@@ -235,8 +243,6 @@ class Service:
 def _lines_with_code(source: Any, path: Any) -> set:
     """Every line of ``source`` (text or an AST of the file at ``path``) that some
     code object of it runs."""
-    from .. import _native
-
     code = compile(source, str(path), "exec")
     lines: set = set()
     todo = [code]

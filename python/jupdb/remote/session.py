@@ -203,9 +203,14 @@ class Session:
         if self._closed:
             raise ConnectionError(f"this session (pid {self.pid}) has been closed")
         limit = self.timeout if timeout is None else timeout
+        thread = self._thread if thread is None else thread
         try:
             _, reply, frames, _ = self._client.request(f"{msg_type}_request", content or {}, buffers=list(buffers),
-                                                       thread=self._thread if thread is None else thread, timeout=limit)
+                                                       thread=thread, timeout=limit)
+        except KeyboardInterrupt:
+            if msg_type in _RUNS_CLIENT_CODE:  # Ctrl-C on a long eval: stop it there too, as in a notebook
+                self._interrupt_quietly(thread)
+            raise
         except (TimeoutError, ConnectionError) as exc:
             if not self.alive():
                 raise SessionLost(f"the debugged program (pid {self.pid}) has ended") from None
@@ -215,6 +220,23 @@ class Session:
         if reply.get("status") == "error":
             raise RemoteError(reply.get("ename", "Error"), reply.get("evalue", ""), reply.get("traceback", ""))
         return reply, frames
+
+    def interrupt(self, thread: Optional[int] = None) -> List[int]:
+        """Raise KeyboardInterrupt in the code a client is running in a paused
+        thread (``thread``; default: in every one): an eval or exec that takes
+        too long. The thread stays paused and serving; the interrupted request
+        gets a ``KeyboardInterrupt`` RemoteError. Code blocked in a call into C
+        (``time.sleep``, I/O) stops when that call returns. Ctrl-C during
+        :meth:`eval`, :meth:`exec` or :meth:`fetch` does this by itself. The
+        threads interrupted (none: no client code was running)."""
+        reply, _ = self.request("interrupt", _without_none(thread=thread))
+        return reply["interrupted"]
+
+    def _interrupt_quietly(self, thread: Optional[int]) -> None:
+        try:
+            self.interrupt(thread)
+        except (RemoteError, ConnectionError, TimeoutError):
+            pass  # the program ended, or the reply was late: nothing left to stop
 
     def alive(self) -> bool:
         """Whether the debugged process still runs (a zombie, dead but not yet
@@ -443,6 +465,10 @@ def _stop(location: Dict[str, Any], thread: int, stop: Optional[Dict[str, Any]] 
 
     code = linecache.getline(location["file"], location["line"]).strip()
     return _frame(dict(location, code=code), thread, stop)  # type: ignore[return-value]
+
+
+#: The requests that run a client's code, which Ctrl-C in the client interrupts.
+_RUNS_CLIENT_CODE = ("eval", "exec", "fetch")
 
 
 def _without_none(**fields: Any) -> Dict[str, Any]:

@@ -196,7 +196,7 @@ extern "C" {
 }
 
 /// This thread's `threading.get_ident()`.
-fn current_thread() -> u64 {
+pub(crate) fn current_thread() -> u64 {
     unsafe { PyThread_get_thread_ident() as u64 }
 }
 

@@ -4,6 +4,7 @@
 mod client;
 mod connection;
 mod frame;
+mod interrupt;
 mod output;
 mod runtime;
 mod server;
@@ -18,5 +19,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::Client>()?;
     m.add_class::<frame::Frame>()?;
     m.add_class::<output::OutputTee>()?;
+    m.add_function(wrap_pyfunction!(interrupt::run_interruptibly, m)?)?;
+    m.add_function(wrap_pyfunction!(interrupt::interrupt, m)?)?;
     connection::register(m)
 }

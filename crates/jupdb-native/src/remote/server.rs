@@ -63,13 +63,14 @@ impl RecentIds {
     }
 }
 
-/// Requests about the whole process, served by the service thread even while
-/// no thread is paused.
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
 
-const SERVICE_REQUESTS: [&str; 7] = [
+/// Requests about the whole process, served by the service thread even while
+/// no thread is paused (or while a paused thread is busy running a request).
+const SERVICE_REQUESTS: [&str; 8] = [
     "threads_request",
     "pause_request",
+    "interrupt_request",
     "break_request",
     "breakpoints_request",
     "clear_request",
