@@ -159,3 +159,28 @@ def test_interrupt_stops_a_long_eval_and_the_thread_stays_paused(launch):
     session.cont()
     program.wait_stdout("n is 7")
     program.assert_finishes_ok()  # no interrupt ever reached the program itself
+
+
+def test_interrupt_stops_a_watch_that_never_ends(launch):
+    program = launch("""
+        import jupdb
+
+        def forever():
+            while True:
+                pass
+
+        jupdb.set_trace()
+        x = 1
+        jupdb.set_trace()                         # SECOND
+    """)
+    session, other = program.connect(), program.connect()
+    session.watch("forever()")
+    session.cont()
+    wait_until(lambda: other.interrupt(), what="the watch to be interrupted")
+    stop = session.wait(timeout=TIMEOUT)
+    assert stop.code.endswith("# SECOND")
+    assert stop.watches["forever()"].startswith("KeyboardInterrupt")
+    assert session.eval("x").repr == "1"
+    session.unwatch("forever()")
+    session.cont()
+    program.assert_finishes_ok()

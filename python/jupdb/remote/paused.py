@@ -241,7 +241,7 @@ class PausedThread:
 
     # -- evaluating ------------------------------------------------------------
     def _run(self, code: str, mode: str, frame: types.FrameType, namespace: Any) -> Tuple[Any, Dict[str, str]]:
-        compiled = _compile(code, mode)
+        compiled = compile_client_code(code, mode)
         out, err = self._output
         out.original, err.original = sys.stdout, sys.stderr
         sys.stdout, sys.stderr = out, err  # what this thread prints goes into the reply
@@ -366,7 +366,7 @@ class PausedThread:
 
 
 @functools.lru_cache(maxsize=256)
-def _compile(code: str, mode: str) -> types.CodeType:
+def compile_client_code(code: str, mode: str) -> types.CodeType:
     """Compiled once: clients repeat the same expressions (watches, polling)."""
     return compile(code, "<remote>", mode)
 

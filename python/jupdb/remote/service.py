@@ -100,10 +100,11 @@ class Service:
         return {"thread": tid, "paused": False, "stop": stops}
 
     def do_interrupt(self, c: Dict[str, Any]) -> Dict[str, Any]:
-        """Raise KeyboardInterrupt in the client's code that paused threads run
-        (``thread``, default: every one): an eval that runs too long. The
-        thread stays paused; the request that ran the code gets an error reply."""
-        chosen = [c["thread"]] if c.get("thread") else list(self.server.paused)
+        """Raise KeyboardInterrupt in the client's code (a request's, a watch's,
+        a breakpoint's condition) that a thread runs (``thread``, default: every
+        one): code that runs too long. The thread stays paused (or goes on to
+        pause); the request that ran the code gets an error reply."""
+        chosen = [c["thread"]] if c.get("thread") else [t.ident for t in threading.enumerate()]
         return {"interrupted": [tid for tid in chosen if _native.interrupt(tid)]}
 
     # -- breakpoints --------------------------------------------------------------------
@@ -148,7 +149,7 @@ class Service:
         _, compiled = self.conditions[bid]
         if compiled is not None:
             try:
-                if not eval(compiled, frame.f_globals, dict(frame.f_locals)):
+                if not _native.run_interruptibly(eval, compiled, frame.f_globals, dict(frame.f_locals)):
                     return
             except BaseException as exc:
                 details["condition_error"] = f"{type(exc).__name__}: {exc}"
@@ -229,11 +230,16 @@ class Service:
 
     def evaluate_watches(self, frame: types.FrameType) -> List[Dict[str, Any]]:
         """Every watch's value in ``frame`` (or its error), for a ``paused`` event."""
+        from .paused import compile_client_code
+
         results = []
         for wid, expression in list(self.watches.items()):
             entry: Dict[str, Any] = {"id": wid, "expression": expression}
             try:
-                entry["value"] = summarize(eval(expression, frame.f_globals, dict(frame.f_locals)))
+                # Compiled first: eval() of a string that raises KeyboardInterrupt would
+                # make CPython end the process with SIGINT when it exits.
+                code = compile_client_code(expression, "eval")
+                entry["value"] = summarize(_native.run_interruptibly(eval, code, frame.f_globals, dict(frame.f_locals)))
             except BaseException as exc:  # even SystemExit: a watch never ends the program
                 entry["error"] = {"ename": type(exc).__name__, "evalue": str(exc)}
             results.append(entry)

@@ -222,10 +222,10 @@ class Session:
         return reply, frames
 
     def interrupt(self, thread: Optional[int] = None) -> List[int]:
-        """Raise KeyboardInterrupt in the code a client is running in a paused
-        thread (``thread``; default: in every one): an eval or exec that takes
-        too long. The thread stays paused and serving; the interrupted request
-        gets a ``KeyboardInterrupt`` RemoteError. Code blocked in a call into C
+        """Raise KeyboardInterrupt in the code a client is running in the
+        program (``thread``; default: in every thread): an eval, exec, watch or
+        breakpoint condition that takes too long. The thread stays paused and
+        serving; the interrupted request gets a ``KeyboardInterrupt`` RemoteError. Code blocked in a call into C
         (``time.sleep``, I/O) stops when that call returns. Ctrl-C during
         :meth:`eval`, :meth:`exec` or :meth:`fetch` does this by itself. The
         threads interrupted (none: no client code was running)."""
