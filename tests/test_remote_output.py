@@ -241,3 +241,26 @@ def test_a_forked_child_prints_straight_to_its_streams(launch, capsys):
     session.cont()
     program.assert_finishes_ok()
     assert "child forwarded: False" in program.stdout
+
+
+def test_forwarding_goes_on_after_a_redirect_that_was_active_at_the_first_pause(launch, capsys):
+    program = launch("""
+        import contextlib, io, jupdb
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            jupdb.set_trace()              # the stand-in is put in place here, over the redirect's stream
+        print("after the redirect")        # the redirect put the real stdout back, without a stand-in
+        jupdb.set_trace()                  # SECOND: here it is put back
+        print("forwarded again")
+        jupdb.set_trace()                  # THIRD
+    """)
+    session = program.connect()
+    session.cont()
+    assert session.wait(timeout=TIMEOUT).code.endswith("# SECOND: here it is put back")
+    capsys.readouterr()
+    session.cont()
+    assert session.wait(timeout=TIMEOUT).code.endswith("# THIRD")
+    assert capsys.readouterr().out == "forwarded again\n"
+    session.cont()
+    program.assert_finishes_ok()
+    assert program.stdout == "after the redirect\nforwarded again\n"

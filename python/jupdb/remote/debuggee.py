@@ -150,12 +150,14 @@ class OutputStandIn(_native.OutputTee):
 
 
 def forward_output(server: _native.Server) -> None:
-    """Stand in for sys.stdout and sys.stderr: what the program prints still
-    goes where it went, and ``server`` publishes it too. Writes to their
-    ``.buffer`` or file descriptor are not seen."""
+    """Stand in for sys.stdout and sys.stderr (unless standing in already):
+    what the program prints still goes where it went, and ``server``
+    publishes it too. Writes to their ``.buffer`` or file descriptor are not
+    seen. Called again at every pause: a program that put its own stream
+    back (``contextlib.redirect_stdout`` ending) is forwarded again from then."""
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
-        if stream is not None:
+        if stream is not None and not isinstance(stream, OutputStandIn):
             setattr(sys, name, OutputStandIn(server, name, stream))
 
 

@@ -22,6 +22,8 @@ from ..scope import is_launcher_code
 from .stepping import check_action, start_stepping
 from .summary import REPR_LIMIT, summarize
 
+from .debuggee import forward_output
+
 if TYPE_CHECKING:
     from .debuggee import DebugServer
 
@@ -186,6 +188,7 @@ class PausedThread:
         pauser = server.pausers.get(tid)
         if pauser is not None:  # a client asked for this pause, or it is moot now
             pauser.cancel()
+        forward_output(server.native)
         handle = self.handle = server.native.pause(tid, self.thread.name, self.location())
         server.paused[tid] = self
         server.update_state()
