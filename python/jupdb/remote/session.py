@@ -30,10 +30,14 @@ class RemoteError(Exception):
     """
 
     def __init__(self, ename: str, evalue: str, remote_traceback: str = "") -> None:
-        super().__init__(f"{ename}: {evalue}" + (f"\n\nRemote traceback:\n{remote_traceback}" if remote_traceback else ""))
+        super().__init__(f"{ename}: {evalue}")  # the repr: short, as in a FrameInfo's
         self.ename = ename
         self.evalue = evalue
         self.remote_traceback = remote_traceback
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return text + (f"\n\nRemote traceback:\n{self.remote_traceback}" if self.remote_traceback else "")
 
 
 class SessionLost(ConnectionError):
