@@ -183,8 +183,9 @@ def test_post_mortem_without_an_exception_is_a_clear_error(runtime_dir):
         jupdb.post_mortem()
     with pytest.raises(ValueError, match="never raised"):
         jupdb.post_mortem(KeyError("never raised here"))
-    if hasattr(sys, "last_value"):
-        del sys.last_value
+    for name in ("last_exc", "last_value"):
+        if hasattr(sys, name):
+            delattr(sys, name)
     with pytest.raises(ValueError, match="no uncaught exception"):
         jupdb.pm()
     assert not jupdb.sessions()  # no server was started for these

@@ -83,10 +83,11 @@ def post_mortem(exception: "BaseException | types.TracebackType | None" = None, 
 
 
 def pm(*, ip: str = "127.0.0.1", port: int = 0) -> None:
-    """Post-mortem of the last uncaught exception (``sys.last_value``), as ``pdb.pm``."""
+    """Post-mortem of the last uncaught exception (``sys.last_exc``, before 3.12
+    ``sys.last_value``: what the interactive interpreter and IPython set), as ``pdb.pm``."""
     import sys
 
-    last = getattr(sys, "last_value", None)
+    last = getattr(sys, "last_exc", None) or getattr(sys, "last_value", None)
     if last is None:
-        raise ValueError("no uncaught exception to examine (sys.last_value is not set)")
+        raise ValueError("no uncaught exception to examine (sys.last_exc is not set)")
     post_mortem(last, ip=ip, port=port)

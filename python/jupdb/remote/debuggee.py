@@ -219,7 +219,7 @@ def post_mortem(exception: Union[BaseException, types.TracebackType, None] = Non
 def _exception_of(tb: types.TracebackType) -> BaseException:
     """The exception whose traceback ``tb`` is, if Python still knows it (the one
     being handled, or the last uncaught one); else a stand-in carrying ``tb``."""
-    for known in (sys.exc_info()[1], getattr(sys, "last_value", None)):
+    for known in (sys.exc_info()[1], getattr(sys, "last_exc", None), getattr(sys, "last_value", None)):
         if known is not None and known.__traceback__ is tb:
             return known
     return Exception("an exception known only by its traceback").with_traceback(tb)

@@ -19,10 +19,9 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 from .. import _native
 from ..frames import write_back
 from ..scope import is_launcher_code
+from .debuggee import forward_output
 from .stepping import check_action, start_stepping
 from .summary import REPR_LIMIT, summarize
-
-from .debuggee import forward_output
 
 if TYPE_CHECKING:
     from .debuggee import DebugServer
@@ -134,6 +133,7 @@ class PausedThread:
         while tb is not None:
             entries.append((tb.tb_frame, tb.tb_lineno))
             tb = tb.tb_next
+        # The outermost frame of the traceback and its callers, then the rest of the traceback in front.
         paused = cls(server, entries[0][0], reason="exception", exception=exception_details(exc))
         paused.stack[:1] = [frame for frame, _ in reversed(entries)]
         paused.lines = {i: line for i, (_, line) in enumerate(reversed(entries))}
