@@ -2,10 +2,11 @@
 
     python examples/remote_demo.py
 
-Starts a small "training" script in a subprocess; it pauses at
-``jupdb.set_trace()``. This process then connects (as a notebook would),
-inspects and changes the script's live variables, steps, sets a breakpoint,
-and lets it finish.
+Starts a small "training" script in a subprocess, under ``jupdb run``; it
+pauses at ``jupdb.set_trace()``. This process then connects (as a notebook
+would), inspects and changes the script's live variables, steps, interrupts
+an evaluation that would run for ever, sets a breakpoint, and lets it go on
+until it dies of an uncaught exception: a post-mortem shows where and why.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 
 import jupdb
@@ -37,7 +39,10 @@ PROGRAM = textwrap.dedent(
             weights = [w * 0.5 for w in weights]
         return weights
 
-    train()
+    def report(weights, runs):
+        return sum(weights) / runs             # runs is 0: ZeroDivisionError
+
+    report(train(), runs=0)
     """
 )
 
@@ -49,7 +54,9 @@ def main() -> None:
         script = os.path.join(runtime, "train.py")
         with open(script, "w") as f:
             f.write(PROGRAM)
-        program = subprocess.Popen([sys.executable, script], env=env)
+        # Its output reaches this terminal through the session (as it reaches a notebook).
+        program = subprocess.Popen([sys.executable, "-m", "jupdb", "run", script], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             session = connect_when_paused()
             print("connected to", session.where()[0])
@@ -61,12 +68,20 @@ def main() -> None:
             print("step into ->", session.step())           # into loss_of()
             print("finish ->", session.finish())            # back in train(), loss assigned
             print("source:\n" + session.source(context=2))
+            threading.Thread(target=interrupt_when_running, args=(session,), daemon=True).start()  # or Ctrl-C
+            try:
+                session.eval("sum(i for i in range(10**12))")
+            except jupdb.RemoteError as error:
+                print("interrupted ->", error.ename, "| still paused at", session.where()[0].line)
             line = next(n for n, text in enumerate(PROGRAM.splitlines(), 1) if "penalty =" in text)
             session.add_breakpoint(script, line)
             session.cont()
             stop = session.wait(timeout=10)
             print("breakpoint ->", stop, "| weights there:", session.eval("weights"))
-            session.clear_breakpoint(session.breakpoints()[0]["id"])
+            session.clear_breakpoint()
+            session.cont()
+            stop = session.wait(timeout=10)
+            print("post-mortem ->", stop, "|", stop.exception.ename, "| runs there:", session.eval("runs"))
             session.cont()
         except BaseException:
             program.kill()
@@ -74,6 +89,12 @@ def main() -> None:
         finally:
             program.wait(timeout=10)
         print("program exited with", program.returncode)
+
+
+def interrupt_when_running(session: "jupdb.Session") -> None:
+    """Interrupt the client code the program runs, once it runs some."""
+    while not session.interrupt():
+        time.sleep(0.05)
 
 
 def connect_when_paused(timeout: float = 10.0) -> "jupdb.Session":

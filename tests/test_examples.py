@@ -128,6 +128,23 @@ def test_demo_runs():
     assert "Warning" not in proc.stderr, proc.stderr
 
 
+def test_remote_demo_runs():
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "remote_demo.py")], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for expected in [
+        "changed lr to 0.01",
+        "interrupted -> KeyboardInterrupt | still paused at",
+        "epoch 0: lr=0.01 loss=0.0581",  # the program's output, through the session
+        "breakpoint -> ",
+        "post-mortem -> ",
+        "| ZeroDivisionError | runs there: 0",
+        "program exited with 1",
+    ]:
+        assert expected in proc.stdout, proc.stdout
+    assert "ZeroDivisionError: float division by zero" in proc.stderr  # the program's traceback, forwarded
+
+
 def vit_softmax_line():
     tree = ast.parse((EXAMPLES / "vit_attention.py").read_text())
     for node in tree.body:
