@@ -3,6 +3,7 @@
 exception), its traceback's frames open to clients but not to stepping."""
 
 import re
+import signal
 import sys
 
 import pytest
@@ -189,3 +190,11 @@ def test_post_mortem_without_an_exception_is_a_clear_error(runtime_dir):
     with pytest.raises(ValueError, match="no uncaught exception"):
         jupdb.pm()
     assert not jupdb.sessions()  # no server was started for these
+
+
+def test_ctrl_c_ends_a_post_mortem_without_another_traceback(launch):
+    program = launch(CRASHES, command=JUPDB_RUN)
+    post_mortem_line(program)
+    program.proc.send_signal(signal.SIGINT)
+    assert program.finish() == 130  # what jupdb run returns for KeyboardInterrupt
+    assert program.stderr.count("Traceback") == 1  # the program's, printed before the pause

@@ -117,7 +117,10 @@ def run(target: str, args: List[str], *, module: bool = False, wait: bool = Fals
         if isinstance(exc, KeyboardInterrupt):
             return 130
         if post_mortem and tb is not None:  # a frame of the program's to look at (not a SyntaxError in it, say)
-            pause_at(exc)
+            try:
+                pause_at(exc)
+            except KeyboardInterrupt:  # Ctrl-C instead of a client's continue: the traceback is printed already
+                return 130
         return 1
     return 0
 
