@@ -27,7 +27,7 @@
 
 use pyo3::prelude::*;
 use std::future::{poll_fn, Future};
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::task::Poll;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
@@ -203,14 +203,14 @@ pub fn wait<F: Future>(future: F) -> F::Output {
     driver().runtime.handle().block_on(future)
 }
 
-/// How long [`spin_first`] polls before it sleeps, unless `JUPDB_SPIN_US`
-/// says otherwise (0 turns spinning off): about one eval round trip on a
-/// slow VM, so that a reply or the next request of a client in a loop is
-/// caught while spinning, and a slow one costs at most this much CPU.
+/// How long [`spin`] polls, unless `JUPDB_SPIN_US` says otherwise (0 turns
+/// spinning off): about one eval round trip on a slow VM, so that a reply or
+/// the next request of a client in a loop is caught while spinning, and a
+/// slow one costs at most this much CPU.
 const SPIN: Duration = Duration::from_micros(200);
 
-/// `future`'s output, polled in a busy loop for up to [`SPIN`] before this
-/// thread sleeps until it is ready: for a message expected within
+/// `future`'s output if it is ready within [`SPIN`], polled in a busy loop;
+/// else None, the future left to be awaited. For a message expected within
 /// microseconds (a reply; a paused thread's next request). Between polls the
 /// runtime checks the sockets without sleeping, so a message that arrives
 /// meanwhile is read at once; waking a sleeping thread instead costs tens of
@@ -218,16 +218,15 @@ const SPIN: Duration = Duration::from_micros(200);
 /// docs/performance.md). Spins only with a second core for the peer to run
 /// on, and only while no other thread waits in [`drive`]: a spinner would
 /// take the CPU from the thread that drives the sockets for it.
-pub async fn spin_first<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
+pub async fn spin<F: Future>(mut future: Pin<&mut F>) -> Option<F::Output> {
     let spin = if driver().lock().driving > 1 { Duration::ZERO } else { spin_time() };
     let start = Instant::now();
     loop {
         if let Poll::Ready(output) = poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await {
-            return output;
+            return Some(output);
         }
         if start.elapsed() >= spin {
-            return future.await;
+            return None;
         }
         // In `drive`, the runtime then polls its I/O without blocking and
         // runs its tasks (the socket readers) before it polls us again.
@@ -257,27 +256,29 @@ pub async fn within<F: Future>(seconds: Option<f64>, future: F) -> Option<F::Out
 /// Python's signal handlers: the delay of a Ctrl-C there.
 const SIGNAL_CHECK: Duration = Duration::from_millis(50);
 
-/// `future`'s output, waited for as [`drive`] does (polling for a while first
-/// with `spin`, see [`spin_first`]), with the GIL released; None if `seconds`
-/// (None: no limit) pass first. Every [`SIGNAL_CHECK`] the thread takes the GIL
-/// to run Python's signal handlers, so that Ctrl-C raises KeyboardInterrupt
-/// out of this wait as it does out of `time.sleep` (on the main thread; on
-/// another one it is a no-op), and a handler's exception is this call's.
-pub fn wait_interruptibly<F>(py: Python<'_>, seconds: Option<f64>, spin: bool, future: F) -> PyResult<Option<F::Output>>
+/// `future`'s output, waited for as [`drive`] does (after a [`spin`] if
+/// `spin_first`), with the GIL released; None if `seconds` (None: no limit)
+/// pass first. Every [`SIGNAL_CHECK`] the thread takes the GIL to run
+/// Python's signal handlers, so that Ctrl-C raises KeyboardInterrupt out of
+/// this wait as it does out of `time.sleep` (on the main thread; on another
+/// one it is a no-op), and a handler's exception is this call's.
+pub fn wait_interruptibly<F>(py: Python<'_>, seconds: Option<f64>, spin_first: bool, future: F) -> PyResult<Option<F::Output>>
 where
     F: Future + Send,
     F::Output: Send,
 {
     let deadline = seconds.and_then(|s| Instant::now().checked_add(Duration::try_from_secs_f64(s.max(0.0)).ok()?));
     let mut future = pin!(future);
-    let mut spin = spin;
+    // What comes while spinning needs no timer: most replies and requests.
+    if spin_first {
+        if let Some(output) = py.allow_threads(|| drive(spin(future.as_mut()))) {
+            return Ok(Some(output));
+        }
+    }
     loop {
         let slice = deadline.map_or(SIGNAL_CHECK, |d| d.saturating_duration_since(Instant::now()).min(SIGNAL_CHECK));
-        let output = py.allow_threads(|| {
-            // The timer is made in the runtime, which must be running (hence async).
-            let step = async { tokio::time::timeout(slice, future.as_mut()).await.ok() };
-            if spin { drive(spin_first(step)) } else { drive(step) }
-        });
+        // The timer is made in the runtime, which must be running (hence async).
+        let output = py.allow_threads(|| drive(async { tokio::time::timeout(slice, future.as_mut()).await.ok() }));
         if output.is_some() {
             return Ok(output);
         }
@@ -285,7 +286,6 @@ where
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Ok(None);
         }
-        spin = false;
     }
 }
 
@@ -325,23 +325,23 @@ mod tests {
         assert!(spin_time() > Duration::ZERO, "this test needs two cores and JUPDB_SPIN_US unset or > 0");
         let future = ReadyOnPoll { polls: AtomicUsize::new(0), n: 3 };
         // Nothing ever wakes it: only the spin polls it a second time.
-        let polls = drive(async {
-            tokio::select! {
-                biased;
-                _ = tokio::time::sleep(Duration::from_secs(5)) => None,
-                polls = spin_first(&future) => Some(polls),
-            }
-        });
+        let polls = drive(spin(pin!(&future)));
         assert_eq!(polls, Some(4));
     }
 
     #[test]
-    fn after_spinning_the_future_is_awaited_until_it_wakes() {
+    fn a_future_not_ready_within_the_spin_is_left_to_be_awaited() {
         let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let slept = Duration::from_millis(20);
         assert!(slept > spin_time() * 10);
         let start = Instant::now();
-        drive(spin_first(async { tokio::time::sleep(slept).await }));
+        let spun = drive(async {
+            let mut sleep = pin!(tokio::time::sleep(slept));
+            let spun = spin(sleep.as_mut()).await;
+            sleep.await;
+            spun
+        });
+        assert!(spun.is_none());
         assert!(start.elapsed() >= slept);
     }
 }
