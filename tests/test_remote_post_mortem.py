@@ -47,6 +47,8 @@ def test_jupdb_run_pauses_at_an_uncaught_exception(launch):
     assert (stop.exception.ename, stop.exception.evalue) == ("ZeroDivisionError", "division by zero")
     assert "ratio = a / b" in stop.exception.remote_traceback
     assert "runpy" not in stop.exception.remote_traceback  # the program's traceback, not the launcher's
+    assert str(stop).endswith("-> ratio = a / b                                  # RAISES\n"
+                              "!! ZeroDivisionError: division by zero")  # as pdb names what it examines
 
     frames = session.where()
     assert [(f.function, f.line) for f in frames] == [
@@ -95,7 +97,8 @@ def test_an_uncaught_exception_in_a_thread_pauses_that_thread(launch):
     assert "Exception in thread worker" in program.stderr  # printed by threading's own hook first
     session = program.connect(wait=False)
     worker = paused_thread(session)
-    assert (worker.name, worker.location.reason, worker.location.exception.ename) == ("worker", "exception", "TypeError")
+    stop = worker.location
+    assert (worker.name, stop.reason, stop.exception.ename) == ("worker", "exception", "TypeError")
     session.select_thread(worker.id)
     assert session.eval("(total, item)").repr == "(1, 'x')"
     session.exec("total = 99")  # the frame has finished: changing it is allowed and harmless

@@ -221,6 +221,9 @@ def test_where_up_down_frame_locals_source(launch):
     assert all(f.file == path for f in stack)
     assert stack[0].code == "jupdb.set_trace()                 # INNER"
     assert stack[1].code == "got = inner(m_local)              # MIDDLE"
+    shown = repr(stack).splitlines()  # as a notebook shows it: a frame a line, the selected one marked
+    assert shown[:2] == [f"> #0 {path}:{lines['INNER']} in inner()", "      jupdb.set_trace()                 # INNER"]
+    assert shown[2] == f"  #1 {path}:{lines['MIDDLE']} in middle()"
 
     assert session.eval("i_local").repr == "12"
     assert set(session.locals()) == {"i_arg", "i_local"}
@@ -237,7 +240,8 @@ def test_where_up_down_frame_locals_source(launch):
     with pytest.raises(jupdb.RemoteError) as info:
         session.up()
     assert info.value.ename == "NoSuchFrame"
-    assert session.where()[3].function == "<module>"  # the failed move left the selection alone
+    assert session.where()[3].function == "<module>"
+    assert session.where().selected == 3  # the failed move left the selection alone
     assert session.eval("outer.__name__").repr == "'outer'"
 
     down = session.down()

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 # The remote debugger is imported on first use, so that `import jupdb` stays cheap.
 _REMOTE = {"connect", "sessions", "Session", "RemoteValue", "RemoteError", "SessionLost",
-           "FrameInfo", "ThreadInfo", "SessionInfo"}
+           "FrameInfo", "Stack", "ThreadInfo", "SessionInfo"}
 __all__ += sorted(_REMOTE | {"set_trace", "post_mortem", "pm"})
 
 

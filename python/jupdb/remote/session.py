@@ -65,7 +65,31 @@ class FrameInfo:
     breakpoint: Optional[int] = dataclasses.field(default=None, compare=False)
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line} in {self.function}()" + (f"\n-> {self.code}" if self.code else "")
+        text = f"{self.file}:{self.line} in {self.function}()" + (f"\n-> {self.code}" if self.code else "")
+        if self.exception is not None:  # a post-mortem says what it examines, as pdb does
+            text += f"\n!! {self.exception.ename}: {self.exception.evalue}"
+        return text
+
+
+class Stack(List[FrameInfo]):
+    """A paused thread's frames, innermost first (``stack[0]`` is where it
+    stopped); shown one frame a line, the selected one marked with ``>``."""
+
+    def __init__(self, frames: Sequence[FrameInfo], selected: int = 0) -> None:
+        super().__init__(frames)
+        #: The index of the frame that requests run in (see :meth:`Session.frame`).
+        self.selected = selected
+
+    def __repr__(self) -> str:
+        lines = []
+        for f in self:
+            lines.append(f"{'>' if f.index == self.selected else ' '} #{f.index} {f.file}:{f.line} in {f.function}()")
+            if f.code:
+                lines.append(f"      {f.code}")
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -301,10 +325,10 @@ class Session:
         return {name: RemoteValue(summary) for name, summary in reply["locals"].items()}
 
     # -- stack ------------------------------------------------------------------------
-    def where(self) -> List[FrameInfo]:
+    def where(self) -> Stack:
         """The paused thread's stack, innermost frame first."""
         reply, _ = self.request("where")
-        return [_frame(f, self._thread) for f in reply["frames"]]  # type: ignore[misc]
+        return Stack([_frame(f, self._thread) for f in reply["frames"]], reply["selected"])  # type: ignore[misc]
 
     def frame(self, index: int) -> FrameInfo:
         """Select frame ``index`` (0 = where the thread stopped) for later requests."""
@@ -455,8 +479,8 @@ class Session:
     # -- threads --------------------------------------------------------------------------
     def threads(self) -> List[ThreadInfo]:
         reply, _ = self.request("threads")
-        return [ThreadInfo(t["id"], t["name"], t["paused"], _stop(t["location"], t["id"], t) if t.get("location") else None)
-                for t in reply["threads"]]
+        return [ThreadInfo(t["id"], t["name"], t["paused"],
+                           _stop(t["location"], t["id"], t) if t.get("location") else None) for t in reply["threads"]]
 
     def select_thread(self, id: Optional[int]) -> None:
         """Send later requests to thread ``id`` (None: the most recently paused one)."""
