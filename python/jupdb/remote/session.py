@@ -458,7 +458,11 @@ class Session:
 
     # -- breakpoints and watches -----------------------------------------------------------
     def add_breakpoint(self, file: str, line: int, cond: Optional[str] = None, temporary: bool = False) -> int:
-        """Pause any thread that reaches ``file``:``line`` (where ``cond`` holds); its id."""
+        """Pause any thread that reaches ``file``:``line`` (where ``cond`` holds); its id.
+
+        On CPython 3.10 and 3.11, a thread other than the main one that already
+        runs that line's function reaches the breakpoint once it calls a Python
+        function (a loop that calls none, or only C functions, runs on)."""
         content = _without_none(file=os.path.abspath(file), line=line, condition=cond, temporary=temporary)
         return self.request("break", content)[0]["breakpoint"]["id"]
 
