@@ -64,6 +64,7 @@ impl ZmqFramedRead {
             // What the read buffer holds is the start of this body: the codec
             // stopped at it.
             let mut body = BytesMut::zeroed(len);
+            advise_huge_pages(&mut body);
             let have = self.buffer.len();
             body[..have].copy_from_slice(&self.buffer);
             self.buffer.clear();
@@ -140,6 +141,27 @@ impl ZmqFramedRead {
                 self.buffer.truncate(start);
                 Poll::Pending
             }
+        }
+    }
+}
+
+/// jupdb patch: asks Linux to back a large, untouched frame body with huge
+/// pages, as NumPy does for its own large arrays: a 100 MB body then takes
+/// about 50 page faults instead of 24,000, which cost more than the copy into it.
+fn advise_huge_pages(body: &mut BytesMut) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        if body.len() < 2 * HUGE {
+            return;
+        }
+        let start = body.as_mut_ptr() as usize;
+        let aligned = start.next_multiple_of(HUGE);
+        let end = (start + body.len()) / HUGE * HUGE;
+        // SAFETY: [aligned, end) lies inside `body`'s allocation; the advice
+        // changes how its pages are backed, never their contents.
+        unsafe {
+            libc::madvise(aligned as *mut libc::c_void, end - aligned, libc::MADV_HUGEPAGE);
         }
     }
 }
