@@ -9,6 +9,9 @@ import random
 import secrets
 import signal
 import socket
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 
@@ -139,6 +142,40 @@ def test_program_ends_abnormally_during_wait(launch, ending):
     with pytest.raises(jupdb.SessionLost):
         session.wait(timeout=TIMEOUT)
     assert program.finish() != 0
+
+
+def test_the_reply_to_resume_is_out_before_the_program_goes_on(runtime_dir):
+    """A paused thread's reply is written before it resumes, even while the I/O thread
+    holds the sockets' scheduler (it takes it when no thread has driven for 2 ms: here
+    a thread that holds the GIL makes the paused one wait that long). The program ends
+    with os._exit at once, so a reply still queued then would never arrive: cont()
+    would wait for it until its timeout. Before the fix about 1 run in 10 lost it; the
+    race is a window, so the test runs it many times."""
+    source = textwrap.dedent("""
+        import os, threading, jupdb
+        def hold_the_gil():
+            while True:
+                pass
+        jupdb.set_trace()
+        os._exit(4)
+    """)
+    lost = 0
+    runs = 25
+    for _ in range(runs):
+        program = subprocess.Popen([sys.executable, "-c", source], stderr=subprocess.DEVNULL)
+        try:
+            wait_until(lambda: any(s.pid == program.pid and s.state == "paused" for s in jupdb.sessions()),
+                       what="the program to pause")
+            session = jupdb.connect(program.pid, timeout=3)
+            session.exec("threading.Thread(target=hold_the_gil, daemon=True).start()")
+            try:
+                session.cont()
+            except jupdb.SessionLost:
+                lost += 1
+            assert program.wait(TIMEOUT) == 4
+        finally:
+            program.kill()
+    assert lost == 0, f"{lost} of {runs} replies to resume were lost"
 
 
 def test_program_exits_while_the_client_sleeps_then_requests(launch):

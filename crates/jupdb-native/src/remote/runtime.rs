@@ -184,14 +184,21 @@ pub fn drive<F: Future>(future: F) -> F::Output {
     output
 }
 
-/// Like [`drive`], and then lets the runtime's tasks run once before
-/// returning: the socket writers, so that what `future` sent is written by
-/// this thread now, as far as the socket takes it (the rest of a large reply
-/// is written by whichever thread drives next).
+/// Like [`drive`], and then returns only once the socket writers that
+/// `future` woke have had their turn, so that what it sent is in the
+/// kernel's hands before the caller goes on, as far as the socket takes it
+/// (the rest of a large reply is written by whichever thread drives next).
+/// A paused thread replies and then resumes: the program may end at once
+/// (`os._exit`), and a reply still queued in the runtime would be lost.
+///
+/// Tasks run in the order they were woken, so a task spawned after `future`
+/// has run when they have, whichever thread holds the scheduler: this one,
+/// or the I/O thread, which may hold it still when `future` is done (a
+/// `yield_now` is no turn for them then).
 pub fn drive_and_flush<F: Future>(future: F) -> F::Output {
     drive(async {
         let output = future.await;
-        tokio::task::yield_now().await;
+        let _ = driver().runtime.spawn(async {}).await;
         output
     })
 }
