@@ -170,10 +170,12 @@ class Client:
     def __init__(self, request_endpoint: str, event_endpoint: str, key: bytes, session: str,
                  timeout: float = 10.0) -> None: ...
     def request(self, msg_type: str, content: dict[str, Any], *, buffers: list[Any] = ...,
-                thread: Optional[int] = None, timeout: float = 10.0
+                thread: Optional[int] = None, timeout: float = 10.0,
+                alive: Optional[Callable[[], bool]] = None
                 ) -> tuple[str, dict[str, Any], list[Frame], Optional[int]]:
         """Send a request, wait (GIL released) for its reply; TimeoutError after ``timeout``.
-        Signal handlers run meanwhile: Ctrl-C raises KeyboardInterrupt (the late reply is dropped)."""
+        Signal handlers run meanwhile: Ctrl-C raises KeyboardInterrupt (the late reply is dropped).
+        ``alive`` is called every 0.25 s while waiting: once it returns false, ConnectionError."""
     def next_event(self, timeout: Optional[float] = None
                    ) -> Optional[tuple[str, dict[str, Any], list[Frame], Optional[int]]]:
         """The next event, waiting up to ``timeout`` s (None: for ever); None if none came.

@@ -234,7 +234,7 @@ class Session:
         thread = self._thread if thread is None else thread
         try:
             _, reply, frames, _ = self._client.request(f"{msg_type}_request", content or {}, buffers=list(buffers),
-                                                       thread=thread, timeout=limit)
+                                                       thread=thread, timeout=limit, alive=self.alive)
         except KeyboardInterrupt:
             if msg_type in _RUNS_CLIENT_CODE:  # Ctrl-C on a long eval: stop it there too, as in a notebook
                 self._interrupt_quietly(thread)

@@ -55,6 +55,10 @@ async fn drive_replies(shared: Arc<Shared>, mut recv_half: DealerRecvHalf, mut s
     }
 }
 
+/// How often a request that waits for its reply asks whether the other side
+/// still lives (the `alive` of [`Client::request`]).
+const ALIVE_CHECK: Duration = Duration::from_millis(250);
+
 /// The most `output` text (bytes) that waits to be taken: a client that
 /// never reads events must not grow without bound while the program prints.
 const OUTPUT_LIMIT: usize = 8 << 20;
@@ -214,8 +218,11 @@ impl Client {
     }
 
     /// Sends a request and waits (GIL released) for its reply:
-    /// `(msg_type, content, buffers, thread)`. TimeoutError after `timeout` s.
-    #[pyo3(signature = (msg_type, content, *, buffers=Vec::new(), thread=None, timeout=10.0))]
+    /// `(msg_type, content, buffers, thread)`. TimeoutError after `timeout` s;
+    /// ConnectionError as soon as `alive` (called every [`ALIVE_CHECK`] while
+    /// waiting) returns false: a dead program's reply never comes.
+    #[pyo3(signature = (msg_type, content, *, buffers=Vec::new(), thread=None, timeout=10.0, alive=None))]
+    #[allow(clippy::too_many_arguments)]
     fn request<'py>(
         &self,
         py: Python<'py>,
@@ -224,6 +231,7 @@ impl Client {
         buffers: Vec<Bound<'py, PyAny>>,
         thread: Option<u64>,
         timeout: f64,
+        alive: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         self.check_process()?;
         let mut message = Message::new(msg_type, self.shared.session.clone(), to_value(content.as_any())?);
@@ -239,8 +247,21 @@ impl Client {
             shared.dealer.lock().await.send(message).await.ok()?;
             reply.await.ok()
         };
+        let mut checked = Instant::now();
+        let check_alive = |_: Python<'_>| -> PyResult<()> {
+            let Some(alive) = &alive else { return Ok(()) };
+            if checked.elapsed() < ALIVE_CHECK {
+                return Ok(());
+            }
+            checked = Instant::now();
+            if alive.call0()?.is_truthy()? {
+                Ok(())
+            } else {
+                Err(PyConnectionError::new_err(format!("the other side ended before it replied to {msg_type}")))
+            }
+        };
         // Ctrl-C while waiting raises KeyboardInterrupt here; the late reply is dropped.
-        let failed = match runtime::wait_interruptibly(py, Some(timeout), true, exchange) {
+        let failed = match runtime::wait_interruptibly(py, Some(timeout), true, exchange, check_alive) {
             Ok(Some(Some(message))) => return message_tuple(py, message),
             failed => failed,
         };
@@ -260,7 +281,7 @@ impl Client {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(Duration::try_from_secs_f64(t.max(0.0)).ok()?));
         let event = match self.inbox.pop() {
             Some(event) => Some(event), // no need to release the GIL
-            None => runtime::wait_interruptibly(py, None, false, self.inbox.next(deadline))?.flatten(),
+            None => runtime::wait_interruptibly(py, None, false, self.inbox.next(deadline), |_| Ok(()))?.flatten(),
         };
         event.map(|e| message_tuple(py, e)).transpose()
     }

@@ -268,8 +268,15 @@ const SIGNAL_CHECK: Duration = Duration::from_millis(50);
 /// pass first. Every [`SIGNAL_CHECK`] the thread takes the GIL to run
 /// Python's signal handlers, so that Ctrl-C raises KeyboardInterrupt out of
 /// this wait as it does out of `time.sleep` (on the main thread; on another
-/// one it is a no-op), and a handler's exception is this call's.
-pub fn wait_interruptibly<F>(py: Python<'_>, seconds: Option<f64>, spin_first: bool, future: F) -> PyResult<Option<F::Output>>
+/// one it is a no-op), and a handler's exception is this call's; then
+/// `between`, whose error, likewise, ends the wait.
+pub fn wait_interruptibly<F>(
+    py: Python<'_>,
+    seconds: Option<f64>,
+    spin_first: bool,
+    future: F,
+    mut between: impl FnMut(Python<'_>) -> PyResult<()>,
+) -> PyResult<Option<F::Output>>
 where
     F: Future + Send,
     F::Output: Send,
@@ -290,6 +297,7 @@ where
             return Ok(output);
         }
         py.check_signals()?;
+        between(py)?;
         if deadline.is_some_and(|d| Instant::now() >= d) {
             return Ok(None);
         }

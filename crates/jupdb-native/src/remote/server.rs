@@ -461,7 +461,7 @@ impl PauseHandle {
         let Some(mut requests) = self.requests.lock().unwrap_or_else(|e| e.into_inner()).take() else { return Ok(None) };
         let incoming = if self.token.is_some() {
             // A paused thread reads the socket itself while it waits.
-            runtime::wait_interruptibly(py, timeout, true, requests.recv()).map(Option::flatten)
+            runtime::wait_interruptibly(py, timeout, true, requests.recv(), |_| Ok(())).map(Option::flatten)
         } else {
             // The service thread, which waits as long as the program runs, leaves that to others.
             Ok(py.allow_threads(|| runtime::wait(runtime::within(timeout, requests.recv()))).flatten())
