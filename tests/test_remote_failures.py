@@ -608,3 +608,14 @@ def test_one_session_shared_by_many_threads(launch):
     assert problems == []
     session.cont()
     program.assert_finishes_ok()
+
+
+@pytest.mark.parametrize("ip, here", [("127.0.0.1", True), ("::1", True), ("0.0.0.0", True), ("::", True),
+                                      ("localhost", True), ("10.1.2.3", False), ("fd00::1", False)])
+def test_only_a_debuggee_on_this_machine_is_checked_by_pid(ip, here):
+    """A request asks whether the program's pid still lives only where that pid is
+    this machine's: a connection file copied from another machine names its address,
+    and a local pid of that number says nothing (a slow request would end as lost)."""
+    from jupdb.remote.session import _on_this_machine
+
+    assert _on_this_machine(ip) is here

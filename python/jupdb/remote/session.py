@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import secrets
 import sys
@@ -193,6 +194,16 @@ def _find(target: Union[None, int, str, os.PathLike]) -> Tuple[str, Dict[str, An
     return chosen.path, _native.read_connection(chosen.path)
 
 
+def _on_this_machine(ip: str) -> bool:
+    """Whether a debuggee listening on ``ip`` runs on this machine: a loopback or
+    unspecified address (the only ones a client elsewhere cannot use)."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip == "localhost"
+    return address.is_loopback or address.is_unspecified
+
+
 def connect(target: Union[None, int, str, "os.PathLike[str]"] = None, *, timeout: float = 10.0) -> "Session":
     """Connect to a debuggee.
 
@@ -223,6 +234,10 @@ class Session:
         self._last_stop = 0
         self._closed = False
         self._output_dropped = 0  # of the client's count, reported so far
+        # A request asks while it waits whether the program still lives, where its
+        # pid means something: on this machine (a connection file copied from
+        # another one names that machine's address).
+        self._alive = self.alive if _on_this_machine(info["ip"]) else None
 
     # -- plumbing -------------------------------------------------------------------
     def request(self, msg_type: str, content: Optional[Dict[str, Any]] = None, *, buffers: Sequence[Any] = (),
@@ -234,7 +249,7 @@ class Session:
         thread = self._thread if thread is None else thread
         try:
             _, reply, frames, _ = self._client.request(f"{msg_type}_request", content or {}, buffers=list(buffers),
-                                                       thread=thread, timeout=limit, alive=self.alive)
+                                                       thread=thread, timeout=limit, alive=self._alive)
         except KeyboardInterrupt:
             if msg_type in _RUNS_CLIENT_CODE:  # Ctrl-C on a long eval: stop it there too, as in a notebook
                 self._interrupt_quietly(thread)
