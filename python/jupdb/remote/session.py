@@ -237,7 +237,7 @@ class Session:
         # A request asks while it waits whether the program still lives, where its
         # pid means something: on this machine (a connection file copied from
         # another one names that machine's address).
-        self._alive = self.alive if _on_this_machine(info["ip"]) else None
+        self._pid_is_here = _on_this_machine(info["ip"])
 
     # -- plumbing -------------------------------------------------------------------
     def request(self, msg_type: str, content: Optional[Dict[str, Any]] = None, *, buffers: Sequence[Any] = (),
@@ -249,7 +249,8 @@ class Session:
         thread = self._thread if thread is None else thread
         try:
             _, reply, frames, _ = self._client.request(f"{msg_type}_request", content or {}, buffers=list(buffers),
-                                                       thread=thread, timeout=limit, alive=self._alive)
+                                                       thread=thread, timeout=limit,
+                                                       alive=self.alive if self._pid_is_here else None)
         except KeyboardInterrupt:
             if msg_type in _RUNS_CLIENT_CODE:  # Ctrl-C on a long eval: stop it there too, as in a notebook
                 self._interrupt_quietly(thread)
