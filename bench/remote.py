@@ -127,8 +127,6 @@ FLOOR_SERVER = textwrap.dedent(
             else:
                 break
         conn.close()
-        if command == b"x":
-            break
     """
     % ARRAY_BYTES
 )
@@ -149,29 +147,40 @@ def transport_floor(workdir: str, env: Dict[str, str], clients: int) -> Tuple[fl
     try:
         assert server.stdout is not None
         port = int(server.stdout.readline())
-        first, again = [], []
-        for client in range(clients):
+
+        def connection() -> socket.socket:
             conn = socket.create_connection(("127.0.0.1", port))
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if client == 0:
-                def echo() -> None:
-                    conn.sendall(b"e")
-                    assert conn.recv(1) == b"e"
+            return conn
 
-                p50(echo, 200)
-                echo_p50 = p50(echo, CALLS)
-            for transfer in range(1 + FETCH_AGAIN):
-                start = time.perf_counter()
-                conn.sendall(b"f")
-                received = np.empty(ARRAY_BYTES // 8)
-                view, got = memoryview(received).cast("B"), 0
-                while got < ARRAY_BYTES:
-                    got += conn.recv_into(view[got:])
-                (again if transfer else first).append(time.perf_counter() - start)
-                del view, received
-            conn.sendall(b"x" if client == clients - 1 else b"q")
+        def transfer(conn: socket.socket) -> float:
+            start = time.perf_counter()
+            conn.sendall(b"f")
+            received = np.empty(ARRAY_BYTES // 8)
+            view, got = memoryview(received).cast("B"), 0
+            while got < ARRAY_BYTES:
+                got += conn.recv_into(view[got:])
+            return time.perf_counter() - start
+
+        pinged = connection()
+
+        def echo() -> None:
+            pinged.sendall(b"e")
+            assert pinged.recv(1) == b"e"
+
+        p50(echo, 200)
+        echo_p50 = p50(echo, CALLS)
+        pinged.sendall(b"q")
+        pinged.close()
+        first, again = [], []
+        for _ in range(clients):
+            conn = connection()
+            first.append(transfer(conn))
+            again += [transfer(conn) for _ in range(FETCH_AGAIN)]
+            conn.sendall(b"q")
             conn.close()
     finally:
+        server.kill()
         server.wait(timeout=10)
     return echo_p50, min(first), min(again)
 
@@ -285,7 +294,9 @@ def main() -> None:
     print(f"  {'floor: plain TCP echo':34s} {echo_p50 * 1e6:8.1f} us   {echo_p50 / base:5.2f}x the original's reused socket")
     for name, value in latency.items():
         print(f"  {name:34s} {value * 1e6:8.1f} us   {value / base:5.2f}x the original's reused socket")
-    gbps = lambda seconds: ARRAY_BYTES / seconds / 1e9  # noqa: E731
+    def gbps(seconds: float) -> float:
+        return ARRAY_BYTES / seconds / 1e9
+
     first, again = gbps(min(f[0] for f in fetches)), gbps(min(f[3] for f in fetches))
     client_extra = max(f[1] for f in fetches) / ARRAY_BYTES
     server_extra = max(f[2] for f in fetches) / ARRAY_BYTES
