@@ -40,6 +40,7 @@ import uuid
 from typing import Any, Dict, List, Optional
 
 import pytest
+from cryptography.hazmat.primitives.poly1305 import Poly1305
 
 import jupdb
 
@@ -395,22 +396,25 @@ def _unpack_map(data: bytes, i: int, n: int):
     return out, i
 
 
-PROTOCOL_VERSION = "2.5"
+PROTOCOL_VERSION = "3.0"
 CHUNK_LEN = 1 << 20
 
 
 def sign(key: bytes, frames: List[bytes]) -> bytes:
     """The protocol's signature, as docs/protocol.md gives it: HMAC-SHA256 over length-prefixed
-    frames, ``frames = [header, content, *buffers]``, each buffer by the digests of its 1 MiB chunks."""
-    mac = hmac.new(key, digestmod=hashlib.sha256)
+    frames, ``frames = [header, content, *buffers]``, each buffer by the Poly1305 tags of its 1 MiB
+    chunks under keys derived from the message."""
     header_and_content, buffers = frames[:2], frames[2:]
-    for frame in header_and_content:
-        mac.update(len(frame).to_bytes(8, "big"))
-        mac.update(frame)
+    prefix = b"".join(len(frame).to_bytes(8, "big") + frame for frame in header_and_content)
+    seed = hmac.digest(key, b"jupdb chunk keys" + prefix, "sha256")
+    mac = hmac.new(key, prefix, hashlib.sha256)
+    j = 0
     for buffer in map(memoryview, buffers):
         mac.update(len(buffer).to_bytes(8, "big"))
         for at in range(0, len(buffer), CHUNK_LEN):
-            mac.update(hashlib.sha256(buffer[at:at + CHUNK_LEN]).digest())
+            chunk_key = hmac.digest(seed, j.to_bytes(8, "big"), "sha256")
+            mac.update(Poly1305.generate_tag(chunk_key, buffer[at:at + CHUNK_LEN]))
+            j += 1
     return mac.hexdigest().encode()
 
 

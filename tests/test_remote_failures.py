@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import random
+import re
 import secrets
 import signal
 import socket
@@ -14,7 +15,9 @@ import sys
 import textwrap
 import threading
 import time
+from typing import Any, Callable, Dict, List
 
+import numpy
 import pytest
 import zmq
 
@@ -391,6 +394,7 @@ def test_authentic_requests_of_another_version_or_type_do_not_run(target, zmq_co
     dealer.connect(target.endpoint)
     cases = [
         (request_frames(target.key, "exec_request", {"code": target.evil("v1")}, version="1.0"), "VersionMismatch"),
+        (request_frames(target.key, "exec_request", {"code": target.evil("v2")}, version="2.5"), "VersionMismatch"),
         (request_frames(target.key, "exec_request", {"code": target.evil("vbad")}, version="one"), "VersionMismatch"),
         (request_frames(target.key, "run_request", {"code": target.evil("run")}), "UnknownRequest"),
     ]
@@ -403,10 +407,23 @@ def test_authentic_requests_of_another_version_or_type_do_not_run(target, zmq_co
     target.finish()
 
 
+def documented_sign() -> Callable[[bytes, bytes, bytes, List[bytes]], bytes]:
+    """The ``sign`` function of docs/protocol.md section 3, run as the page gives it."""
+    with open(os.path.join(os.path.dirname(__file__), os.pardir, "docs", "protocol.md"), encoding="utf-8") as f:
+        page = f.read()
+    code = re.search(r"```python\n(import hashlib.*?def sign\(.*?)```", page, re.S)
+    assert code, "docs/protocol.md no longer shows sign() in Python"
+    namespace: Dict[str, Any] = {}
+    exec(code.group(1), namespace)
+    return namespace["sign"]
+
+
 def test_client_written_from_the_protocol_document_fetches_large_buffers(target, zmq_context):
-    """A client written from docs/protocol.md alone (pyzmq, msgpack, hashlib) checks the signature of
-    a reply whose buffer spans several 1 MiB chunks; a byte changed in the last chunk breaks it."""
-    target.session.exec("blob = bytes(range(256)) * (5 * 4096) + b'end'")
+    """A client written from docs/protocol.md alone (pyzmq, msgpack, hmac, cryptography) checks the signature of
+    a reply whose buffers span several 1 MiB chunks (tagged on all cores); a byte changed in any buffer, or
+    two buffers swapped, breaks it."""
+    blob = "[numpy.arange((5 << 20) + 3, dtype=numpy.uint8), numpy.full(1 << 20, 7, numpy.uint8), numpy.ones(9, bool)]"
+    target.session.exec(f"import numpy; blob = {blob}")
     dealer = zmq_context.socket(zmq.DEALER)
     dealer.setsockopt(zmq.LINGER, 0)
     dealer.setsockopt(zmq.RCVTIMEO, int(TIMEOUT * 1000))
@@ -415,11 +432,20 @@ def test_client_written_from_the_protocol_document_fetches_large_buffers(target,
     frames = dealer.recv_multipart()
     reply = parse_reply(frames, target.key)  # asserts the signature
     assert reply["content"]["status"] == "ok"
-    buffers = frames[frames.index(DELIMITER) + 4:]
-    assert pickle.loads(buffers[0], buffers=buffers[1:]) == bytes(range(256)) * (5 * 4096) + b"end"
-    tampered = [*frames[:-1], frames[-1][:-1] + b"!"]
+    at = frames.index(DELIMITER) + 4
+    signature, head, body, buffers = *frames[at - 3:at], frames[at:]
+    assert [len(b) for b in buffers[1:]] == [(5 << 20) + 3, 1 << 20, 9]  # the pickle, then each array
+    assert documented_sign()(target.key, head, body, buffers) == signature
+    fetched, expected = pickle.loads(buffers[0], buffers=buffers[1:]), eval(blob, {"numpy": numpy})
+    assert all((a == b).all() for a, b in zip(fetched, expected, strict=True))
+    for changed in range(1, 4):
+        tampered = list(frames)
+        tampered[at + changed] = b"!" + frames[at + changed][1:]
+        with pytest.raises(AssertionError, match="badly signed"):
+            parse_reply(tampered, target.key)
+    swapped = [*frames[:at + 1], frames[at + 2], frames[at + 1], frames[at + 3]]
     with pytest.raises(AssertionError, match="badly signed"):
-        parse_reply(tampered, target.key)
+        parse_reply(swapped, target.key)
     dealer.close()
     target.session.exec("del blob")
     target.finish()

@@ -23,7 +23,7 @@ use crate::time::now_rfc3339;
 /// only adds optional fields and new message types, which receivers ignore or
 /// answer with an error reply. A request of another major version is answered
 /// with an error reply (`ename` `"VersionMismatch"`) and not run.
-pub const PROTOCOL_VERSION: &str = "2.5";
+pub const PROTOCOL_VERSION: &str = "3.0";
 
 /// The header frame of every message.
 ///
@@ -235,11 +235,11 @@ mod tests {
     #[test]
     fn version_rule() {
         let mut h = Header::new("status_request", "s");
-        for ok in ["2.0", "2.9", "2.12"] {
+        for ok in ["3.0", "3.9", "3.12"] {
             h.version = ok.to_owned();
             assert_eq!(h.check_version(), Ok(()), "{ok}");
         }
-        for bad in ["1.0", "3.0", "2", "", "two.zero", "2.x", "2.0.0"] {
+        for bad in ["2.5", "4.0", "3", "", "three.zero", "3.x", "3.0.0"] {
             h.version = bad.to_owned();
             assert_eq!(
                 h.check_version(),

@@ -1,31 +1,34 @@
-//! Interoperability: frames made by Python (`msgpack` and `hmac`, as
-//! `docs/protocol.md` shows) decode here, and this crate encodes the same
-//! message to the same bytes.
+//! Interoperability: frames made by Python (`msgpack`, `hmac` and the
+//! `cryptography` package's Poly1305, as `docs/protocol.md` shows) decode
+//! here, and this crate encodes the same message to the same bytes.
 //!
-//! The frames below were printed by this script (msgpack 1.2):
+//! The frames below were printed by this script (msgpack 1.2, cryptography 50):
 //!
 //! ```python
 //! import hashlib, hmac, msgpack
+//! from cryptography.hazmat.primitives.poly1305 import Poly1305
 //!
 //! key = bytes.fromhex("00" * 31 + "01")
 //! CHUNK = 1 << 20
 //!
 //! def sign(header, content, buffers):
-//!     mac = hmac.new(key, digestmod=hashlib.sha256)
-//!     for frame in (header, content):
-//!         mac.update(len(frame).to_bytes(8, "big"))
-//!         mac.update(frame)
+//!     prefix = b"".join(len(frame).to_bytes(8, "big") + frame for frame in (header, content))
+//!     seed = hmac.digest(key, b"jupdb chunk keys" + prefix, "sha256")
+//!     mac = hmac.new(key, prefix, hashlib.sha256)
+//!     j = 0
 //!     for buffer in map(memoryview, buffers):
 //!         mac.update(len(buffer).to_bytes(8, "big"))
 //!         for at in range(0, len(buffer), CHUNK):
-//!             mac.update(hashlib.sha256(buffer[at:at + CHUNK]).digest())
+//!             chunk_key = hmac.digest(seed, j.to_bytes(8, "big"), "sha256")
+//!             mac.update(Poly1305.generate_tag(chunk_key, buffer[at:at + CHUNK]))
+//!             j += 1
 //!     return mac.hexdigest().encode()
 //!
 //! header = {
 //!     "msg_id": "6f1c0f5e-2f7a-4c3e-9a57-1d2b3c4d5e6f",
 //!     "session": "client-1",
 //!     "msg_type": "eval_request",
-//!     "version": "2.0",
+//!     "version": "3.0",
 //!     "date": "2025-11-23T09:12:00.123456Z",
 //!     "thread": 140234567890,
 //! }
@@ -45,8 +48,8 @@ use jupdb_protocol::{
 const PYTHON_FRAMES: &[&str] = &[
     "636c69656e742d6964",
     "3c4944537c4d53473e",
-    "39373866376532643933316661396663633065613966393062323738383331646235316566363464323064373138653561626239346532376634313736623432",
-    "86a66d73675f6964d92436663163306635652d326637612d346333652d396135372d316432623363346435653666a773657373696f6ea8636c69656e742d31a86d73675f74797065ac6576616c5f72657175657374a776657273696f6ea3322e30a464617465bb323032352d31312d32335430393a31323a30302e3132333435365aa6746872656164cf00000020a6a1b0d2",
+    "61346466376662643962376137393131653839313061633032323631643135666463353164613765396233653931363564633832356331303338646466356332",
+    "86a66d73675f6964d92436663163306635652d326637612d346333652d396135372d316432623363346435653666a773657373696f6ea8636c69656e742d31a86d73675f74797065ac6576616c5f72657175657374a776657273696f6ea3332e30a464617465bb323032352d31312d32335430393a31323a30302e3132333435365aa6746872656164cf00000020a6a1b0d2",
     "83a4636f6465a578202b2031a56672616d6500a3726177c40200ff",
     "6275666665722d30",
     "",
@@ -71,7 +74,7 @@ fn expected() -> Message {
             msg_id: "6f1c0f5e-2f7a-4c3e-9a57-1d2b3c4d5e6f".into(),
             session: "client-1".into(),
             msg_type: "eval_request".into(),
-            version: "2.0".into(),
+            version: "3.0".into(),
             date: "2025-11-23T09:12:00.123456Z".into(),
             parent: None,
             thread: Some(140_234_567_890),
