@@ -25,7 +25,10 @@
 //! them does. Poly1305 under a secret random key is a universal hash: two
 //! different chunks of at most 1 MiB have the same tag with probability under
 //! 2⁻⁸⁰, whatever bytes an attacker picks. So a change to any byte of a buffer
-//! still breaks the signature.
+//! still breaks the signature. The keys come from HMAC-SHA256 (a PRF) over the
+//! message's own header, with its unique `msg_id`, so no two messages share
+//! them; and a seed is never a signature anyone has seen
+//! (`CHUNK_KEYS_CONTEXT` says why).
 //!
 //! Jupyter feeds its frames to the HMAC back to back, without lengths. That
 //! is safe for its JSON frames, but raw buffers have no internal structure:
@@ -59,11 +62,11 @@ pub const SIGNATURE_SCHEME: &str = "hmac-sha256";
 /// Length of a signature frame: 32 bytes of HMAC-SHA256 as 64 hex digits.
 pub const SIGNATURE_LEN: usize = 64;
 
-/// Buffers enter the signature as the SHA-256 digests of chunks of this many
+/// Buffers enter the signature as the Poly1305 tags of chunks of this many
 /// bytes (1 MiB).
 pub const CHUNK_LEN: usize = 1 << 20;
 
-/// Buffers of this many bytes in all, or more, are hashed on several threads.
+/// Buffers of this many bytes in all, or more, are tagged on several threads.
 /// Below it, starting the threads would cost more than it saves.
 pub const PARALLEL_FROM: usize = 4 * CHUNK_LEN;
 
