@@ -15,7 +15,8 @@ sockets. Nothing here is a mock:
   hard-coded.
 * ``msgpack_packb`` / ``msgpack_unpackb`` and ``sign`` build protocol messages
   by hand (docs/protocol.md sections 2-4), for the tests that talk to the
-  server's sockets directly (msgpack is not a test dependency).
+  server's sockets directly (msgpack is not a test dependency); ``sign`` runs
+  the page's own Python, so every such test checks the page too.
 
 Import the fixtures into a test module with
 ``from remote_helpers import launch, runtime_dir  # noqa: F401``.
@@ -24,7 +25,6 @@ Import the fixtures into a test module with
 from __future__ import annotations
 
 import datetime
-import hashlib
 import hmac
 import os
 import re
@@ -37,10 +37,9 @@ import textwrap
 import threading
 import time
 import uuid
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import pytest
-from cryptography.hazmat.primitives.poly1305 import Poly1305
 
 import jupdb
 
@@ -397,25 +396,25 @@ def _unpack_map(data: bytes, i: int, n: int):
 
 
 PROTOCOL_VERSION = "3.0"
-CHUNK_LEN = 1 << 20
+
+
+def documented_sign() -> Callable[[bytes, bytes, bytes, List[bytes]], bytes]:
+    """The ``sign`` function of docs/protocol.md section 3, run as the page gives it."""
+    with open(os.path.join(os.path.dirname(__file__), os.pardir, "docs", "protocol.md"), encoding="utf-8") as f:
+        page = f.read()
+    code = re.search(r"```python\n(import hashlib.*?def sign\(.*?)```", page, re.S)
+    assert code, "docs/protocol.md no longer shows sign() in Python"
+    namespace: Dict[str, Any] = {}
+    exec(code.group(1), namespace)
+    return namespace["sign"]
+
+
+_documented_sign = documented_sign()
 
 
 def sign(key: bytes, frames: List[bytes]) -> bytes:
-    """The protocol's signature, as docs/protocol.md gives it: HMAC-SHA256 over length-prefixed
-    frames, ``frames = [header, content, *buffers]``, each buffer by the Poly1305 tags of its 1 MiB
-    chunks under keys derived from the message."""
-    header_and_content, buffers = frames[:2], frames[2:]
-    prefix = b"".join(len(frame).to_bytes(8, "big") + frame for frame in header_and_content)
-    seed = hmac.digest(key, b"jupdb chunk keys" + prefix, "sha256")
-    mac = hmac.new(key, prefix, hashlib.sha256)
-    j = 0
-    for buffer in map(memoryview, buffers):
-        mac.update(len(buffer).to_bytes(8, "big"))
-        for at in range(0, len(buffer), CHUNK_LEN):
-            chunk_key = hmac.digest(seed, j.to_bytes(8, "big"), "sha256")
-            mac.update(Poly1305.generate_tag(chunk_key, buffer[at:at + CHUNK_LEN]))
-            j += 1
-    return mac.hexdigest().encode()
+    """The protocol's signature of ``frames = [header, content, *buffers]``, by the page's own code."""
+    return _documented_sign(key, frames[0], frames[1], frames[2:])
 
 
 def header(msg_type: str, session: str = "raw-test-client", **extra: Any) -> Dict[str, Any]:

@@ -6,7 +6,6 @@ import json
 import os
 import pickle
 import random
-import re
 import secrets
 import signal
 import socket
@@ -15,14 +14,13 @@ import sys
 import textwrap
 import threading
 import time
-from typing import Any, Callable, Dict, List
 
 import numpy
 import pytest
 import zmq
 
 import jupdb
-from remote_helpers import (DELIMITER, TIMEOUT, header, launch, msgpack_packb, msgpack_unpackb,  # noqa: F401
+from remote_helpers import (DELIMITER, TIMEOUT, documented_sign, header, launch, msgpack_packb, msgpack_unpackb,  # noqa: F401
                             parse_reply, request_frames, runtime_dir, sign, wait_until)
 
 PAUSED_THEN_BUSY = """
@@ -405,17 +403,6 @@ def test_authentic_requests_of_another_version_or_type_do_not_run(target, zmq_co
     dealer.close()
     target.assert_nothing_ran()
     target.finish()
-
-
-def documented_sign() -> Callable[[bytes, bytes, bytes, List[bytes]], bytes]:
-    """The ``sign`` function of docs/protocol.md section 3, run as the page gives it."""
-    with open(os.path.join(os.path.dirname(__file__), os.pardir, "docs", "protocol.md"), encoding="utf-8") as f:
-        page = f.read()
-    code = re.search(r"```python\n(import hashlib.*?def sign\(.*?)```", page, re.S)
-    assert code, "docs/protocol.md no longer shows sign() in Python"
-    namespace: Dict[str, Any] = {}
-    exec(code.group(1), namespace)
-    return namespace["sign"]
 
 
 def test_client_written_from_the_protocol_document_fetches_large_buffers(target, zmq_context):
