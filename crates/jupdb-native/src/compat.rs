@@ -71,7 +71,7 @@ fn local_variable<'py>(
     name: &Bound<'py, PyAny>,
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
     let locals = frame.getattr(pyo3::intern!(frame.py(), "f_locals"))?;
-    Ok(locals.downcast::<PyDict>()?.get_item(name)?)
+    locals.downcast::<PyDict>()?.get_item(name)
 }
 
 /// Write `updates` into the live local variables of `frame` and remove the

@@ -131,7 +131,7 @@ pub fn sync(_py: Python<'_>) -> PyResult<()> {
 /// The evaluation hook sees every new frame; frames of `code` already
 /// running get its line probes by adoption, on every thread.
 pub fn code_resolved(py: Python<'_>, code: &Bound<'_, PyAny>) -> PyResult<()> {
-    if !registry::lookup(code.as_ptr() as usize).is_some_and(|entry| entry.events & LINE != 0) {
+    if registry::lookup(code.as_ptr() as usize).is_none_or(|entry| entry.events & LINE == 0) {
         return Ok(());
     }
     ADOPTIONS.fetch_add(1, Ordering::AcqRel);

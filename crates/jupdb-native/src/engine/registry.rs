@@ -218,9 +218,9 @@ pub fn resolve(py: Python<'_>, code: &Bound<'_, PyAny>) -> Option<Arc<CodeEntry>
                 continue;
             }
         };
-        let lines = if answer.is_none() || answer.is(&pyo3::types::PyBool::new(py, false)) {
+        let lines = if answer.is_none() || answer.is(pyo3::types::PyBool::new(py, false)) {
             continue;
-        } else if answer.is(&pyo3::types::PyBool::new(py, true)) {
+        } else if answer.is(pyo3::types::PyBool::new(py, true)) {
             p.lines.clone()
         } else {
             match super::line_set(&answer) {

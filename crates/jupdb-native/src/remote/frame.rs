@@ -41,7 +41,7 @@ impl Frame {
     /// used when it is aligned (large buffers, read into their own allocation,
     /// usually are); otherwise it is copied once into aligned memory.
     pub fn owned(data: Bytes) -> Self {
-        let data = if data.as_ptr() as usize % ALIGN == 0 { data } else { BytesMut::from(&data[..]).freeze() };
+        let data = if (data.as_ptr() as usize).is_multiple_of(ALIGN) { data } else { BytesMut::from(&data[..]).freeze() };
         Frame { data: Data::Owned(data) }
     }
 
