@@ -398,7 +398,7 @@ def _unpack_map(data: bytes, i: int, n: int):
 PROTOCOL_VERSION = "3.0"
 
 
-def documented_sign() -> Callable[[bytes, bytes, bytes, List[bytes]], bytes]:
+def _load_documented_sign() -> Callable[[bytes, bytes, bytes, List[bytes]], bytes]:
     """The ``sign`` function of docs/protocol.md section 3, run as the page gives it."""
     with open(os.path.join(os.path.dirname(__file__), os.pardir, "docs", "protocol.md"), encoding="utf-8") as f:
         page = f.read()
@@ -409,7 +409,7 @@ def documented_sign() -> Callable[[bytes, bytes, bytes, List[bytes]], bytes]:
     return namespace["sign"]
 
 
-_documented_sign = documented_sign()
+_documented_sign = _load_documented_sign()
 
 
 def sign(key: bytes, frames: List[bytes]) -> bytes:

@@ -20,7 +20,7 @@ import pytest
 import zmq
 
 import jupdb
-from remote_helpers import (DELIMITER, TIMEOUT, documented_sign, header, launch, msgpack_packb, msgpack_unpackb,  # noqa: F401
+from remote_helpers import (DELIMITER, TIMEOUT, header, launch, msgpack_packb, msgpack_unpackb,  # noqa: F401
                             parse_reply, request_frames, runtime_dir, sign, wait_until)
 
 PAUSED_THEN_BUSY = """
@@ -422,7 +422,7 @@ def test_client_written_from_the_protocol_document_fetches_large_buffers(target,
     at = frames.index(DELIMITER) + 4
     signature, head, body, buffers = *frames[at - 3:at], frames[at:]
     assert [len(b) for b in buffers[1:]] == [(5 << 20) + 3, 1 << 20, 9]  # the pickle, then each array
-    assert documented_sign()(target.key, head, body, buffers) == signature
+    assert sign(target.key, [head, body, *buffers]) == signature
     fetched, expected = pickle.loads(buffers[0], buffers=buffers[1:]), eval(blob, {"numpy": numpy})
     assert all((a == b).all() for a, b in zip(fetched, expected, strict=True))
     for changed in range(1, 4):

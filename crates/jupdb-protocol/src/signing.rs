@@ -253,8 +253,16 @@ mod tests {
 
     const NO_BUFFERS: &[&[u8]] = &[];
 
+    const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
+
     fn signer() -> Signer {
-        Signer::new(b"0123456789abcdef0123456789abcdef").unwrap()
+        Signer::new(KEY).unwrap()
+    }
+
+    fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(key).unwrap();
+        mac.update(data);
+        mac.finalize().into_bytes().into()
     }
 
     #[test]
@@ -283,11 +291,6 @@ mod tests {
     /// `docs/protocol.md` describes them (no threads, no shortcuts: each tag
     /// by the `poly1305` crate's own one-call API).
     fn documented_input(key: &[u8], header: &[u8], content: &[u8], buffers: &[&[u8]]) -> Vec<u8> {
-        let hmac = |key: &[u8], data: &[u8]| {
-            let mut mac = <HmacSha256 as Mac>::new_from_slice(key).unwrap();
-            mac.update(data);
-            mac.finalize().into_bytes()
-        };
         let mut prefix = Vec::new();
         for frame in [header, content] {
             prefix.extend_from_slice(&(frame.len() as u64).to_be_bytes());
@@ -300,17 +303,11 @@ mod tests {
             data.extend_from_slice(&(buffer.len() as u64).to_be_bytes());
             for chunk in buffer.chunks(CHUNK_LEN) {
                 let chunk_key = hmac(&seed, &j.to_be_bytes());
-                data.extend_from_slice(&Poly1305::new(&chunk_key).compute_unpadded(chunk));
+                data.extend_from_slice(&Poly1305::new(&chunk_key.into()).compute_unpadded(chunk));
                 j += 1;
             }
         }
         data
-    }
-
-    fn hmac_hex(key: &[u8], data: &[u8]) -> String {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(key).unwrap();
-        mac.update(data);
-        hex::encode(&mac.finalize().into_bytes())
     }
 
     /// The documented construction, checked against an independent
@@ -320,7 +317,7 @@ mod tests {
         let key = b"key";
         let long = vec![b'a'; CHUNK_LEN + 1];
         let buffers: [&[u8]; 3] = [b"", b"xyz", &long];
-        let expected = hmac_hex(key, &documented_input(key, b"h", b"c", &buffers));
+        let expected = hex::encode(&hmac(key, &documented_input(key, b"h", b"c", &buffers)));
         let s = Signer::new(key).unwrap();
         assert_eq!(s.sign(b"h", b"c", &buffers), expected);
         // Computed with Python's hmac and the cryptography package's
@@ -362,10 +359,9 @@ mod tests {
         let small = b"tail".to_vec();
         let sig = s.sign(b"h", b"c", &[&big, &small]);
 
-        let key = b"0123456789abcdef0123456789abcdef";
         assert_eq!(
             sig,
-            hmac_hex(key, &documented_input(key, b"h", b"c", &[&big, &small]))
+            hex::encode(&hmac(KEY, &documented_input(KEY, b"h", b"c", &[&big, &small])))
         );
         s.verify(sig.as_bytes(), b"h", b"c", &[&big, &small])
             .unwrap();
