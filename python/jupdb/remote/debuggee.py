@@ -59,7 +59,6 @@ class DebugServer:
             "state": "running",
             "location": None,
         }
-        self.path = _native.write_connection(self.info)
         self.announced = False
         self.paused: Dict[int, Any] = {}  # thread id -> PausedThread, in pause order
         self.steppers: Dict[int, Any] = {}  # thread id -> its active Stepper
@@ -70,6 +69,9 @@ class DebugServer:
 
         self.service = Service(self)
         forward_output(self.native)
+        # Only now that every request can be served: a client that finds the file
+        # may ask at once (threads, pause, break go to the service thread).
+        self.path = _native.write_connection(self.info)
         atexit.register(self.close)
 
     @classmethod

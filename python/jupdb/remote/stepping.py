@@ -112,8 +112,11 @@ class Pauser:
         _native.install(self.probe)
         frame = sys._current_frames().get(self.thread)
         while frame is not None:
-            self.running.append(frame)
-            _native.watch_running_code(frame.f_code)  # so that it needs no new call to be seen
+            # Not the launcher's own work (runpy still loading the program, say):
+            # a pause asked for then stops at the program's first line.
+            if _runs_for_program(frame, [], orphans=True):
+                self.running.append(frame)
+                _native.watch_running_code(frame.f_code)  # so that it needs no new call to be seen
             frame = frame.f_back
 
     def cancel(self) -> None:
@@ -136,14 +139,16 @@ class Pauser:
 
 def _runs_for_program(frame: Optional[types.FrameType], program: List[types.FrameType], *, orphans: bool) -> bool:
     """Whether ``frame`` runs for the program: called from one of the
-    ``program`` frames with no jupdb or runpy code in between. A frame that
-    none of them called (a callback from C with no Python caller) counts if
-    ``orphans``."""
+    ``program`` frames (or the main module runpy runs) with no jupdb or
+    runpy code in between. A frame that none of them called (a callback from
+    C with no Python caller) counts if ``orphans``."""
     while frame is not None:
         if any(frame is f for f in program):
             return True
         if is_launcher_code(frame.f_code):
             return False
+        if frame.f_code.co_name == "<module>" and frame.f_back is not None and is_launcher_code(frame.f_back.f_code):
+            return True  # the program's main module, run by runpy (``jupdb run``)
         frame = frame.f_back
     return orphans
 
