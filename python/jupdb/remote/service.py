@@ -12,6 +12,7 @@ import types
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from .. import _native
+from .source_files import find_source
 from .summary import summarize
 
 if TYPE_CHECKING:
@@ -109,14 +110,13 @@ class Service:
 
     # -- breakpoints --------------------------------------------------------------------
     def do_break(self, c: Dict[str, Any]) -> Dict[str, Any]:
-        import pathlib
-
         from .paused import RequestError
 
         file, line = c["file"], int(c["line"])
-        path = pathlib.Path(file).resolve()
-        if not path.is_file():
-            raise RequestError("FileNotFoundError", f"no such file: {file}")
+        try:
+            path = find_source(file)
+        except FileNotFoundError as exc:
+            raise RequestError("FileNotFoundError", str(exc)) from None
         if line not in _lines_with_code(path.read_text(encoding="utf-8", errors="replace"), path):
             raise RequestError("ValueError", f"line {line} of {file} has no code to stop at")
         bid = self._new_id()
@@ -200,7 +200,10 @@ class Service:
                 raise RequestError("NoSuchBreakpoint", f"there is no breakpoint {c['id']}")
             chosen = [c["id"]]
         else:
-            path = os.path.realpath(c["file"])
+            try:
+                path = str(find_source(c["file"]))
+            except FileNotFoundError:
+                path = os.path.realpath(c["file"])  # a file gone since: its breakpoints still go
             chosen = [b for b, bp in self.breakpoints.items() if str(bp.scope.file) == path and bp.line == c.get("line")]
         for bid in chosen:
             self._clear(bid)

@@ -478,8 +478,12 @@ class Session:
 
         On CPython 3.10 and 3.11, a thread other than the main one that already
         runs that line's function reaches the breakpoint once it calls a Python
-        function (a loop that calls none, or only C functions, runs on)."""
-        content = _without_none(file=os.path.abspath(file), line=line, condition=cond, temporary=temporary)
+        function (a loop that calls none, or only C functions, runs on).
+
+        A relative ``file`` is found in the program, as pdb finds it: in its
+        working directory, its script's directory or on its ``sys.path`` (with
+        ``.py`` added when it has none), or a module name (``"pkg.mod"``)."""
+        content = _without_none(file=os.fspath(file), line=line, condition=cond, temporary=temporary)
         return self.request("break", content)[0]["breakpoint"]["id"]
 
     def breakpoints(self) -> List[Dict[str, Any]]:
