@@ -306,6 +306,7 @@ def test_wrong_key(target, tmp_path):
     forged = dict(target.info, key=secrets.token_hex(32))
     path = tmp_path / "forged.json"
     path.write_text(json.dumps(forged))
+    path.chmod(0o600)  # a client reads only private files
     with jupdb.connect(str(path), timeout=0.5) as intruder:
         with pytest.raises(TimeoutError) as info:  # no reply: not even an error one
             intruder.exec(target.evil("exec"))

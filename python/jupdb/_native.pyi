@@ -188,15 +188,23 @@ class Client:
     def close(self) -> None: ...
 
 def connection_dir() -> str:
-    """Where connection files live (``JUPDB_RUNTIME_DIR`` overrides)."""
+    """Where connection files are meant to live (``JUPDB_RUNTIME_DIR`` overrides),
+    whether or not it can be used."""
 
-def write_connection(info: dict[str, Any]) -> str:
-    """Write a connection file (0600 in a 0700 directory); its path."""
+def prepare_connection_dir() -> tuple[str, Optional[str]]:
+    """The directory (the user's alone) to write this process's connection file
+    to, and why the runtime directory was refused when it is a private one
+    instead. OSError when neither can be used."""
 
-def read_connection(path: str) -> dict[str, Any]: ...
+def write_connection(info: dict[str, Any], dir: str) -> str:
+    """Write a connection file (0600) into ``dir`` (the user's alone); its path."""
 
-def list_connections() -> list[tuple[str, dict[str, Any]]]:
-    """Every live session's (path, info); files of dead processes are removed."""
+def read_connection(path: str) -> dict[str, Any]:
+    """One connection file: a regular file of the user's with mode 0600, else OSError."""
+
+def list_connections() -> tuple[list[tuple[str, dict[str, Any]]], list[str], list[str]]:
+    """Every live session's (path, info), newest first; what was passed over and
+    why; the directories looked in. Files of dead processes are removed."""
 
 def run_interruptibly(function: Callable[..., Any], *args: Any) -> Any:
     """``function(*args)``, a client's code, which :func:`interrupt` may stop."""

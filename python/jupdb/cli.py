@@ -54,14 +54,14 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def _list_sessions() -> int:
-    from .remote.session import sessions
+    from .remote.session import find_sessions, no_session_error
 
-    found = sessions()
+    found, skipped, searched = find_sessions()
     for info in found:
         where = f"  at {info.location.file}:{info.location.line}" if info.location else ""
         print(f"{info.pid:>8}  {info.state:<8} {' '.join(info.program) or '?'}{where}")
     if not found:
-        print("no jupdb sessions", file=sys.stderr)
+        print(no_session_error("no jupdb sessions", skipped, searched), file=sys.stderr)
     return 0
 
 
@@ -92,7 +92,10 @@ def run(target: str, args: List[str], *, module: bool = False, wait: bool = Fals
     sys.path[0] = os.getcwd() if module else os.path.dirname(os.path.abspath(target))
     source = _source_of(target, module)
     sys.argv = [source if module else target, *args]  # before the server records it
-    server = DebugServer.get(ip, port)
+    try:
+        server = DebugServer.get(ip, port)
+    except OSError as exc:
+        raise SystemExit(f"jupdb run: cannot serve the program: {exc}") from None
     tell_terminal(f"jupdb: running {target} (pid {os.getpid()}, port {server.info['request_port']}); "
                   f"connect with jupdb.connect({os.getpid()})")
     if not os.environ.get("PYTHONBREAKPOINT"):

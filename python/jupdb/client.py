@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Tuple
 
-from .remote.session import RemoteError, Session, SessionLost, sessions
+from .remote.session import RemoteError, Session, SessionLost, find_sessions, no_session_error
 
 _open: Dict[int, Tuple[str, Session]] = {}
 
@@ -30,7 +30,8 @@ def _session(port: int) -> Session:
         return cached[1]
     if cached is not None:
         cached[1].close()
-    for found in sessions():
+    live, skipped, searched = find_sessions()
+    for found in live:
         from . import _native
 
         info = _native.read_connection(found.path)
@@ -38,7 +39,7 @@ def _session(port: int) -> Session:
             session = Session(info, path=found.path)
             _open[port] = (found.path, session)
             return session
-    raise ConnectionError(f"no jupdb debuggee is listening on port {port}")
+    raise ConnectionError(str(no_session_error(f"no jupdb debuggee is listening on port {port}", skipped, searched)))
 
 
 class JuPDbClient:

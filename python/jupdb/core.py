@@ -16,10 +16,12 @@ class JuPDb:
         from .remote.debuggee import DebugServer
 
         self.port = port
-        self.server = DebugServer.get(port=port)
+        self.server = DebugServer.get_or_say_why(port=port)
 
     def set_trace(self) -> None:
-        """Pause the calling frame until a client continues it."""
+        """Pause the calling frame until a client continues it (where the
+        server could not start, the program goes on)."""
         from .remote.paused import PausedThread
 
-        PausedThread(self.server, sys._getframe(1), reason="set_trace").serve()
+        if self.server is not None:
+            PausedThread(self.server, sys._getframe(1), reason="set_trace").serve()

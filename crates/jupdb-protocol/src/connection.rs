@@ -1,36 +1,46 @@
 //! Connection files: how a client finds a debuggee and gets its key.
 //!
 //! A debuggee writes one JSON file, `jupdb-<pid>-<session_id>.json`, into the
-//! runtime directory, and rewrites it when its state changes. Files are
-//! written atomically (a temporary file in the same directory, then a rename)
-//! with mode 0600; a directory this crate creates gets mode 0700. An existing
-//! directory's mode is left alone (it may be shared, like `/tmp`); the files
-//! in it are private all the same.
+//! runtime directory, and rewrites it when its state changes. The key in it
+//! runs code in the debuggee, so the directory and the files are this user's
+//! alone, checked through file descriptors ([`PrivateDir`]): the directory is
+//! a real directory (not a link) owned by the user with mode 0700 (no bits for
+//! group or others); a file is created with `O_EXCL | O_NOFOLLOW` and mode
+//! 0600, written, synced, then renamed over the old one; a client reads only
+//! regular files, not links, owned by the user with mode 0600.
 //!
 //! # The runtime directory
 //!
 //! Beside Jupyter's, as the first of these that applies:
 //!
-//! 1. `$JUPDB_RUNTIME_DIR`, if set and not empty (used as given);
+//! 1. `$JUPDB_RUNTIME_DIR`, if set and not empty;
 //! 2. `$XDG_RUNTIME_DIR/jupdb`, if `XDG_RUNTIME_DIR` is an absolute path;
 //! 3. `$XDG_DATA_HOME/jupdb/runtime`, if `XDG_DATA_HOME` is an absolute path;
 //! 4. `$HOME/.local/share/jupdb/runtime` (on macOS too).
 //!
-//! Files are written to the first. Unless `JUPDB_RUNTIME_DIR` is set,
-//! [`list_connection_files`] looks both in 2 (when it applies) and in 3 or 4,
-//! so that a client finds a debuggee started from an environment without
-//! `XDG_RUNTIME_DIR` (cron, a container, `sudo`), and the other way round.
+//! Files are written to the first ([`prepare_runtime_dir`]), created with mode
+//! 0700 if missing. One that exists and is not the user's alone (shared like a
+//! sticky 1777 directory, another user's, a link, mode 0755) is refused, never
+//! used nor changed: the debuggee makes a private directory
+//! `$TMPDIR/jupdb-<uid>-<random>` instead and says why.
+//!
+//! Unless `JUPDB_RUNTIME_DIR` is set, [`list_connection_files`] looks both in 2
+//! (when it applies) and in 3 or 4, so that a client finds a debuggee started
+//! from an environment without `XDG_RUNTIME_DIR` (cron, a container, `sudo`),
+//! and the other way round; it always looks in the private fallback
+//! directories too, and reports what it passed over and why.
 
 use std::ffi::OsString;
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ConnectionFileError, ProtocolError};
 use crate::hex;
+use crate::private_dir::{read_private_file, PrivateDir};
 use crate::random::new_id;
 use crate::signing::{Signer, SIGNATURE_SCHEME};
 use crate::time::now_rfc3339;
@@ -204,7 +214,8 @@ pub struct ConnectionFile {
 }
 
 /// The runtime directory where connection files are written (see the
-/// [module documentation](self)).
+/// [module documentation](self)). It is only a name: [`prepare_runtime_dir`]
+/// checks it.
 pub fn runtime_dir() -> Result<PathBuf, ConnectionFileError> {
     runtime_dirs_from(|name| std::env::var_os(name))
         .into_iter()
@@ -232,67 +243,69 @@ fn runtime_dirs_from(var: impl Fn(&str) -> Option<OsString>) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Writes `info` to its file in the [`runtime_dir`]; returns the file's path.
+/// The prefix of a private fallback directory's name in the system's
+/// temporary directory: `jupdb-<uid>-`, then random characters.
+fn fallback_prefix() -> String {
+    format!("jupdb-{}-", rustix::process::geteuid().as_raw())
+}
+
+/// The directory a debuggee writes its connection file to.
+#[derive(Debug)]
+pub struct RuntimeDir {
+    /// The directory, checked to be this user's alone.
+    pub dir: PrivateDir,
+    /// Why the [`runtime_dir`] was not used, when this is a private fallback
+    /// directory instead.
+    pub refused: Option<ConnectionFileError>,
+}
+
+/// The [`runtime_dir`], created (mode 0700) if missing, if it is this
+/// user's alone (see [`PrivateDir`]); otherwise a new private directory
+/// `jupdb-<uid>-<random>` in the system's temporary directory (`$TMPDIR`),
+/// where clients look too, with the reason the runtime directory was refused.
+pub fn prepare_runtime_dir() -> Result<RuntimeDir, ConnectionFileError> {
+    let refused = match runtime_dir().and_then(|dir| PrivateDir::create(&dir)) {
+        Ok(dir) => return Ok(RuntimeDir { dir, refused: None }),
+        Err(err) => err,
+    };
+    match PrivateDir::create_new_in(&std::env::temp_dir(), &fallback_prefix()) {
+        Ok(dir) => Ok(RuntimeDir {
+            dir,
+            refused: Some(refused),
+        }),
+        Err(fallback) => Err(ConnectionFileError::NoPrivateDir {
+            refused: Box::new(refused),
+            fallback: Box::new(fallback),
+        }),
+    }
+}
+
+/// Writes `info` to its file in the [`runtime_dir`], which must be this
+/// user's alone (it is created if missing); returns the file's path.
 pub fn write_connection_file(info: &ConnectionInfo) -> Result<PathBuf, ConnectionFileError> {
     write_connection_file_in(&runtime_dir()?, info)
 }
 
 /// Writes `info` to its file in `dir`, creating `dir` (mode 0700) if needed;
-/// returns the file's path. The file is replaced atomically: a reader sees the
-/// old content or the new, never a part.
+/// `dir` must be this user's alone (see [`PrivateDir`]). Returns the file's
+/// path. The file is replaced atomically: a reader sees the old content or the
+/// new, never a part.
 pub fn write_connection_file_in(
     dir: &Path,
     info: &ConnectionInfo,
 ) -> Result<PathBuf, ConnectionFileError> {
-    create_private_dir(dir)?;
-    let path = dir.join(info.file_name());
-    let temp = dir.join(format!(".{}.{}.tmp", info.file_name(), &new_id()[..8]));
     let mut json = serde_json::to_vec_pretty(info).expect("a ConnectionInfo always serializes");
     json.push(b'\n');
-
-    let written = write_private_file(&temp, &json).and_then(|()| fs::rename(&temp, &path));
-    if let Err(err) = written {
-        let _ = fs::remove_file(&temp);
-        return Err(ConnectionFileError::io(&path, err));
-    }
-    Ok(path)
+    PrivateDir::create(dir)?.write(&info.file_name(), &json)
 }
 
-fn create_private_dir(dir: &Path) -> Result<(), ConnectionFileError> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .map_err(|err| ConnectionFileError::io(dir, err))
-}
-
-/// Creates `path` (which must not exist, so no link is followed) with mode 0600
-/// and writes `bytes` to disk.
-fn write_private_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    #[cfg(unix)]
-    {
-        // The umask may have removed bits; make the mode exactly 0600.
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(fs::Permissions::from_mode(0o600))?;
-    }
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
-/// Reads one connection file.
+/// Reads one connection file. The file (links in its path are followed)
+/// must be a regular file owned by this user with mode 0600.
 pub fn read_connection_file(path: &Path) -> Result<ConnectionInfo, ConnectionFileError> {
-    let file = File::open(path).map_err(|err| ConnectionFileError::io(path, err))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_CONNECTION_FILE_LEN + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|err| ConnectionFileError::io(path, err))?;
+    parse(path, read_private_file(path, MAX_CONNECTION_FILE_LEN)?)
+}
+
+fn parse(path: &Path, bytes: Vec<u8>) -> Result<ConnectionInfo, ConnectionFileError> {
     if bytes.len() as u64 > MAX_CONNECTION_FILE_LEN {
         return Err(ConnectionFileError::Malformed {
             path: path.to_owned(),
@@ -305,53 +318,104 @@ pub fn read_connection_file(path: &Path) -> Result<ConnectionInfo, ConnectionFil
     })
 }
 
+/// What [`list_connection_files`] found, and what it did not trust.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// The connection files of live debuggees, newest first.
+    pub files: Vec<ConnectionFile>,
+    /// Directories and files passed over, with why (another user's, a link,
+    /// a mode that lets others in, not a connection file).
+    pub skipped: Vec<ConnectionFileError>,
+    /// The directories looked in.
+    pub searched: Vec<PathBuf>,
+}
+
 /// The connection files of live debuggees, newest first, from every runtime
-/// directory (see the [module documentation](self)).
+/// directory (see the [module documentation](self)) and every private
+/// fallback directory of this user's in the temporary directory; only from
+/// directories and files that are this user's alone ([`PrivateDir`]).
 ///
-/// Files that cannot be read or parsed are skipped and left alone; files of
-/// processes that no longer exist are deleted. Directories that do not exist
-/// or cannot be read are skipped.
-pub fn list_connection_files() -> Result<Vec<ConnectionFile>, ConnectionFileError> {
-    let dirs = runtime_dirs_from(|name| std::env::var_os(name));
+/// Files of processes that no longer exist are deleted; directories that do
+/// not exist are passed over in silence, everything else not used is in
+/// [`Listing::skipped`].
+pub fn list_connection_files() -> Result<Listing, ConnectionFileError> {
+    let mut dirs = runtime_dirs_from(|name| std::env::var_os(name));
     if dirs.is_empty() {
         return Err(ConnectionFileError::NoRuntimeDir);
     }
-    let mut found: Vec<ConnectionFile> = dirs
-        .iter()
-        .filter_map(|dir| list_connection_files_in(dir).ok())
-        .flatten()
-        .collect();
-    sort_newest_first(&mut found);
-    Ok(found)
+    dirs.extend(fallback_dirs(&std::env::temp_dir()));
+    let mut listing = Listing::default();
+    for dir in dirs {
+        match list_connection_files_in(&dir) {
+            Ok(found) => {
+                listing.files.extend(found.files);
+                listing.skipped.extend(found.skipped);
+            }
+            Err(err) => listing.skipped.push(err),
+        }
+        listing.searched.push(dir);
+    }
+    sort_newest_first(&mut listing.files);
+    Ok(listing)
 }
 
-/// The connection files of live debuggees in `dir`, newest first; as
-/// [`list_connection_files`]. A directory that does not exist has none.
-pub fn list_connection_files_in(dir: &Path) -> Result<Vec<ConnectionFile>, ConnectionFileError> {
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(err) => return Err(ConnectionFileError::io(dir, err)),
+/// The `jupdb-<uid>-*` directories in `temp`, whoever made them (each is
+/// checked when it is listed).
+fn fallback_dirs(temp: &Path) -> Vec<PathBuf> {
+    let prefix = fallback_prefix();
+    let Ok(entries) = fs::read_dir(temp) else {
+        return Vec::new();
     };
-    let mut found = Vec::new();
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
+    let mut dirs: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|entry| {
+            entry
+                .file_name()
+                .to_str()
+                .is_some_and(|name| name.starts_with(&prefix))
+        })
+        .map(|entry| entry.path())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// The connection files of live debuggees in `dir`, newest first, as
+/// [`list_connection_files`]. A directory that does not exist has none; one
+/// that is not this user's alone is an error.
+pub fn list_connection_files_in(dir: &Path) -> Result<Listing, ConnectionFileError> {
+    let private = match PrivateDir::open(dir) {
+        Ok(private) => private,
+        Err(ConnectionFileError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            return Ok(Listing::default())
+        }
+        Err(err) => return Err(err),
+    };
+    let mut listing = Listing::default();
+    for name in private.names()? {
         if !(name.starts_with(FILE_PREFIX) && name.ends_with(FILE_SUFFIX)) {
             continue;
         }
-        let path = entry.path();
-        let Ok(info) = read_connection_file(&path) else {
-            continue;
+        let path = dir.join(&name);
+        let info = match private
+            .read(&name, MAX_CONNECTION_FILE_LEN)
+            .and_then(|bytes| parse(&path, bytes))
+        {
+            Ok(info) => info,
+            Err(err) => {
+                listing.skipped.push(err);
+                continue;
+            }
         };
         if process_alive(info.pid) {
-            found.push(ConnectionFile { path, info });
+            listing.files.push(ConnectionFile { path, info });
         } else {
-            let _ = fs::remove_file(&path);
+            let _ = private.remove(&name);
         }
     }
-    sort_newest_first(&mut found);
-    Ok(found)
+    sort_newest_first(&mut listing.files);
+    listing.searched.push(dir.to_owned());
+    Ok(listing)
 }
 
 fn sort_newest_first(files: &mut [ConnectionFile]) {
@@ -398,6 +462,8 @@ mod tests {
         fn new() -> Self {
             let path = std::env::temp_dir().join(format!("jupdb-protocol-test-{}", new_id()));
             fs::create_dir(&path).unwrap();
+            #[cfg(unix)]
+            set_mode(&path, 0o700);
             Self(path)
         }
     }
@@ -632,14 +698,142 @@ mod tests {
     }
 
     #[cfg(unix)]
-    #[test]
-    fn existing_directory_mode_is_left_alone() {
+    fn set_mode(path: &Path, mode: u32) {
         use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    fn insecure_reason(err: ConnectionFileError) -> String {
+        match err {
+            ConnectionFileError::Insecure { reason, .. } => reason,
+            other => panic!("not refused as insecure: {other:?}"),
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_directory_others_may_use_is_refused_and_left_alone() {
         let tmp = TempDir::new();
-        fs::set_permissions(&tmp.0, fs::Permissions::from_mode(0o755)).unwrap();
-        let path = write_connection_file_in(&tmp.0, &info()).unwrap();
-        assert_eq!(mode(&tmp.0), 0o755);
-        assert_eq!(mode(&path), 0o600);
+        for (mode, shown) in [(0o755, "0755"), (0o1777, "1777"), (0o770, "0770")] {
+            set_mode(&tmp.0, mode);
+            let reason = insecure_reason(write_connection_file_in(&tmp.0, &info()).unwrap_err());
+            assert!(reason.contains(&format!("has mode {shown}")), "{reason}");
+            assert_eq!(mode_with_sticky(&tmp.0), mode);
+            assert_eq!(fs::read_dir(&tmp.0).unwrap().count(), 0);
+            let err = list_connection_files_in(&tmp.0).unwrap_err();
+            assert!(insecure_reason(err).contains("has mode"));
+        }
+    }
+
+    #[cfg(unix)]
+    fn mode_with_sticky(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
+        fs::metadata(path).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_linked_directory_is_refused() {
+        let tmp = TempDir::new();
+        let real = tmp.0.join("real");
+        fs::create_dir(&real).unwrap();
+        set_mode(&real, 0o700);
+        let link = tmp.0.join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let reason = insecure_reason(write_connection_file_in(&link, &info()).unwrap_err());
+        assert_eq!(reason, "is a symbolic link");
+        assert_eq!(fs::read_dir(&real).unwrap().count(), 0);
+        let file = tmp.0.join("file");
+        fs::write(&file, b"").unwrap();
+        assert_eq!(
+            insecure_reason(PrivateDir::open(&file).unwrap_err()),
+            "is not a directory"
+        );
+    }
+
+    /// Root can give files away; other users cannot, and skip this test.
+    #[cfg(unix)]
+    fn give_to_nobody(path: &Path) -> bool {
+        std::os::unix::fs::lchown(path, Some(65534), Some(65534)).is_ok()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn another_users_directory_is_refused() {
+        let tmp = TempDir::new();
+        let dir = tmp.0.join("theirs");
+        fs::create_dir(&dir).unwrap();
+        set_mode(&dir, 0o700);
+        if !give_to_nobody(&dir) {
+            return;
+        }
+        let reason = insecure_reason(write_connection_file_in(&dir, &info()).unwrap_err());
+        assert!(
+            reason.starts_with("is owned by uid 65534, not by you"),
+            "{reason}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_the_users_own_private_files_are_read() {
+        let tmp = TempDir::new();
+        set_mode(&tmp.0, 0o700);
+        let good = write_connection_file_in(&tmp.0, &info()).unwrap();
+        let json = fs::read(&good).unwrap();
+        let plant = |name: &str, mode: u32| {
+            let path = tmp.0.join(name);
+            fs::write(&path, &json).unwrap();
+            set_mode(&path, mode);
+            path
+        };
+        let readable = plant("jupdb-1-readable.json", 0o644);
+        let foreign = plant("jupdb-1-foreign.json", 0o600);
+        let foreign_given = give_to_nobody(&foreign);
+        let link = tmp.0.join("jupdb-1-link.json");
+        std::os::unix::fs::symlink(&good, &link).unwrap();
+        let fifo = tmp.0.join("jupdb-1-fifo.json");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+
+        let listing = list_connection_files_in(&tmp.0).unwrap();
+        assert_eq!(listing.files.len(), 1);
+        assert_eq!(listing.files[0].path, good);
+        let reasons: Vec<String> = listing.skipped.iter().map(|e| e.to_string()).collect();
+        let reason_for = |path: &Path| {
+            reasons
+                .iter()
+                .find(|r| r.starts_with(&path.display().to_string()))
+                .cloned()
+                .unwrap_or_else(|| panic!("{} not reported in {reasons:?}", path.display()))
+        };
+        assert!(reason_for(&readable)
+            .ends_with("has mode 0644: others may use it (jupdb needs mode 0600)"));
+        assert!(reason_for(&link).ends_with("is a symbolic link"));
+        assert!(reason_for(&fifo).ends_with("is not a regular file"));
+        if foreign_given {
+            assert!(reason_for(&foreign).contains("is owned by uid 65534"));
+            assert!(read_connection_file(&foreign).is_err());
+        }
+        assert!(insecure_reason(read_connection_file(&readable).unwrap_err()).contains("0644"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_are_0600_whatever_the_umask() {
+        let tmp = TempDir::new();
+        set_mode(&tmp.0, 0o700);
+        // SAFETY: umask only swaps the process's mask; restored below.
+        let old = unsafe { libc::umask(0) };
+        let path = write_connection_file_in(&tmp.0, &info());
+        unsafe { libc::umask(old) };
+        assert_eq!(mode(&path.unwrap()), 0o600);
     }
 
     #[test]
@@ -665,6 +859,8 @@ mod tests {
 
         let garbled = tmp.0.join("garbled.json");
         fs::write(&garbled, b"{\"transport\": \"tcp\",").unwrap();
+        #[cfg(unix)]
+        set_mode(&garbled, 0o600);
         assert!(matches!(
             read_connection_file(&garbled),
             Err(ConnectionFileError::Malformed { .. })
@@ -672,6 +868,8 @@ mod tests {
 
         let huge = tmp.0.join("huge.json");
         fs::write(&huge, vec![b' '; MAX_CONNECTION_FILE_LEN as usize + 1]).unwrap();
+        #[cfg(unix)]
+        set_mode(&huge, 0o600);
         let err = read_connection_file(&huge).unwrap_err();
         assert!(err.to_string().contains("larger than"), "{err}");
     }
@@ -684,7 +882,7 @@ mod tests {
         let new = info();
         write_connection_file_in(&tmp.0, &old).unwrap();
         write_connection_file_in(&tmp.0, &new).unwrap();
-        let listed = list_connection_files_in(&tmp.0).unwrap();
+        let listed = list_connection_files_in(&tmp.0).unwrap().files;
         let infos: Vec<_> = listed.iter().map(|f| &f.info).collect();
         assert_eq!(infos, [&new, &old]);
         assert_eq!(listed[0].path, tmp.0.join(new.file_name()));
@@ -696,14 +894,18 @@ mod tests {
         write_connection_file_in(&tmp.0, &info()).unwrap();
         let garbled = tmp.0.join("jupdb-1-garbled.json");
         fs::write(&garbled, b"not json").unwrap();
+        #[cfg(unix)]
+        set_mode(&garbled, 0o600);
         let foreign = tmp.0.join("kernel-1.json");
         fs::write(&foreign, serde_json::to_vec(&info()).unwrap()).unwrap();
         let temporary = tmp.0.join(".jupdb-1-x.json.1234.tmp");
         fs::write(&temporary, b"").unwrap();
         fs::create_dir(tmp.0.join("jupdb-dir.json")).unwrap();
 
-        assert_eq!(list_connection_files_in(&tmp.0).unwrap().len(), 1);
-        // Skipped files are left alone.
+        let listing = list_connection_files_in(&tmp.0).unwrap();
+        assert_eq!(listing.files.len(), 1);
+        assert_eq!(listing.skipped.len(), 2, "{:?}", listing.skipped); // garbled, and the directory
+                                                                       // Skipped files are left alone.
         assert!(garbled.exists() && foreign.exists() && temporary.exists());
     }
 
@@ -717,7 +919,7 @@ mod tests {
         let dead_path = write_connection_file_in(&tmp.0, &dead).unwrap();
         assert!(dead_path.exists());
 
-        let listed = list_connection_files_in(&tmp.0).unwrap();
+        let listed = list_connection_files_in(&tmp.0).unwrap().files;
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].path, live);
         assert!(!dead_path.exists());
@@ -729,6 +931,7 @@ mod tests {
         let tmp = TempDir::new();
         assert!(list_connection_files_in(&tmp.0.join("nope"))
             .unwrap()
+            .files
             .is_empty());
     }
 

@@ -139,6 +139,26 @@ pub enum ConnectionFileError {
         source: io::Error,
     },
 
+    /// A runtime directory or connection file that is not this user's alone
+    /// (a link, another user's, readable or writable by others): not used.
+    #[error("{}: {reason}", path.display())]
+    Insecure {
+        /// The directory or file.
+        path: PathBuf,
+        /// Why it is not trusted.
+        reason: String,
+    },
+
+    /// Neither the runtime directory nor a private one in the temporary
+    /// directory could be used.
+    #[error("{refused}; and no private directory instead: {fallback}")]
+    NoPrivateDir {
+        /// Why the runtime directory was not used.
+        refused: Box<ConnectionFileError>,
+        /// Why no private directory could be made.
+        fallback: Box<ConnectionFileError>,
+    },
+
     /// The file is not a valid connection file (bad JSON, missing fields, too large).
     #[error("{}: not a valid connection file: {reason}", path.display())]
     Malformed {

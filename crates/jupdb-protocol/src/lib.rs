@@ -42,15 +42,16 @@ pub mod error;
 pub mod framing;
 mod hex;
 pub mod message;
+pub mod private_dir;
 pub mod random;
 pub mod signing;
 pub mod time;
 
 pub use bytes::Bytes;
 pub use connection::{
-    list_connection_files, list_connection_files_in, process_alive, read_connection_file,
-    runtime_dir, write_connection_file, write_connection_file_in, ConnectionFile, ConnectionInfo,
-    Location, Transport,
+    list_connection_files, list_connection_files_in, prepare_runtime_dir, process_alive,
+    read_connection_file, runtime_dir, write_connection_file, write_connection_file_in,
+    ConnectionFile, ConnectionInfo, Listing, Location, RuntimeDir, Transport,
 };
 pub use error::{ConnectionFileError, ProtocolError};
 pub use framing::{
@@ -58,6 +59,7 @@ pub use framing::{
     MAX_CONTENT_LEN, MAX_CONTENT_NESTING, MAX_HEADER_LEN,
 };
 pub use message::{error_content, reply_type, to_content, Header, Message, PROTOCOL_VERSION};
+pub use private_dir::PrivateDir;
 pub use random::{new_id, new_key, KEY_LEN};
 pub use rmpv::Value;
 pub use signing::{Signer, SIGNATURE_SCHEME};

@@ -39,6 +39,13 @@ class DebugServer:
                 RuntimeWarning,
                 stacklevel=3,
             )
+        # First, so that a process with nowhere private to write has started nothing.
+        directory, refused = _native.prepare_connection_dir()
+        self.directory = str(directory)
+        self.private_fallback = refused is not None  # a directory of our own, removed at exit
+        if refused is not None:
+            tell_terminal(f"jupdb: not using the runtime directory {refused}; "
+                          f"the connection file goes to {self.directory} instead")
         self.session = secrets.token_hex(8)
         self.native = _native.Server(secrets.token_bytes(32), self.session, ip=ip,
                                      request_port=request_port, event_port=event_port,
@@ -69,14 +76,24 @@ class DebugServer:
 
         self.service = Service(self)
         forward_output(self.native)
-        # Only now that every request can be served: a client that finds the file
-        # may ask at once (threads, pause, break go to the service thread).
-        self.path = _native.write_connection(self.info)
+        # Only now that every request can be served and all output is forwarded:
+        # a client that finds the file may ask at once (threads, pause and break
+        # go to the service thread).
+        try:
+            self.path = str(_native.write_connection(self.info, self.directory))
+        except BaseException:
+            stop_forwarding_output()
+            self.service.stop()
+            self.native.close()
+            self._remove_private_dir()
+            raise
         atexit.register(self.close)
 
     @classmethod
     def get(cls, ip: str = "127.0.0.1", port: int = 0) -> "DebugServer":
-        """The process's server, started on first use (on ``port``, 0: a free one)."""
+        """The process's server, started on first use (on ``port``, 0: a free one).
+        OSError when it cannot start (nowhere private to write the connection
+        file, the port taken)."""
         with cls._lock:
             if cls._instance is None:
                 cls._instance = cls(ip, port)
@@ -90,6 +107,16 @@ class DebugServer:
     def running(cls) -> Optional["DebugServer"]:
         return cls._instance
 
+    @classmethod
+    def get_or_say_why(cls, ip: str = "127.0.0.1", port: int = 0) -> Optional["DebugServer"]:
+        """As :meth:`get`, but where the server cannot start, None, and why on
+        stderr: a pause in the program never raises into it for that."""
+        try:
+            return cls.get(ip, port)
+        except OSError as exc:
+            tell_terminal(f"jupdb: cannot serve this process, so it goes on without pausing: {exc}")
+            return None
+
     def update_state(self) -> None:
         """Record in the connection file whether (and where) a thread is paused."""
         if DebugServer._instance is not self:
@@ -98,7 +125,7 @@ class DebugServer:
         self.info["state"] = "paused" if latest is not None else "running"
         self.info["location"] = latest.location() if latest is not None else None
         try:
-            _native.write_connection(self.info)
+            _native.write_connection(self.info, self.directory)
         except OSError:
             pass  # the file is a convenience for finding us; serving goes on
 
@@ -135,6 +162,14 @@ class DebugServer:
             os.unlink(self.path)
         except OSError:
             pass
+        self._remove_private_dir()
+
+    def _remove_private_dir(self) -> None:
+        if self.private_fallback:
+            try:
+                os.rmdir(self.directory)  # only if empty: never another's file
+            except OSError:
+                pass
 
 
 class OutputStandIn(_native.OutputTee):
@@ -215,7 +250,9 @@ def post_mortem(exception: Union[BaseException, types.TracebackType, None] = Non
         exception = _exception_of(exception)
     if exception.__traceback__ is None:
         raise ValueError(f"{type(exception).__name__} has no traceback: it was never raised")
-    PausedThread.post_mortem(DebugServer.get(ip, port), exception).serve()
+    server = DebugServer.get_or_say_why(ip, port)
+    if server is not None:
+        PausedThread.post_mortem(server, exception).serve()
 
 
 def _exception_of(tb: types.TracebackType) -> BaseException:
@@ -232,11 +269,14 @@ def set_trace(frame: Optional[types.FrameType] = None, *, ip: str = "127.0.0.1",
 
     The first pause starts the server (loopback and a free port unless ``ip`` /
     ``port`` say otherwise), writes the connection file and prints one line
-    to stderr. Works as ``PYTHONBREAKPOINT=jupdb.set_trace``.
+    to stderr. Works as ``PYTHONBREAKPOINT=jupdb.set_trace``. Where the
+    server cannot start (no private directory for the connection file), it
+    says why on stderr and returns: the program goes on.
     """
     from .paused import PausedThread
 
     if frame is None:
         frame = sys._getframe(1)
-    server = DebugServer.get(ip, port)
-    PausedThread(server, frame, reason="set_trace").serve()
+    server = DebugServer.get_or_say_why(ip, port)
+    if server is not None:
+        PausedThread(server, frame, reason="set_trace").serve()

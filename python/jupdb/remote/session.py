@@ -161,13 +161,32 @@ def _frame(info: Optional[Dict[str, Any]], thread: Optional[int] = None, stop: O
 
 
 def sessions() -> List[SessionInfo]:
-    """Live debuggees on this machine (files of dead processes are removed), newest first."""
+    """Live debuggees on this machine (files of dead processes are removed), newest first.
+    Only connection files the user owns, with mode 0600, in a directory of the
+    user's alone, are read (see :func:`find_sessions` for what was passed over)."""
+    return find_sessions()[0]
+
+
+def find_sessions() -> Tuple[List[SessionInfo], List[str], List[str]]:
+    """:func:`sessions`; each file or directory passed over, with why (another
+    user's, a link, a mode that lets others in, not a connection file); the
+    directories looked in."""
+    files, skipped, searched = _native.list_connections()
     found = []
-    for path, info in _native.list_connections():
+    for path, info in files:
         found.append(SessionInfo(info["pid"], info.get("argv", []), info.get("state", "?"), _frame(info.get("location")),
                                  info["session_id"], str(path), info.get("created", "")))
     found.sort(key=lambda s: _mtime(s.path), reverse=True)
-    return found
+    return found, skipped, [str(dir) for dir in searched]
+
+
+def no_session_error(what: str, skipped: List[str], searched: List[str]) -> LookupError:
+    """``what`` was not found: where jupdb looked, and what it passed over and why."""
+    text = f"{what} (looked in {', '.join(searched) or 'no directory'})"
+    if skipped:
+        text += "; passed over, as only the user's own files (mode 0600, in a directory of theirs alone) are read:\n"
+        text += "\n".join(f"  {reason}" for reason in skipped)
+    return LookupError(text)
 
 
 def _mtime(path: str) -> float:
@@ -180,7 +199,7 @@ def _mtime(path: str) -> float:
 def _find(target: Union[None, int, str, os.PathLike]) -> Tuple[str, Dict[str, Any]]:
     if isinstance(target, os.PathLike) or (isinstance(target, str) and os.path.exists(target)):
         return str(target), _native.read_connection(os.fspath(target))
-    live = sessions()
+    live, skipped, searched = find_sessions()
     if target is None:
         chosen = next((s for s in live if s.state == "paused"), live[0] if live else None)
     elif isinstance(target, int):
@@ -188,9 +207,8 @@ def _find(target: Union[None, int, str, os.PathLike]) -> Tuple[str, Dict[str, An
     else:
         chosen = next((s for s in live if s.session_id == target), None)
     if chosen is None:
-        where = _native.connection_dir()
-        what = "no jupdb session is running" if target is None else f"no jupdb session matches {target!r}"
-        raise LookupError(f"{what} (looked in {where})")
+        raise no_session_error("no jupdb session is running" if target is None else
+                               f"no jupdb session matches {target!r}", skipped, searched)
     return chosen.path, _native.read_connection(chosen.path)
 
 
@@ -209,7 +227,9 @@ def connect(target: Union[None, int, str, "os.PathLike[str]"] = None, *, timeout
 
     Args:
         target: None for the most recently paused program; a connection-file
-            path, a pid, or a session id.
+            path, a pid, or a session id. Only connection files the user owns
+            with mode 0600 are read (found ones: in a directory of the user's
+            alone); LookupError says what was passed over and why.
         timeout: Seconds each request may take before it fails.
     """
     path, info = _find(target)

@@ -1,12 +1,23 @@
 //! Connection files, for Python: written by the debuggee, read by clients.
+//!
+//! The checks (a directory of the user's alone, files of the user's with
+//! mode 0600, no links) are `jupdb_protocol`'s; a refusal is an `OSError`
+//! whose message says why.
 
-use jupdb_protocol::{list_connection_files, read_connection_file, runtime_dir, write_connection_file, ConnectionInfo};
+use jupdb_protocol::{
+    list_connection_files, prepare_runtime_dir, read_connection_file, runtime_dir, write_connection_file_in,
+    ConnectionFileError, ConnectionInfo,
+};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use std::path::PathBuf;
 
 fn json_module(py: Python<'_>) -> PyResult<Bound<'_, PyModule>> {
     py.import("json")
+}
+
+fn os_error(err: ConnectionFileError) -> PyErr {
+    PyOSError::new_err(err.to_string())
 }
 
 fn info_from_dict(info: &Bound<'_, PyAny>) -> PyResult<ConnectionInfo> {
@@ -19,34 +30,54 @@ fn info_to_dict<'py>(py: Python<'py>, info: &ConnectionInfo) -> PyResult<Bound<'
     json_module(py)?.call_method1("loads", (text,))
 }
 
-/// The directory connection files live in (`JUPDB_RUNTIME_DIR` overrides it).
+/// The directory connection files are meant to live in (`JUPDB_RUNTIME_DIR`
+/// overrides it), whether or not it can be used.
 #[pyfunction]
 fn connection_dir() -> PyResult<PathBuf> {
-    runtime_dir().map_err(|e| PyOSError::new_err(e.to_string()))
+    runtime_dir().map_err(os_error)
 }
 
-/// Writes a connection file (mode 0600, in a 0700 directory); returns its path.
+/// The directory to write this process's connection file to, and why the
+/// runtime directory was refused when it is a private one instead (None when
+/// it is the runtime directory). OSError when neither can be used.
 #[pyfunction]
-fn write_connection(info: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
-    write_connection_file(&info_from_dict(info)?).map_err(|e| PyOSError::new_err(e.to_string()))
+fn prepare_connection_dir() -> PyResult<(PathBuf, Option<String>)> {
+    let prepared = prepare_runtime_dir().map_err(os_error)?;
+    Ok((prepared.dir.path().to_owned(), prepared.refused.map(|err| err.to_string())))
 }
 
-/// Reads one connection file as a dict.
+/// Writes a connection file (mode 0600) into `dir`, which must be the user's
+/// alone (mode 0700, not a link); returns its path.
+#[pyfunction]
+fn write_connection(info: &Bound<'_, PyAny>, dir: PathBuf) -> PyResult<PathBuf> {
+    write_connection_file_in(&dir, &info_from_dict(info)?).map_err(os_error)
+}
+
+/// Reads one connection file as a dict: a regular file of the user's with mode 0600.
 #[pyfunction]
 fn read_connection<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyAny>> {
-    let info = read_connection_file(&path).map_err(|e| PyOSError::new_err(e.to_string()))?;
+    let info = read_connection_file(&path).map_err(os_error)?;
     info_to_dict(py, &info)
 }
 
-/// Every live session's `(path, info)`; files of dead processes are removed.
+/// Every live session's `(path, info)`, newest first; what was passed over,
+/// each as a sentence that says why; the directories looked in. Files of dead
+/// processes are removed.
 #[pyfunction]
-fn list_connections(py: Python<'_>) -> PyResult<Vec<(PathBuf, Bound<'_, PyAny>)>> {
-    let files = list_connection_files().map_err(|e| PyOSError::new_err(e.to_string()))?;
-    files.into_iter().map(|f| Ok((f.path, info_to_dict(py, &f.info)?))).collect()
+#[allow(clippy::type_complexity)]
+fn list_connections(py: Python<'_>) -> PyResult<(Vec<(PathBuf, Bound<'_, PyAny>)>, Vec<String>, Vec<PathBuf>)> {
+    let listing = list_connection_files().map_err(os_error)?;
+    let files = listing
+        .files
+        .into_iter()
+        .map(|f| Ok((f.path, info_to_dict(py, &f.info)?)))
+        .collect::<PyResult<_>>()?;
+    Ok((files, listing.skipped.iter().map(ToString::to_string).collect(), listing.searched))
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(connection_dir, m)?)?;
+    m.add_function(wrap_pyfunction!(prepare_connection_dir, m)?)?;
     m.add_function(wrap_pyfunction!(write_connection, m)?)?;
     m.add_function(wrap_pyfunction!(read_connection, m)?)?;
     m.add_function(wrap_pyfunction!(list_connections, m)?)?;
