@@ -260,11 +260,16 @@ pub struct RuntimeDir {
 }
 
 /// The [`runtime_dir`], created (mode 0700) if missing, if it is this
-/// user's alone (see [`PrivateDir`]); otherwise a new private directory
+/// user's alone (see [`PrivateDir`]) and writable; otherwise a new private directory
 /// `jupdb-<uid>-<random>` in the system's temporary directory (`$TMPDIR`),
 /// where clients look too, with the reason the runtime directory was refused.
 pub fn prepare_runtime_dir() -> Result<RuntimeDir, ConnectionFileError> {
-    let refused = match runtime_dir().and_then(|dir| PrivateDir::create(&dir)) {
+    let usable = |dir: PathBuf| {
+        let private = PrivateDir::create(&dir)?;
+        private.check_writable()?;
+        Ok(private)
+    };
+    let refused = match runtime_dir().and_then(usable) {
         Ok(dir) => return Ok(RuntimeDir { dir, refused: None }),
         Err(err) => err,
     };

@@ -85,6 +85,14 @@ impl PrivateDir {
         }
     }
 
+    /// Fails unless this process may create files in the directory (a mode
+    /// such as 0500 passes [`open`](Self::open) but takes no file).
+    pub fn check_writable(&self) -> Result<(), ConnectionFileError> {
+        let wanted = fs::Access::WRITE_OK | fs::Access::EXEC_OK;
+        fs::accessat(&self.fd, ".", wanted, AtFlags::EACCESS)
+            .map_err(|errno| ConnectionFileError::io(&self.path, errno.into()))
+    }
+
     /// Where it is.
     pub fn path(&self) -> &Path {
         &self.path
@@ -213,4 +221,46 @@ fn dir_builder() -> std::fs::DirBuilder {
     let mut builder = std::fs::DirBuilder::new();
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::Command;
+
+    const AS_NOBODY: &str = "JUPDB_TEST_AS_NOBODY";
+
+    /// A directory of the user's own that takes no file (mode 0500) passes the
+    /// checks but not `check_writable`. Root may write anywhere, so as root the
+    /// test runs itself again as uid 65534 (where `setpriv` is installed).
+    #[test]
+    fn a_read_only_directory_of_ones_own_is_not_writable() {
+        if rustix::process::geteuid().is_root() && std::env::var_os(AS_NOBODY).is_none() {
+            let status = Command::new("setpriv")
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "private_dir::tests::a_read_only_directory_of_ones_own_is_not_writable",
+                ])
+                .env(AS_NOBODY, "1")
+                .status();
+            match status {
+                Ok(status) => assert!(status.success(), "as uid 65534: {status}"),
+                Err(_) => eprintln!("no setpriv: skipped"),
+            }
+            return;
+        }
+        let path = std::env::temp_dir().join(format!("jupdb-protocol-ro-{}", new_id()));
+        std::fs::create_dir(&path).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o500)).unwrap();
+        let dir = PrivateDir::open(&path).unwrap();
+        let err = dir.check_writable().unwrap_err();
+        assert!(err.to_string().contains("ermission denied"), "{err}");
+        assert!(dir.write("jupdb-1-x.json", b"{}").is_err());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).unwrap();
+        dir.check_writable().unwrap();
+        std::fs::remove_dir(&path).unwrap();
+    }
 }
