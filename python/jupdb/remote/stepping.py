@@ -147,10 +147,19 @@ def _runs_for_program(frame: Optional[types.FrameType], program: List[types.Fram
             return True
         if is_launcher_code(frame.f_code):
             return False
-        if frame.f_code.co_name == "<module>" and frame.f_back is not None and is_launcher_code(frame.f_back.f_code):
-            return True  # the program's main module, run by runpy (``jupdb run``)
+        if _is_main_module_run_by_runpy(frame):
+            return True
         frame = frame.f_back
     return orphans
+
+
+def _is_main_module_run_by_runpy(frame: types.FrameType) -> bool:
+    """Whether ``frame`` runs the program's main module for ``jupdb run``:
+    module code that runpy's ``_run_code`` execs (client code that jupdb
+    evaluates is module-like code too, but called by jupdb's own)."""
+    caller = frame.f_back
+    return (frame.f_code.co_name == "<module>" and caller is not None and caller.f_code.co_name == "_run_code"
+            and is_launcher_code(caller.f_code))
 
 
 def _program_lines(code: types.CodeType) -> Any:
