@@ -168,7 +168,8 @@ class Client:
     """A DEALER (requests) and SUB (events) connection to a debuggee."""
 
     def __init__(self, request_endpoint: str, event_endpoint: str, key: bytes, session: str,
-                 timeout: float = 10.0) -> None: ...
+                 timeout: float = 10.0, *, signature_scheme: str) -> None:
+        """ValueError if ``signature_scheme`` (the connection file's) is not ``SIGNATURE_SCHEME``."""
     def request(self, msg_type: str, content: dict[str, Any], *, buffers: list[Any] = ...,
                 thread: Optional[int] = None, timeout: float = 10.0,
                 alive: Optional[Callable[[], bool]] = None
@@ -186,6 +187,9 @@ class Client:
     def output_dropped(self) -> int:
         """Bytes of output events dropped because more waited than the client keeps."""
     def close(self) -> None: ...
+
+SIGNATURE_SCHEME: str
+"""The signature scheme this jupdb speaks, as connection files name it."""
 
 def connection_dir() -> str:
     """Where connection files live (``JUPDB_RUNTIME_DIR`` overrides)."""
