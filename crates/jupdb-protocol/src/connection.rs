@@ -80,7 +80,7 @@ pub struct ConnectionInfo {
     pub request_port: u16,
     /// Port of the PUB socket that publishes events.
     pub event_port: u16,
-    /// The session key as hex text; the HMAC key is the decoded bytes.
+    /// The session key as hex text; the signing keys are derived from the decoded bytes.
     pub key: String,
     /// [`SIGNATURE_SCHEME`]; clients refuse any other.
     pub signature_scheme: String,

@@ -46,6 +46,7 @@ pub mod error;
 pub mod framing;
 mod hex;
 pub mod message;
+mod parallel;
 pub mod random;
 pub mod replay;
 pub mod signing;
