@@ -634,6 +634,19 @@ def test_a_flood_of_tiny_buffers_with_a_bad_signature_is_rejected_at_once(target
     target.finish()
 
 
+def test_a_fetch_of_more_buffers_than_a_message_may_carry_fails_clearly(target):
+    """A message carries at most 65,536 buffers (more are refused unread): a value pickled into more gets an
+    error reply saying so, not a reply the client would drop; the program stays paused."""
+    target.session.exec("import numpy; many = [numpy.zeros(1) for _ in range(70_000)]")
+    with pytest.raises(jupdb.RemoteError) as info:
+        target.session.fetch("many")
+    assert info.value.ename == "TooManyBuffers" and "65536" in info.value.evalue
+    assert len(target.session.fetch("many[:1000]")) == 1000
+    target.session.exec("del many")
+    target.assert_nothing_ran()
+    target.finish()
+
+
 def test_original_unsigned_json_commands(target, zmq_context):
     eval_command = json.dumps({"command": "eval", "code": target.evil("json-eval", "eval")})
     exec_command = json.dumps({"command": "eval", "code": target.evil("json-exec")})

@@ -143,7 +143,7 @@ class Server:
     def key(self) -> bytes: ...
     @property
     def dropped(self) -> int:
-        """Messages dropped for a bad signature or framing."""
+        """Messages dropped for a bad signature or framing, or as stale or replayed requests."""
     def pause(self, thread: int, name: str, location: dict[str, Any]) -> PauseHandle:
         """Register the calling thread as paused; its requests arrive through the handle."""
     def serve_service(self) -> PauseHandle:

@@ -192,7 +192,9 @@ impl Signer {
         let mut hasher = self.buffers.clone();
         hasher.update(head.as_bytes());
         let total: usize = buffers.iter().map(Buffer::buffer_len).sum();
-        match parallel::pool().filter(|_| total >= PARALLEL_FROM) {
+        // The pool is made on first use: a process that never hashes 1 MiB has none.
+        let pool = (total >= PARALLEL_FROM).then(parallel::pool).flatten();
+        match pool {
             Some(pool) => pool.install(|| {
                 for buffer in buffers {
                     hasher.update_rayon(buffer.buffer_bytes());
