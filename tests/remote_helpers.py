@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime
 import hmac
+import itertools
 import os
 import re
 import signal
@@ -395,14 +396,14 @@ def _unpack_map(data: bytes, i: int, n: int):
     return out, i
 
 
-PROTOCOL_VERSION = "3.0"
+PROTOCOL_VERSION = "4.0"
 
 
-def _load_documented_sign() -> Callable[[bytes, bytes, bytes, List[bytes]], bytes]:
+def _load_documented_sign() -> Callable[[bytes, str, bytes, bytes, List[bytes]], bytes]:
     """The ``sign`` function of docs/protocol.md section 3, run as the page gives it."""
     with open(os.path.join(os.path.dirname(__file__), os.pardir, "docs", "protocol.md"), encoding="utf-8") as f:
         page = f.read()
-    code = re.search(r"```python\n(import hashlib.*?def sign\(.*?)```", page, re.S)
+    code = re.search(r"```python\n(import blake3.*?def sign\(.*?)```", page, re.S)
     assert code, "docs/protocol.md no longer shows sign() in Python"
     namespace: Dict[str, Any] = {}
     exec(code.group(1), namespace)
@@ -412,15 +413,26 @@ def _load_documented_sign() -> Callable[[bytes, bytes, bytes, List[bytes]], byte
 _documented_sign = _load_documented_sign()
 
 
-def sign(key: bytes, frames: List[bytes]) -> bytes:
-    """The protocol's signature of ``frames = [header, content, *buffers]``, by the page's own code."""
-    return _documented_sign(key, frames[0], frames[1], frames[2:])
+def sign(key: bytes, frames: List[bytes], direction: str = "to_debuggee") -> bytes:
+    """The protocol's signature of ``frames = [header, content, *buffers]`` going ``direction``
+    (``"to_debuggee"``: a request; ``"to_client"``: a reply or event), by the page's own code."""
+    return _documented_sign(key, direction, frames[0], frames[1], frames[2:])
+
+
+#: Every hand-made request's ``seq``: one counter for the whole test run, so numbers never repeat
+#: within a client session, whatever the test.
+_next_seq = itertools.count(1)
+
+
+def date(seconds_from_now: float = 0.0) -> str:
+    """A header ``date``: now (or that many seconds from now), as the protocol writes it."""
+    when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds_from_now)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def header(msg_type: str, session: str = "raw-test-client", **extra: Any) -> Dict[str, Any]:
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return {"msg_id": str(uuid.uuid4()), "session": session, "msg_type": msg_type, "version": PROTOCOL_VERSION,
-            "date": now, **extra}
+            "date": date(), "seq": next(_next_seq), **extra}
 
 
 def request_frames(key: Optional[bytes], msg_type: str, content: Dict[str, Any],
@@ -441,5 +453,6 @@ def parse_reply(frames: List[bytes], key: bytes) -> Dict[str, Any]:
     """Checks a reply's signature; its header and content."""
     at = frames.index(DELIMITER)
     signature, head, body = frames[at + 1:at + 4]
-    assert hmac.compare_digest(signature, sign(key, [head, body, *frames[at + 4:]])), "reply badly signed"
+    expected = sign(key, [head, body, *frames[at + 4:]], direction="to_client")
+    assert hmac.compare_digest(signature, expected), "reply badly signed"
     return {"header": msgpack_unpackb(head), "content": msgpack_unpackb(body)}

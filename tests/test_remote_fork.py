@@ -100,18 +100,22 @@ def test_a_child_forked_by_a_command_runs_on_and_the_parent_replies(launch):
     program.assert_finishes_ok()
 
 
-#: A client that forks: the child must not use the parent's connection.
+#: A client that forks: the child must not use the parent's connection. Both fetch a value large enough to be
+#: hashed on several threads, the parent before the fork, so the child inherits a pool whose threads are gone.
 FORKING_CLIENT = """
 import os, sys, jupdb
 
 session = jupdb.connect(int(sys.argv[1]))
+assert len(session.fetch("big")) == 8 << 20
 pid = os.fork()
 if pid == 0:
     try:
         session.eval("a")
     except ConnectionError as exc:
         print("child:", exc, flush=True)
-    print("child, connected anew:", jupdb.connect(int(sys.argv[1])).eval("a").repr, flush=True)
+    again = jupdb.connect(int(sys.argv[1]))
+    assert len(again.fetch("big")) == 8 << 20
+    print("child, connected anew:", again.eval("a").repr, flush=True)
     os._exit(0)
 os.waitpid(pid, 0)
 print("parent:", session.eval("a").repr, flush=True)
@@ -119,7 +123,7 @@ print("parent:", session.eval("a").repr, flush=True)
 
 
 def test_a_forked_client_gets_a_clear_error_and_can_connect_again(launch):
-    debuggee = launch("import jupdb\na = 10\njupdb.set_trace()\n", name="debuggee")
+    debuggee = launch("import jupdb\na = 10\nbig = bytes(8 << 20)\njupdb.set_trace()\n", name="debuggee")
     debuggee.wait_paused()
     client = launch(FORKING_CLIENT, name="client", args=[str(debuggee.pid)])
     client.assert_finishes_ok()

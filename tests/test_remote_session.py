@@ -396,7 +396,7 @@ def test_pythonbreakpoint_env(launch):
     assert program.stdout_lines() == ["value -1"]
 
 
-def test_stderr_line_sessions_and_connection_file(launch, runtime_dir):
+def test_stderr_line_sessions_and_connection_file(launch, runtime_dir, tmp_path):
     program = launch(STACK, name="stacked")
     match = program.wait_paused()
     assert match["file"] == program.path
@@ -424,7 +424,7 @@ def test_stderr_line_sessions_and_connection_file(launch, runtime_dir):
     assert content["request_port"] == int(match["port"])
     assert content["pid"] == program.pid and content["state"] == "paused"
     assert content["ip"] == "127.0.0.1" and content["transport"] == "tcp"
-    assert content["signature_scheme"] == "hmac-sha256" and len(bytes.fromhex(content["key"])) == 32
+    assert content["signature_scheme"] == "jupdb-blake3-v1" and len(bytes.fromhex(content["key"])) == 32
     assert content["session_id"] == info.session_id
     assert [n for n in os.listdir(runtime_dir)] == [os.path.basename(info.path)]
 
@@ -435,6 +435,14 @@ def test_stderr_line_sessions_and_connection_file(launch, runtime_dir):
             assert session.eval("i_local").repr == "12"
     with pytest.raises(LookupError):
         jupdb.connect(program.pid + 1_000_000)
+    # a file of another signature scheme (another jupdb) is refused, saying why
+    for scheme in ("hmac-sha256", "jupdb-blake3-v2"):
+        other = os.path.join(str(tmp_path), f"{scheme}.json")
+        with open(other, "w") as fh:
+            json.dump(dict(content, signature_scheme=scheme), fh)
+        os.chmod(other, 0o600)
+        with pytest.raises(ValueError, match=f'unsupported signature scheme "{scheme}".*"jupdb-blake3-v1"'):
+            jupdb.connect(other, timeout=TIMEOUT)
 
     session = program.connect()
     session.cont()

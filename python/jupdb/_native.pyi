@@ -143,7 +143,7 @@ class Server:
     def key(self) -> bytes: ...
     @property
     def dropped(self) -> int:
-        """Messages dropped for a bad signature or framing."""
+        """Messages dropped for a bad signature or framing, or as stale or replayed requests."""
     def pause(self, thread: int, name: str, location: dict[str, Any]) -> PauseHandle:
         """Register the calling thread as paused; its requests arrive through the handle."""
     def serve_service(self) -> PauseHandle:
@@ -168,7 +168,8 @@ class Client:
     """A DEALER (requests) and SUB (events) connection to a debuggee."""
 
     def __init__(self, request_endpoint: str, event_endpoint: str, key: bytes, session: str,
-                 timeout: float = 10.0) -> None: ...
+                 timeout: float = 10.0, *, signature_scheme: str) -> None:
+        """ValueError if ``signature_scheme`` (the connection file's) is not ``SIGNATURE_SCHEME``."""
     def request(self, msg_type: str, content: dict[str, Any], *, buffers: list[Any] = ...,
                 thread: Optional[int] = None, timeout: float = 10.0,
                 alive: Optional[Callable[[], bool]] = None
@@ -186,6 +187,9 @@ class Client:
     def output_dropped(self) -> int:
         """Bytes of output events dropped because more waited than the client keeps."""
     def close(self) -> None: ...
+
+SIGNATURE_SCHEME: str
+"""The signature scheme this jupdb speaks, as connection files name it."""
 
 def connection_dir() -> str:
     """Where connection files are meant to live (``JUPDB_RUNTIME_DIR`` overrides),

@@ -42,7 +42,7 @@ use crate::error::{ConnectionFileError, ProtocolError};
 use crate::hex;
 use crate::private_dir::{read_private_file, PrivateDir};
 use crate::random::new_id;
-use crate::signing::{Signer, SIGNATURE_SCHEME};
+use crate::signing::{Signers, SIGNATURE_SCHEME};
 use crate::time::now_rfc3339;
 
 /// Largest connection file that is read, in bytes.
@@ -90,9 +90,9 @@ pub struct ConnectionInfo {
     pub request_port: u16,
     /// Port of the PUB socket that publishes events.
     pub event_port: u16,
-    /// The session key as hex text; the HMAC key is the decoded bytes.
+    /// The session key as hex text; the signing keys are derived from the decoded bytes.
     pub key: String,
-    /// Always `"hmac-sha256"`.
+    /// [`SIGNATURE_SCHEME`]; clients refuse any other.
     pub signature_scheme: String,
     /// Process id of the debuggee.
     pub pid: u32,
@@ -135,15 +135,15 @@ impl ConnectionInfo {
         }
     }
 
-    /// A signer for this session's key. Fails on another signature scheme or
-    /// a key that is not hex.
-    pub fn signer(&self) -> Result<Signer, ProtocolError> {
+    /// A client's signers for this session's key. Fails on another signature
+    /// scheme or a key that is not hex.
+    pub fn client_signers(&self) -> Result<Signers, ProtocolError> {
         if self.signature_scheme != SIGNATURE_SCHEME {
             return Err(ProtocolError::UnsupportedScheme(
                 self.signature_scheme.clone(),
             ));
         }
-        Signer::from_hex(&self.key)
+        Signers::client_from_hex(&self.key)
     }
 
     /// The ZeroMQ endpoint of the request (ROUTER) socket.
@@ -507,7 +507,7 @@ mod tests {
         assert_eq!(info.pid, std::process::id());
         assert_eq!(info.transport, Transport::Tcp);
         assert_eq!(info.ip, "127.0.0.1");
-        assert_eq!(info.signature_scheme, "hmac-sha256");
+        assert_eq!(info.signature_scheme, SIGNATURE_SCHEME);
         assert_eq!(info.state, STATE_RUNNING);
         assert!(!info.argv.is_empty());
     }
@@ -565,24 +565,26 @@ mod tests {
     #[test]
     fn signer_from_info() {
         let mut info = info();
-        let signer = info.signer().unwrap();
-        let sig = Signer::new(&[0xab; 32])
+        let client = info.client_signers().unwrap();
+        let sig = Signers::debuggee(&[0xab; 32])
             .unwrap()
+            .outgoing
             .sign::<&[u8]>(b"h", b"c", &[]);
-        signer
+        client
+            .incoming
             .verify::<&[u8]>(sig.as_bytes(), b"h", b"c", &[])
             .unwrap();
 
         info.key = "not hex".into();
         assert!(matches!(
-            info.signer(),
+            info.client_signers(),
             Err(ProtocolError::InvalidKey { .. })
         ));
-        info.signature_scheme = "hmac-md5".into();
-        assert_eq!(
-            info.signer().unwrap_err(),
-            ProtocolError::UnsupportedScheme("hmac-md5".into())
-        );
+        // The scheme of protocol 3 and earlier is refused by name.
+        info.signature_scheme = "hmac-sha256".into();
+        let err = info.client_signers().unwrap_err();
+        assert_eq!(err, ProtocolError::UnsupportedScheme("hmac-sha256".into()));
+        assert!(err.to_string().contains(SIGNATURE_SCHEME), "{err}");
     }
 
     #[test]

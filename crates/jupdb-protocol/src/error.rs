@@ -47,12 +47,21 @@ pub enum ProtocolError {
         max: usize,
     },
 
+    /// More buffer frames than [`MAX_BUFFERS`](crate::MAX_BUFFERS).
+    #[error("{count} buffer frames, more than the limit of {max}")]
+    TooManyBuffers {
+        /// How many buffer frames the message has.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+
     /// The signature frame is empty: the message is unsigned.
     #[error("message is not signed")]
     MissingSignature,
 
-    /// The signature frame is not 64 lower-case hexadecimal digits.
-    #[error("signature frame is not 64 lower-case hexadecimal digits")]
+    /// The signature frame is not 128 lower-case hexadecimal digits.
+    #[error("signature frame is not 128 lower-case hexadecimal digits")]
     MalformedSignature,
 
     /// The signature does not match the frames: they were tampered with, or
@@ -108,9 +117,38 @@ pub enum ProtocolError {
         reason: String,
     },
 
-    /// The connection file names a signature scheme other than `hmac-sha256`.
-    #[error("unsupported signature scheme {0:?} (only \"hmac-sha256\" is supported)")]
+    /// The connection file names a signature scheme other than
+    /// [`SIGNATURE_SCHEME`](crate::SIGNATURE_SCHEME).
+    #[error(
+        "unsupported signature scheme {0:?}: this jupdb speaks only {scheme:?}; \
+         the debuggee runs another version of jupdb",
+        scheme = crate::SIGNATURE_SCHEME
+    )]
     UnsupportedScheme(String),
+
+    /// An authentic request whose `date` is outside the accepted window
+    /// ([`DATE_WINDOW`](crate::DATE_WINDOW)) or cannot be read.
+    #[error("request dated {date:?} is outside the accepted window of {window_secs} s either way")]
+    Stale {
+        /// The header's `date`.
+        date: String,
+        /// The window, in seconds.
+        window_secs: u64,
+    },
+
+    /// An authentic request without the `seq` number that replay detection needs.
+    #[error("request has no seq number")]
+    MissingSequence,
+
+    /// An authentic request seen before (a replay), or too far behind its
+    /// session's newest to tell.
+    #[error("request {seq} of session {session:?} was seen already or is too old")]
+    Replayed {
+        /// The header's `session`.
+        session: String,
+        /// The header's `seq`.
+        seq: u64,
+    },
 
     /// The operating system's random number generator failed.
     #[error("no random numbers available: {reason}")]

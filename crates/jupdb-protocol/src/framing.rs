@@ -3,7 +3,7 @@
 //! ```text
 //! [identity…]  routing identities (ROUTER) or a topic (PUB); zero or more
 //! <IDS|MSG>    delimiter, always present
-//! signature    hex HMAC-SHA256, see `signing`
+//! signature    two hex keyed-BLAKE3 tags, see `signing`
 //! header       MessagePack map
 //! content      MessagePack map
 //! [buffer…]    raw bytes; zero or more
@@ -18,10 +18,13 @@
 //! the header, the content, and copies of the identities (the delimiter is
 //! static).
 //!
-//! [`decode`] never panics. It checks, in this order: the delimiter, the frame
-//! count, the sizes of the header and content frames, the signature, and only
-//! then parses MessagePack, so that nothing from an unauthenticated sender is
-//! ever parsed.
+//! [`decode`] never panics. It checks, in this order, cheapest first: the
+//! delimiter, the frame count (at most [`MAX_BUFFERS`] buffers), the sizes of
+//! the header and content frames, the signature's head tag (header, content and
+//! the buffers' count and lengths), the buffers tag (the only step that reads
+//! buffer bytes), and only then parses MessagePack, so that nothing from an
+//! unauthenticated sender is ever parsed, and a forged message costs no more
+//! than hashing its small frames.
 
 use bytes::Bytes;
 use rmpv::Value;
@@ -38,8 +41,12 @@ pub const DELIMITER: &[u8] = b"<IDS|MSG>";
 pub const MAX_HEADER_LEN: usize = 64 * 1024;
 
 /// Largest accepted content frame, in bytes. Bulk data belongs in buffers,
-/// which have no limit here.
+/// whose size has no limit here (the transport bounds frames and messages).
 pub const MAX_CONTENT_LEN: usize = 64 * 1024 * 1024;
+
+/// Most buffer frames a message may have. A pickle of many arrays has one
+/// buffer each; far more is a flood, refused before anything is hashed.
+pub const MAX_BUFFERS: usize = 65_536;
 
 /// Content nested this many levels deep (maps and arrays within each other)
 /// is accepted; content nested much deeper is rejected.
@@ -112,12 +119,14 @@ pub fn decode_with_identities(
 pub(crate) struct Limits {
     pub(crate) header: usize,
     pub(crate) content: usize,
+    pub(crate) buffers: usize,
 }
 
 impl Limits {
     pub(crate) const DEFAULT: Self = Self {
         header: MAX_HEADER_LEN,
         content: MAX_CONTENT_LEN,
+        buffers: MAX_BUFFERS,
     };
 }
 
@@ -139,6 +148,12 @@ pub(crate) fn decode_with_limits(
     else {
         return Err(ProtocolError::MissingFrames { found });
     };
+    if found - 3 > limits.buffers {
+        return Err(ProtocolError::TooManyBuffers {
+            count: found - 3,
+            max: limits.buffers,
+        });
+    }
     let buffers: Vec<Bytes> = rest.collect();
 
     if header.len() > limits.header {
@@ -198,9 +213,10 @@ fn parse_content(bytes: &[u8]) -> Result<Value, ProtocolError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signing::Direction;
 
     fn signer() -> Signer {
-        Signer::new(b"a test key of thirty-two bytes!!").unwrap()
+        Signer::new(b"a test key of thirty-two bytes!!", Direction::ToDebuggee).unwrap()
     }
 
     fn message() -> Message {
@@ -210,6 +226,7 @@ mod tests {
         ]);
         let mut message = Message::new("eval_request", "session-1", content).for_thread(42);
         message.header.parent = Some("parent-id".into());
+        message.header.seq = Some(7);
         message
     }
 
@@ -282,11 +299,12 @@ mod tests {
         let keys: Vec<_> = entries.iter().map(|(k, _)| k.as_str().unwrap()).collect();
         assert_eq!(
             keys,
-            ["msg_id", "session", "msg_type", "version", "date", "parent", "thread"]
+            ["msg_id", "session", "msg_type", "version", "date", "parent", "thread", "seq"]
         );
 
         message.header.parent = None;
         message.header.thread = None;
+        message.header.seq = None;
         let frames = encode(&message, &signer());
         let Value::Map(entries) = rmpv::decode::read_value(&mut &frames[2][..]).unwrap() else {
             panic!("header is not a map")
@@ -302,14 +320,14 @@ mod tests {
             ("msg_id".into(), h.msg_id.as_str().into()),
             ("session".into(), h.session.as_str().into()),
             ("msg_type".into(), h.msg_type.as_str().into()),
-            ("version".into(), "3.1".into()),
+            ("version".into(), "4.1".into()),
             ("date".into(), h.date.as_str().into()),
             ("parent".into(), Value::Nil),
             ("added_in_3_1".into(), Value::Array(vec![1.into()])),
         ]);
         let content = msgpack(&Value::Map(vec![]));
         let decoded = decode(signed(&msgpack(&header), &content, &[]), &signer()).unwrap();
-        assert_eq!(decoded.header.version, "3.1");
+        assert_eq!(decoded.header.version, "4.1");
         assert_eq!(decoded.header.parent, None);
         assert_eq!(decoded.header.thread, None);
         decoded.header.check_version().unwrap();
@@ -366,7 +384,14 @@ mod tests {
         let limits = Limits {
             header: 16,
             content: 8,
+            buffers: 2,
         };
+        let mut frames = signed(&[0; 4], &[0; 4], &[b"", b"", b""]);
+        frames[1] = Bytes::from_static(b"bogus");
+        assert_eq!(
+            decode_with_limits(frames, &signer(), &limits).map(|_| ()),
+            Err(ProtocolError::TooManyBuffers { count: 3, max: 2 })
+        );
         let mut frames = signed(&[0; 17], &[0; 4], &[]);
         frames[1] = Bytes::from_static(b"bogus");
         assert_eq!(
@@ -469,7 +494,7 @@ mod tests {
     #[test]
     fn wrong_key_is_rejected() {
         let frames = encode(&message(), &signer());
-        let other = Signer::new(b"another key").unwrap();
+        let other = Signer::new(b"another key", Direction::ToDebuggee).unwrap();
         assert_eq!(decode(frames, &other), Err(ProtocolError::BadSignature));
     }
 

@@ -8,7 +8,10 @@
 //!
 //! - [`message`]: a [`Message`] is a [`Header`], a MessagePack content map and
 //!   raw buffers; [`PROTOCOL_VERSION`] and the version rule.
-//! - [`signing`]: [`Signer`], HMAC-SHA256 over header, content and buffers.
+//! - [`signing`]: [`Signer`], keyed BLAKE3 with a key per direction: the
+//!   header, content and buffer lengths first, the buffers' bytes last.
+//! - [`replay`]: [`ReplayGuard`], the debuggee's refusal of stale and replayed
+//!   requests.
 //! - [`framing`]: [`encode`] and [`decode`] between messages and frames.
 //! - [`connection`]: [`ConnectionInfo`] and the connection files through
 //!   which clients find debuggees.
@@ -21,17 +24,18 @@
 //! specification is `docs/protocol.md`.
 //!
 //! ```
-//! use jupdb_protocol::{decode, encode, new_key, Message, Signer};
+//! use jupdb_protocol::{decode, encode, new_key, Message, Signers};
 //! use jupdb_protocol::Value;
 //!
-//! let signer = Signer::new(&new_key()?)?;
+//! let key = new_key()?;
+//! let (client, debuggee) = (Signers::client(&key)?, Signers::debuggee(&key)?);
 //! let request = Message::new(
 //!     "eval_request",
 //!     "client-session",
 //!     Value::Map(vec![("code".into(), "x + 1".into())]),
 //! );
-//! let frames = encode(&request, &signer);
-//! assert_eq!(decode(frames, &signer)?, request);
+//! let frames = encode(&request, &client.outgoing);
+//! assert_eq!(decode(frames, &debuggee.incoming)?, request);
 //! # Ok::<(), jupdb_protocol::ProtocolError>(())
 //! ```
 
@@ -42,8 +46,10 @@ pub mod error;
 pub mod framing;
 mod hex;
 pub mod message;
+mod parallel;
 pub mod private_dir;
 pub mod random;
+pub mod replay;
 pub mod signing;
 pub mod time;
 
@@ -56,11 +62,12 @@ pub use connection::{
 pub use error::{ConnectionFileError, ProtocolError};
 pub use framing::{
     decode, decode_with_identities, encode, encode_event, encode_with_identities, DELIMITER,
-    MAX_CONTENT_LEN, MAX_CONTENT_NESTING, MAX_HEADER_LEN,
+    MAX_BUFFERS, MAX_CONTENT_LEN, MAX_CONTENT_NESTING, MAX_HEADER_LEN,
 };
 pub use message::{error_content, reply_type, to_content, Header, Message, PROTOCOL_VERSION};
 pub use private_dir::PrivateDir;
 pub use random::{new_id, new_key, KEY_LEN};
+pub use replay::{ReplayGuard, DATE_WINDOW, REPLAY_WINDOW};
 pub use rmpv::Value;
-pub use signing::{Signer, SIGNATURE_SCHEME};
-pub use time::now_rfc3339;
+pub use signing::{Direction, Signer, Signers, SIGNATURE_SCHEME};
+pub use time::{now_rfc3339, parse_rfc3339};

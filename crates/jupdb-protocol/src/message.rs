@@ -23,7 +23,7 @@ use crate::time::now_rfc3339;
 /// only adds optional fields and new message types, which receivers ignore or
 /// answer with an error reply. A request of another major version is answered
 /// with an error reply (`ename` `"VersionMismatch"`) and not run.
-pub const PROTOCOL_VERSION: &str = "3.0";
+pub const PROTOCOL_VERSION: &str = "4.0";
 
 /// The header frame of every message.
 ///
@@ -50,6 +50,12 @@ pub struct Header {
     /// or the thread an event or reply is about.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread: Option<u64>,
+    /// A request's number within its client session (`session`), increasing
+    /// from message to message: the debuggee refuses a number it has seen
+    /// (see [`replay`](crate::replay)). Required in requests; replies and
+    /// events leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
 }
 
 impl Header {
@@ -64,6 +70,7 @@ impl Header {
             date: now_rfc3339(),
             parent: None,
             thread: None,
+            seq: None,
         }
     }
 
@@ -228,18 +235,18 @@ mod tests {
         assert_eq!(h.version, PROTOCOL_VERSION);
         assert_eq!(h.msg_id.len(), 36);
         assert_eq!(h.date.len(), 27);
-        assert_eq!((h.parent, h.thread), (None, None));
+        assert_eq!((h.parent, h.thread, h.seq), (None, None, None));
         assert_ne!(Header::new("x", "s").msg_id, Header::new("x", "s").msg_id);
     }
 
     #[test]
     fn version_rule() {
         let mut h = Header::new("status_request", "s");
-        for ok in ["3.0", "3.9", "3.12"] {
+        for ok in ["4.0", "4.9", "4.12"] {
             h.version = ok.to_owned();
             assert_eq!(h.check_version(), Ok(()), "{ok}");
         }
-        for bad in ["2.5", "4.0", "3", "", "three.zero", "3.x", "3.0.0"] {
+        for bad in ["3.0", "5.0", "4", "", "four.zero", "4.x", "4.0.0"] {
             h.version = bad.to_owned();
             assert_eq!(
                 h.check_version(),

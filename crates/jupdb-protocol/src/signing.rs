@@ -1,249 +1,278 @@
-//! HMAC-SHA256 signatures over a message's frames.
+//! Signatures: keyed BLAKE3, one key per direction, the head before the buffers.
 //!
-//! The signature covers the header frame, the content frame and every buffer
-//! frame, in that order, each preceded by its length as an 8-byte big-endian
-//! integer. A buffer enters through the Poly1305 tags of its consecutive
-//! [`CHUNK_LEN`]-byte chunks (the last one may be shorter; an empty buffer has
-//! none), each under a one-time key derived from the session key and the
-//! message:
+//! Scheme [`SIGNATURE_SCHEME`]. The session key (the connection file's `key`)
+//! never signs anything itself. BLAKE3's key derivation mode
+//! (`blake3::derive_key`) makes four keys of it, one for each direction and
+//! part of a message, each under its own fixed context string
+//! ([`Direction::contexts`]):
 //!
 //! ```text
-//! prefix    = len(header) ‖ header ‖ len(content) ‖ content
-//! seed      = HMAC-SHA256(key, "jupdb chunk keys" ‖ prefix)
-//! tag(j)    = Poly1305(HMAC-SHA256(seed, u64be(j)), chunk j)    j = 0, 1, … across all buffers
-//! signature = hex(HMAC-SHA256(key, prefix ‖ len(buffer₁) ‖ tag(0) ‖ tag(1) ‖ … ‖ len(buffer₂) ‖ …))
+//! head_key    = derive_key(context(direction, "head"), session key)
+//! buffers_key = derive_key(context(direction, "buffers"), session key)
+//! head_tag    = BLAKE3-keyed(head_key, u64be(len header) ‖ header ‖ u64be(len content) ‖ content
+//!                                      ‖ u64be(n) ‖ u64be(len buffer₁) ‖ … ‖ u64be(len bufferₙ))
+//! buffers_tag = BLAKE3-keyed(buffers_key, head_tag ‖ buffer₁ ‖ … ‖ bufferₙ)
+//! signature   = hex(head_tag) ‖ hex(buffers_tag)                    (128 lower-case hex digits)
 //! ```
 //!
-//! Why not the HMAC over the bytes themselves: an HMAC reads its input in
-//! sequence, on one core (SHA-256 with SHA-NI: about 1.4 GB/s here), once to
-//! sign and once to verify. Poly1305 runs at about 4 GB/s a core (AVX2), and
-//! chunks do not depend on each other, so a large buffer is tagged on every
-//! core ([`Signer::sign`] and [`Signer::verify`] do that from
-//! [`PARALLEL_FROM`] bytes on).
-//!
-//! Why that is as safe: the tags never leave the process, only the HMAC over
-//! them does. Poly1305 under a secret random key is a universal hash: two
-//! different chunks of at most 1 MiB have the same tag with probability under
-//! 2⁻⁸⁰, whatever bytes an attacker picks. So a change to any byte of a buffer
-//! still breaks the signature. The keys come from HMAC-SHA256 (a PRF) over the
-//! message's own header, with its unique `msg_id`, so no two messages share
-//! them; and a seed is never a signature anyone has seen
-//! (`CHUNK_KEYS_CONTEXT` says why).
-//!
-//! Jupyter feeds its frames to the HMAC back to back, without lengths. That
-//! is safe for its JSON frames, but raw buffers have no internal structure:
-//! without lengths, bytes could be moved from one buffer to the next, or an
-//! empty buffer added, without changing the signature. With lengths, any
-//! change to any signed frame, or to the number of frames, is detected.
+//! - **Direction.** A request (client → debuggee) and a reply or event
+//!   (debuggee → client) are signed with different keys, so nothing the
+//!   debuggee sent verifies when sent back to it, and the other way round.
+//! - **Cheap rejection.** The head tag covers everything but the buffers'
+//!   bytes: their number and lengths included. A receiver checks it first and
+//!   reads no buffer byte for a message whose head is not authentic; only
+//!   then does it hash the buffers, whose boundaries the head tag has fixed.
+//! - **Why two keys per direction:** so that a head tag and a buffers tag are
+//!   outputs of independent PRFs and never stand in for each other, without
+//!   reasoning about the shapes of their inputs.
+//! - **Why lengths:** raw buffers have no structure; without lengths bytes
+//!   could move from one buffer to the next under the same tag.
+//! - Keyed BLAKE3 is a PRF and so a MAC; it hashes with SIMD at several GB/s
+//!   a core, where HMAC-SHA256 ran at 1.4 GB/s, and its tree spreads one input
+//!   over several cores with the same result: buffers of [`PARALLEL_FROM`]
+//!   bytes or more are hashed on all of them.
 //!
 //! Routing identities and the delimiter are not signed: ZeroMQ adds and
-//! removes identities on the way.
-//!
-//! Verification compares in constant time (`hmac`'s `verify_slice`).
+//! removes identities on the way. Tags are compared in constant time
+//! (`blake3::Hash`'s `PartialEq`).
 
 use std::fmt;
-use std::num::NonZeroUsize;
-use std::sync::OnceLock;
-use std::thread;
-
-use hmac::{Hmac, Mac};
-use poly1305::universal_hash::{KeyInit, UniversalHash};
-use poly1305::Poly1305;
-use sha2::Sha256;
 
 use crate::error::ProtocolError;
 use crate::hex;
+use crate::parallel;
 
-type HmacSha256 = Hmac<Sha256>;
+/// The signature scheme, as named in connection files. A new construction
+/// gets a new name; clients refuse names they do not know.
+pub const SIGNATURE_SCHEME: &str = "jupdb-blake3-v1";
 
-/// The only signature scheme, as named in connection files.
-pub const SIGNATURE_SCHEME: &str = "hmac-sha256";
+/// Length of one tag in bytes.
+pub const TAG_LEN: usize = blake3::OUT_LEN;
 
-/// Length of a signature frame: 32 bytes of HMAC-SHA256 as 64 hex digits.
-pub const SIGNATURE_LEN: usize = 64;
+/// Length of a signature frame: two 32-byte tags as 128 lower-case hex digits.
+pub const SIGNATURE_LEN: usize = 4 * TAG_LEN;
 
-/// Buffers enter the signature as the Poly1305 tags of chunks of this many
-/// bytes (1 MiB).
-pub const CHUNK_LEN: usize = 1 << 20;
+/// Buffers of this many bytes in all, or more, are hashed on several cores
+/// (see [`parallel`](crate::parallel)); below it, handing them over costs
+/// more than it saves.
+pub const PARALLEL_FROM: usize = 1 << 20;
 
-/// Buffers of this many bytes in all, or more, are tagged on several threads.
-/// Below it, starting the threads would cost more than it saves.
-pub const PARALLEL_FROM: usize = 4 * CHUNK_LEN;
+/// Which way a message goes; each way has its own keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Requests, from a client to the debuggee.
+    ToDebuggee,
+    /// Replies and events, from the debuggee to a client.
+    ToClient,
+}
 
-/// Signs and verifies messages with one session key.
+impl Direction {
+    /// The BLAKE3 `derive_key` context strings of this direction's head key
+    /// and buffers key. Fixed for [`SIGNATURE_SCHEME`]: changing one is a new
+    /// scheme.
+    pub const fn contexts(self) -> (&'static str, &'static str) {
+        match self {
+            Direction::ToDebuggee => (
+                "jupdb 2026-12-02 jupdb-blake3-v1 client to debuggee, head",
+                "jupdb 2026-12-02 jupdb-blake3-v1 client to debuggee, buffers",
+            ),
+            Direction::ToClient => (
+                "jupdb 2026-12-02 jupdb-blake3-v1 debuggee to client, head",
+                "jupdb 2026-12-02 jupdb-blake3-v1 debuggee to client, buffers",
+            ),
+        }
+    }
+}
+
+/// A buffer as the signer sees it: its length (covered by the head tag) apart
+/// from its bytes (read only once the head is authentic).
+pub trait Buffer {
+    /// The number of bytes.
+    fn buffer_len(&self) -> usize;
+    /// The bytes.
+    fn buffer_bytes(&self) -> &[u8];
+}
+
+impl<T: AsRef<[u8]>> Buffer for T {
+    fn buffer_len(&self) -> usize {
+        self.as_ref().len()
+    }
+    fn buffer_bytes(&self) -> &[u8] {
+        self.as_ref()
+    }
+}
+
+/// Signs and verifies the messages of one direction of one session.
 ///
-/// Cheap to clone; holds the keyed HMAC state, so treat it as secret.
-/// Its `Debug` output does not show the key.
+/// Cheap to clone; holds derived keys, so treat it as secret. Its `Debug`
+/// output shows the direction only.
 #[derive(Clone)]
 pub struct Signer {
-    mac: HmacSha256,
+    direction: Direction,
+    head: blake3::Hasher,
+    buffers: blake3::Hasher,
 }
 
 impl Signer {
-    /// A signer for `key` (the raw key bytes; 32 random bytes from
-    /// [`new_key`](crate::new_key) in practice). An empty key is refused:
-    /// jupdb has no unsigned mode.
-    pub fn new(key: &[u8]) -> Result<Self, ProtocolError> {
+    /// The signer of `direction` for the session key `key` (the raw key
+    /// bytes; 32 random bytes from [`new_key`](crate::new_key) in practice).
+    /// An empty key is refused: jupdb has no unsigned mode.
+    pub fn new(key: &[u8], direction: Direction) -> Result<Self, ProtocolError> {
         if key.is_empty() {
             return Err(ProtocolError::EmptyKey);
         }
-        let mac =
-            <HmacSha256 as Mac>::new_from_slice(key).map_err(|err| ProtocolError::InvalidKey {
-                reason: err.to_string(),
-            })?;
-        Ok(Self { mac })
+        let (head, buffers) = direction.contexts();
+        let keyed = |context| blake3::Hasher::new_keyed(&blake3::derive_key(context, key));
+        Ok(Self {
+            direction,
+            head: keyed(head),
+            buffers: keyed(buffers),
+        })
     }
 
-    /// A signer for a key written as hex text, as in a connection file's `key`.
-    /// The HMAC key is the decoded bytes, not the text.
-    pub fn from_hex(key: &str) -> Result<Self, ProtocolError> {
-        let bytes = hex::decode(key.as_bytes()).ok_or_else(|| ProtocolError::InvalidKey {
-            reason: "not an even number of hexadecimal digits".to_owned(),
-        })?;
-        Self::new(&bytes)
+    /// The signer of `direction` for a key written as hex text, as in a
+    /// connection file's `key`. The key is the decoded bytes, not the text.
+    pub fn from_hex(key: &str, direction: Direction) -> Result<Self, ProtocolError> {
+        Self::new(&decode_key(key)?, direction)
     }
 
-    /// The signature of a message's frames, as the 64 lower-case hex digits of
-    /// its signature frame.
-    pub fn sign<B: AsRef<[u8]>>(&self, header: &[u8], content: &[u8], buffers: &[B]) -> String {
-        hex::encode(
-            &self
-                .mac_over(header, content, buffers)
-                .finalize()
-                .into_bytes(),
-        )
+    /// The direction this signer's keys are for.
+    pub fn direction(&self) -> Direction {
+        self.direction
     }
 
-    /// Checks a signature frame against the other frames, in constant time.
+    /// The signature of a message's frames, as the 128 lower-case hex digits
+    /// of its signature frame.
+    pub fn sign<B: Buffer + Sync>(&self, header: &[u8], content: &[u8], buffers: &[B]) -> String {
+        let head = self.head_tag(header, content, buffers);
+        let tail = self.buffers_tag(&head, buffers);
+        let mut signature = hex::encode(head.as_bytes());
+        signature.push_str(&hex::encode(tail.as_bytes()));
+        signature
+    }
+
+    /// Checks a signature frame against the other frames: the head tag first,
+    /// and only if it is right the buffers tag, so that no buffer byte of an
+    /// unauthentic message is read. Comparisons are in constant time.
     ///
-    /// The frame must be exactly 64 lower-case hex digits, as [`sign`](Self::sign)
-    /// writes them.
-    pub fn verify<B: AsRef<[u8]>>(
+    /// The frame must be exactly 128 lower-case hex digits, as
+    /// [`sign`](Self::sign) writes them.
+    pub fn verify<B: Buffer + Sync>(
         &self,
         signature: &[u8],
         header: &[u8],
         content: &[u8],
         buffers: &[B],
     ) -> Result<(), ProtocolError> {
-        if signature.is_empty() {
-            return Err(ProtocolError::MissingSignature);
+        let (head, tail) = parse_signature(signature)?;
+        let expected = self.head_tag(header, content, buffers);
+        if expected != head {
+            return Err(ProtocolError::BadSignature);
         }
-        // Lower case only: one tag has exactly one signature frame, so a
-        // replay check that compares signature frames cannot be dodged by
-        // changing the case of a digit.
-        let lower_hex = |c: &u8| matches!(c, b'0'..=b'9' | b'a'..=b'f');
-        if signature.len() != SIGNATURE_LEN || !signature.iter().all(lower_hex) {
-            return Err(ProtocolError::MalformedSignature);
+        if self.buffers_tag(&expected, buffers) != tail {
+            return Err(ProtocolError::BadSignature);
         }
-        let tag = hex::decode(signature).ok_or(ProtocolError::MalformedSignature)?;
-        self.mac_over(header, content, buffers)
-            .verify_slice(&tag)
-            .map_err(|_| ProtocolError::BadSignature)
+        Ok(())
     }
 
-    fn mac_over<B: AsRef<[u8]>>(&self, header: &[u8], content: &[u8], buffers: &[B]) -> HmacSha256 {
-        let mut mac = self.mac.clone();
-        add_prefix(&mut mac, header, content);
-        let tags = self.chunk_tags(header, content, buffers);
-        let mut tags = tags.iter();
+    fn head_tag<B: Buffer>(&self, header: &[u8], content: &[u8], buffers: &[B]) -> blake3::Hash {
+        let mut hasher = self.head.clone();
+        for frame in [header, content] {
+            hasher.update(&(frame.len() as u64).to_be_bytes());
+            hasher.update(frame);
+        }
+        hasher.update(&(buffers.len() as u64).to_be_bytes());
         for buffer in buffers {
-            let len = buffer.as_ref().len();
-            mac.update(&(len as u64).to_be_bytes());
-            for tag in tags.by_ref().take(len.div_ceil(CHUNK_LEN)) {
-                mac.update(tag);
+            hasher.update(&(buffer.buffer_len() as u64).to_be_bytes());
+        }
+        hasher.finalize()
+    }
+
+    fn buffers_tag<B: Buffer + Sync>(&self, head: &blake3::Hash, buffers: &[B]) -> blake3::Hash {
+        let mut hasher = self.buffers.clone();
+        hasher.update(head.as_bytes());
+        let total: usize = buffers.iter().map(Buffer::buffer_len).sum();
+        // The pool is made on first use: a process that never hashes 1 MiB has none.
+        let pool = (total >= PARALLEL_FROM).then(parallel::pool).flatten();
+        match pool {
+            Some(pool) => pool.install(|| {
+                for buffer in buffers {
+                    hasher.update_rayon(buffer.buffer_bytes());
+                }
+            }),
+            None => {
+                for buffer in buffers {
+                    hasher.update(buffer.buffer_bytes());
+                }
             }
         }
-        mac
-    }
-
-    /// The tag of every chunk of every buffer, in order; on several threads
-    /// when the buffers are large.
-    fn chunk_tags<B: AsRef<[u8]>>(&self, header: &[u8], content: &[u8], buffers: &[B]) -> Vec<Tag> {
-        let chunks: Vec<&[u8]> = buffers
-            .iter()
-            .flat_map(|buffer| buffer.as_ref().chunks(CHUNK_LEN))
-            .collect();
-        if chunks.is_empty() {
-            return Vec::new();
-        }
-        let keys = self.chunk_keys(header, content);
-        let tag_all = |first: usize, tags: &mut [Tag], chunks: &[&[u8]]| {
-            for (j, (tag, chunk)) in (first..).zip(tags.iter_mut().zip(chunks)) {
-                let key = keys
-                    .clone()
-                    .chain_update((j as u64).to_be_bytes())
-                    .finalize();
-                *tag = poly1305_tag(&key.into_bytes(), chunk);
-            }
-        };
-        let total: usize = chunks.iter().map(|chunk| chunk.len()).sum();
-        let threads = if total < PARALLEL_FROM {
-            1
-        } else {
-            cores().min(chunks.len())
-        };
-        let per_thread = chunks.len().div_ceil(threads);
-        let mut tags = vec![Tag::default(); chunks.len()];
-        thread::scope(|scope| {
-            let tag_all = &tag_all;
-            let mut parts = tags.chunks_mut(per_thread).zip(chunks.chunks(per_thread));
-            // The calling thread takes the first share instead of waiting idle.
-            let (mine, my_chunks) = parts.next().expect("at least one chunk");
-            for (n, (tags, chunks)) in (1..).zip(parts) {
-                scope.spawn(move || tag_all(n * per_thread, tags, chunks));
-            }
-            tag_all(0, mine, my_chunks);
-        });
-        tags
-    }
-
-    /// The HMAC whose output for `u64be(j)` is the one-time key of chunk `j`,
-    /// keyed with the message's seed: no two messages share chunk keys.
-    fn chunk_keys(&self, header: &[u8], content: &[u8]) -> HmacSha256 {
-        let mut seed = self.mac.clone();
-        seed.update(CHUNK_KEYS_CONTEXT);
-        add_prefix(&mut seed, header, content);
-        <HmacSha256 as Mac>::new_from_slice(&seed.finalize().into_bytes())
-            .expect("an HMAC takes a key of any length")
+        hasher.finalize()
     }
 }
 
-/// What the seed's HMAC input begins with. Read as the first 8 bytes of a
-/// signature input it would be the header's length, 7.7e18: far over the
-/// header's limit, so a seed is never the signature of any message.
-const CHUNK_KEYS_CONTEXT: &[u8; 16] = b"jupdb chunk keys";
-
-type Tag = [u8; 16];
-
-/// `len(header) ‖ header ‖ len(content) ‖ content`: the start of every
-/// signature input and of every seed's.
-fn add_prefix(mac: &mut HmacSha256, header: &[u8], content: &[u8]) {
-    for frame in [header, content] {
-        mac.update(&(frame.len() as u64).to_be_bytes());
-        mac.update(frame);
+/// The two tags of a signature frame; the frame must be 128 lower-case hex
+/// digits, so that each pair of tags has one spelling only.
+fn parse_signature(signature: &[u8]) -> Result<(blake3::Hash, blake3::Hash), ProtocolError> {
+    if signature.is_empty() {
+        return Err(ProtocolError::MissingSignature);
     }
+    let lower_hex = |c: &u8| matches!(c, b'0'..=b'9' | b'a'..=b'f');
+    if signature.len() != SIGNATURE_LEN || !signature.iter().all(lower_hex) {
+        return Err(ProtocolError::MalformedSignature);
+    }
+    let bytes = hex::decode(signature).ok_or(ProtocolError::MalformedSignature)?;
+    let tag = |part: &[u8]| {
+        let bytes: [u8; TAG_LEN] = part.try_into().expect("two tags of TAG_LEN bytes");
+        blake3::Hash::from_bytes(bytes)
+    };
+    Ok((tag(&bytes[..TAG_LEN]), tag(&bytes[TAG_LEN..])))
 }
 
-/// The Poly1305 tag of `data` (RFC 8439) under a 32-byte one-time key. The
-/// whole 16-byte blocks go in one call: `compute_unpadded` alone feeds the
-/// blocks one at a time, which misses the AVX2 path's four at once and runs at
-/// half the speed.
-fn poly1305_tag(key: &poly1305::Key, data: &[u8]) -> Tag {
-    let mut poly = Poly1305::new(key);
-    let whole = data.len() - data.len() % poly1305::BLOCK_SIZE;
-    poly.update_padded(&data[..whole]);
-    poly.compute_unpadded(&data[whole..]).into()
-}
-
-/// The number of cores this process may use, read once.
-fn cores() -> usize {
-    static CORES: OnceLock<usize> = OnceLock::new();
-    *CORES.get_or_init(|| thread::available_parallelism().map_or(1, NonZeroUsize::get))
+fn decode_key(key: &str) -> Result<Vec<u8>, ProtocolError> {
+    hex::decode(key.as_bytes()).ok_or_else(|| ProtocolError::InvalidKey {
+        reason: "not an even number of hexadecimal digits".to_owned(),
+    })
 }
 
 impl fmt::Debug for Signer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Signer").finish_non_exhaustive()
+        f.debug_struct("Signer")
+            .field("direction", &self.direction)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One side's pair of signers: what it verifies (`incoming`) and what it
+/// signs (`outgoing`).
+#[derive(Clone, Debug)]
+pub struct Signers {
+    /// Verifies what this side receives.
+    pub incoming: Signer,
+    /// Signs what this side sends.
+    pub outgoing: Signer,
+}
+
+impl Signers {
+    /// The debuggee's: verifies requests, signs replies and events.
+    pub fn debuggee(key: &[u8]) -> Result<Self, ProtocolError> {
+        Ok(Self {
+            incoming: Signer::new(key, Direction::ToDebuggee)?,
+            outgoing: Signer::new(key, Direction::ToClient)?,
+        })
+    }
+
+    /// A client's: verifies replies and events, signs requests.
+    pub fn client(key: &[u8]) -> Result<Self, ProtocolError> {
+        let debuggee = Self::debuggee(key)?;
+        Ok(Self {
+            incoming: debuggee.outgoing,
+            outgoing: debuggee.incoming,
+        })
+    }
+
+    /// A client's, for a key written as hex text.
+    pub fn client_from_hex(key: &str) -> Result<Self, ProtocolError> {
+        Self::client(&decode_key(key)?)
     }
 }
 
@@ -256,13 +285,7 @@ mod tests {
     const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
 
     fn signer() -> Signer {
-        Signer::new(KEY).unwrap()
-    }
-
-    fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(key).unwrap();
-        mac.update(data);
-        mac.finalize().into_bytes().into()
+        Signer::new(KEY, Direction::ToDebuggee).unwrap()
     }
 
     #[test]
@@ -287,86 +310,139 @@ mod tests {
         );
     }
 
-    /// The bytes the HMAC runs over, built one step at a time as
-    /// `docs/protocol.md` describes them (no threads, no shortcuts: each tag
-    /// by the `poly1305` crate's own one-call API).
-    fn documented_input(key: &[u8], header: &[u8], content: &[u8], buffers: &[&[u8]]) -> Vec<u8> {
-        let mut prefix = Vec::new();
-        for frame in [header, content] {
-            prefix.extend_from_slice(&(frame.len() as u64).to_be_bytes());
-            prefix.extend_from_slice(frame);
+    /// The construction as `docs/protocol.md` writes it, step by step with
+    /// the `blake3` crate's one-call functions.
+    fn documented(
+        key: &[u8],
+        direction: Direction,
+        h: &[u8],
+        c: &[u8],
+        buffers: &[&[u8]],
+    ) -> String {
+        let (head_context, buffers_context) = direction.contexts();
+        let mut head_input = Vec::new();
+        for frame in [h, c] {
+            head_input.extend_from_slice(&(frame.len() as u64).to_be_bytes());
+            head_input.extend_from_slice(frame);
         }
-        let seed = hmac(key, &[b"jupdb chunk keys".as_slice(), &prefix].concat());
-        let mut data = prefix;
-        let mut j = 0u64;
+        head_input.extend_from_slice(&(buffers.len() as u64).to_be_bytes());
         for buffer in buffers {
-            data.extend_from_slice(&(buffer.len() as u64).to_be_bytes());
-            for chunk in buffer.chunks(CHUNK_LEN) {
-                let chunk_key = hmac(&seed, &j.to_be_bytes());
-                data.extend_from_slice(&Poly1305::new(&chunk_key.into()).compute_unpadded(chunk));
-                j += 1;
-            }
+            head_input.extend_from_slice(&(buffer.len() as u64).to_be_bytes());
         }
-        data
+        let head = blake3::keyed_hash(&blake3::derive_key(head_context, key), &head_input);
+        let tail_input = [head.as_bytes().as_slice(), &buffers.concat()].concat();
+        let tail = blake3::keyed_hash(&blake3::derive_key(buffers_context, key), &tail_input);
+        format!("{}{}", head.to_hex(), tail.to_hex())
     }
 
-    /// The documented construction, checked against an independent
-    /// computation (Python, as `docs/protocol.md` shows it).
     #[test]
     fn matches_documented_construction() {
         let key = b"key";
-        let long = vec![b'a'; CHUNK_LEN + 1];
+        let long = vec![b'a'; 1 << 20];
         let buffers: [&[u8]; 3] = [b"", b"xyz", &long];
-        let expected = hex::encode(&hmac(key, &documented_input(key, b"h", b"c", &buffers)));
-        let s = Signer::new(key).unwrap();
-        assert_eq!(s.sign(b"h", b"c", &buffers), expected);
-        // Computed with Python's hmac and the cryptography package's
-        // Poly1305, as docs/protocol.md shows it.
+        for direction in [Direction::ToDebuggee, Direction::ToClient] {
+            let s = Signer::new(key, direction).unwrap();
+            assert_eq!(
+                s.sign(b"h", b"c", &buffers),
+                documented(key, direction, b"h", b"c", &buffers)
+            );
+        }
+        // Computed with the PyPI `blake3` package by docs/protocol.md's sign().
         assert_eq!(
-            expected,
-            "f061fd1f3a92296573de6e29a8683323a3441b721b7f27781675bf55f95c9507"
+            Signer::new(key, Direction::ToDebuggee)
+                .unwrap()
+                .sign(b"h", b"c", &buffers[..2]),
+            PYTHON_SIGNATURE
         );
     }
 
-    /// RFC 8439, section 2.5.2: the tag function is standard Poly1305.
+    /// `sign(b"key", "to_debuggee", b"h", b"c", [b"", b"xyz"])` by the Python
+    /// of docs/protocol.md.
+    const PYTHON_SIGNATURE: &str = "589c0a627c39cb489ac6431cc0fa13a638245de8b62b88fb77d9a700db5083d38d630f4d7a60c4994a46d2dedc8ac5d9b3fc0749bfb0d783c376bbd8c13bb78a";
+
     #[test]
-    fn poly1305_tag_is_rfc_8439() {
-        let key = hex::decode(b"85d6be7857556d337f4452fe42d506a80103808afb0db2fd4abff6af4149f51b")
+    fn directions_do_not_verify_each_other() {
+        let to_debuggee = Signer::new(KEY, Direction::ToDebuggee).unwrap();
+        let to_client = Signer::new(KEY, Direction::ToClient).unwrap();
+        let sig = to_client.sign(b"h", b"c", &[b"buf".as_slice()]);
+        assert_eq!(
+            to_debuggee.verify(sig.as_bytes(), b"h", b"c", &[b"buf".as_slice()]),
+            Err(ProtocolError::BadSignature)
+        );
+        let sig = to_debuggee.sign(b"h", b"c", NO_BUFFERS);
+        assert_eq!(
+            to_client.verify(sig.as_bytes(), b"h", b"c", NO_BUFFERS),
+            Err(ProtocolError::BadSignature)
+        );
+        let debuggee = Signers::debuggee(KEY).unwrap();
+        let client = Signers::client(KEY).unwrap();
+        let request = client.outgoing.sign(b"h", b"c", NO_BUFFERS);
+        debuggee
+            .incoming
+            .verify(request.as_bytes(), b"h", b"c", NO_BUFFERS)
             .unwrap();
-        let tag = poly1305_tag(key.as_slice().into(), b"Cryptographic Forum Research Group");
-        assert_eq!(hex::encode(&tag), "a8061dc1305136c6c22b8baf0c0127a9");
+        let reply = debuggee.outgoing.sign(b"h", b"c", NO_BUFFERS);
+        client
+            .incoming
+            .verify(reply.as_bytes(), b"h", b"c", NO_BUFFERS)
+            .unwrap();
+        assert_eq!(
+            debuggee
+                .incoming
+                .verify(reply.as_bytes(), b"h", b"c", NO_BUFFERS),
+            Err(ProtocolError::BadSignature)
+        );
     }
 
-    proptest::proptest! {
-        /// Whole blocks in one call and the tail apart give the tag that the
-        /// crate's one-call API gives, at every length around the block size.
-        #[test]
-        fn poly1305_tag_matches_one_call(key: [u8; 32], data in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
-            let key = poly1305::Key::from(key);
-            proptest::prop_assert_eq!(poly1305_tag(&key, &data), <Tag>::from(Poly1305::new(&key).compute_unpadded(&data)));
+    /// A buffer whose bytes must not be read: its length is known, reading
+    /// it panics.
+    struct Untouchable(usize);
+
+    impl Buffer for Untouchable {
+        fn buffer_len(&self) -> usize {
+            self.0
+        }
+        fn buffer_bytes(&self) -> &[u8] {
+            panic!("a buffer was read before the head was authentic")
         }
     }
 
-    /// Large buffers are tagged on several threads: the signature is the same
-    /// as tagging them one chunk after another, and a byte changed in any
-    /// chunk, first or last, is still caught.
+    /// Rejecting is cheap: a wrong head tag (or a wrong count or length of
+    /// buffers, which the head tag covers) is refused without reading any
+    /// buffer byte.
     #[test]
-    fn large_buffers_sign_as_documented() {
+    fn a_bad_head_is_refused_before_any_buffer_is_read() {
         let s = signer();
-        let big: Vec<u8> = (0..PARALLEL_FROM * 2 + 12345)
+        let buffers: Vec<Untouchable> = (0..100_000).map(|_| Untouchable(1 << 30)).collect();
+        let zeros = "0".repeat(SIGNATURE_LEN);
+        assert_eq!(
+            s.verify(zeros.as_bytes(), b"h", b"c", &buffers),
+            Err(ProtocolError::BadSignature)
+        );
+        // A right head for other lengths: still refused before the buffers.
+        let real: Vec<Vec<u8>> = vec![vec![1; 10]; 3];
+        let sig = s.sign(b"h", b"c", &real);
+        let fewer = [Untouchable(10), Untouchable(10)];
+        let longer = [Untouchable(10), Untouchable(10), Untouchable(11)];
+        for buffers in [&fewer[..], &longer[..]] {
+            assert_eq!(
+                s.verify(sig.as_bytes(), b"h", b"c", buffers),
+                Err(ProtocolError::BadSignature)
+            );
+        }
+    }
+
+    #[test]
+    fn a_change_to_any_buffer_byte_is_caught() {
+        let s = signer();
+        let big: Vec<u8> = (0..3 * (1 << 20) + 12345)
             .map(|i| (i % 251) as u8)
             .collect();
         let small = b"tail".to_vec();
         let sig = s.sign(b"h", b"c", &[&big, &small]);
-
-        assert_eq!(
-            sig,
-            hex::encode(&hmac(KEY, &documented_input(KEY, b"h", b"c", &[&big, &small])))
-        );
         s.verify(sig.as_bytes(), b"h", b"c", &[&big, &small])
             .unwrap();
-
-        for at in [0, CHUNK_LEN, big.len() - 1] {
+        for at in [0, 1 << 20, big.len() - 1] {
             let mut changed = big.clone();
             changed[at] ^= 1;
             assert_eq!(
@@ -375,6 +451,14 @@ mod tests {
                 "a change at byte {at} went unnoticed"
             );
         }
+        // The buffers tag is bound to the head: another message's head with
+        // these buffers does not verify.
+        let other = s.sign(b"h2", b"c", &[&big, &small]);
+        let spliced = format!("{}{}", &other[..64], &sig[64..]);
+        assert_eq!(
+            s.verify(spliced.as_bytes(), b"h2", b"c", &[&big, &small]),
+            Err(ProtocolError::BadSignature)
+        );
     }
 
     #[test]
@@ -399,7 +483,7 @@ mod tests {
     #[test]
     fn wrong_key_is_rejected() {
         let sig = signer().sign(b"h", b"c", NO_BUFFERS);
-        let other = Signer::new(b"another key").unwrap();
+        let other = Signer::new(b"another key", Direction::ToDebuggee).unwrap();
         assert_eq!(
             other.verify(sig.as_bytes(), b"h", b"c", NO_BUFFERS),
             Err(ProtocolError::BadSignature)
@@ -422,34 +506,47 @@ mod tests {
             s.verify(not_hex.as_bytes(), b"h", b"c", NO_BUFFERS),
             Err(ProtocolError::MalformedSignature)
         );
-        let zeros = "0".repeat(SIGNATURE_LEN);
+        // One tag alone (the length of the old single-tag frame) is not a signature.
+        let sig = s.sign(b"h", b"c", NO_BUFFERS);
         assert_eq!(
-            s.verify(zeros.as_bytes(), b"h", b"c", NO_BUFFERS),
-            Err(ProtocolError::BadSignature)
+            s.verify(&sig.as_bytes()[..64], b"h", b"c", NO_BUFFERS),
+            Err(ProtocolError::MalformedSignature)
         );
     }
 
     #[test]
     fn keys() {
-        assert_eq!(Signer::new(b"").unwrap_err(), ProtocolError::EmptyKey);
-        assert_eq!(Signer::from_hex("").unwrap_err(), ProtocolError::EmptyKey);
+        let d = Direction::ToDebuggee;
+        assert_eq!(Signer::new(b"", d).unwrap_err(), ProtocolError::EmptyKey);
+        assert_eq!(
+            Signer::from_hex("", d).unwrap_err(),
+            ProtocolError::EmptyKey
+        );
         assert!(matches!(
-            Signer::from_hex("abc"),
+            Signer::from_hex("abc", d),
             Err(ProtocolError::InvalidKey { .. })
         ));
         assert!(matches!(
-            Signer::from_hex("zz"),
+            Signer::from_hex("zz", d),
             Err(ProtocolError::InvalidKey { .. })
         ));
-        let from_hex = Signer::from_hex("6b6579").unwrap(); // "key"
-        let sig = Signer::new(b"key").unwrap().sign(b"h", b"c", NO_BUFFERS);
+        let from_hex = Signer::from_hex("6b6579", d).unwrap(); // "key"
+        let sig = Signer::new(b"key", d).unwrap().sign(b"h", b"c", NO_BUFFERS);
         from_hex
+            .verify(sig.as_bytes(), b"h", b"c", NO_BUFFERS)
+            .unwrap();
+        let client = Signers::client_from_hex("6b6579").unwrap();
+        client
+            .outgoing
             .verify(sig.as_bytes(), b"h", b"c", NO_BUFFERS)
             .unwrap();
     }
 
     #[test]
-    fn debug_hides_key() {
-        assert_eq!(format!("{:?}", signer()), "Signer { .. }");
+    fn debug_hides_keys() {
+        assert_eq!(
+            format!("{:?}", signer()),
+            "Signer { direction: ToDebuggee, .. }"
+        );
     }
 }

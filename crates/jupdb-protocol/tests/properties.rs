@@ -4,8 +4,8 @@
 //! in `fuzz/`, so that CI checks it on stable Rust.
 
 use jupdb_protocol::{
-    decode, decode_with_identities, encode, encode_with_identities, Bytes, Header, Message,
-    ProtocolError, Signer, Value, DELIMITER,
+    decode, decode_with_identities, encode, encode_with_identities, Bytes, Direction, Header,
+    Message, ProtocolError, Signer, Signers, Value, DELIMITER,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -13,7 +13,7 @@ use proptest::prelude::*;
 const KEY: &[u8] = b"property test key, 32 bytes long";
 
 fn signer() -> Signer {
-    Signer::new(KEY).unwrap()
+    Signer::new(KEY, Direction::ToDebuggee).unwrap()
 }
 
 /// Any MessagePack value whose floats are not NaN (NaN != NaN would break
@@ -55,9 +55,10 @@ fn header() -> impl Strategy<Value = Header> {
         ".{0,30}",
         proptest::option::of(".{0,40}"),
         proptest::option::of(any::<u64>()),
+        proptest::option::of(any::<u64>()),
     )
         .prop_map(
-            |(msg_id, session, msg_type, version, date, parent, thread)| Header {
+            |(msg_id, session, msg_type, version, date, parent, thread, seq)| Header {
                 msg_id,
                 session,
                 msg_type,
@@ -65,6 +66,7 @@ fn header() -> impl Strategy<Value = Header> {
                 date,
                 parent,
                 thread,
+                seq,
             },
         )
 }
@@ -196,8 +198,18 @@ proptest! {
         prop_assume!(key != KEY);
         let frames = encode(&message, &signer());
         prop_assert_eq!(
-            decode(frames, &Signer::new(&key).unwrap()),
+            decode(frames, &Signer::new(&key, Direction::ToDebuggee).unwrap()),
             Err(ProtocolError::BadSignature)
         );
+    }
+
+    /// Reflection: whatever one side signs, the same side refuses, for any
+    /// message and any key.
+    #[test]
+    fn a_side_refuses_what_it_signed(message in message(), key in vec(any::<u8>(), 1..64)) {
+        for side in [Signers::debuggee(&key).unwrap(), Signers::client(&key).unwrap()] {
+            let frames = encode(&message, &side.outgoing);
+            prop_assert_eq!(decode(frames, &side.incoming), Err(ProtocolError::BadSignature));
+        }
     }
 }

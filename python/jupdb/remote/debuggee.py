@@ -57,7 +57,7 @@ class DebugServer:
             "request_port": self.native.request_port,
             "event_port": self.native.event_port,
             "key": self.native.key.hex(),
-            "signature_scheme": "hmac-sha256",
+            "signature_scheme": _native.SIGNATURE_SCHEME,
             "pid": os.getpid(),
             "argv": list(sys.argv),
             "python_version": "%d.%d.%d" % sys.version_info[:3],

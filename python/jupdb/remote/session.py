@@ -249,7 +249,8 @@ class Session:
         self.timeout = timeout
         host = f"[{info['ip']}]" if ":" in info["ip"] else info["ip"]
         self._client = _native.Client(f"tcp://{host}:{info['request_port']}", f"tcp://{host}:{info['event_port']}",
-                                      bytes.fromhex(info["key"]), secrets.token_hex(8), timeout)
+                                      bytes.fromhex(info["key"]), secrets.token_hex(8), timeout,
+                                      signature_scheme=info["signature_scheme"])
         self._thread: Optional[int] = None
         self._last_stop = 0
         self._closed = False

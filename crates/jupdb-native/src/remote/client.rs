@@ -8,7 +8,7 @@
 use super::frame::{frame_from, Frame};
 use super::runtime;
 use super::values::{from_value, to_value};
-use jupdb_protocol::{decode, encode, Bytes, Message, Signer};
+use jupdb_protocol::{decode, encode, Bytes, Message, ProtocolError, Signers, MAX_BUFFERS, SIGNATURE_SCHEME};
 use pyo3::exceptions::{PyConnectionError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -21,8 +21,11 @@ use tokio::sync::{oneshot, Notify};
 use zeromq::{DealerRecvHalf, DealerSendHalf, DealerSocket, Socket, SocketRecv, SocketSend, SubSocket, ZmqMessage};
 
 struct Shared {
-    signer: Signer,
+    /// Verify replies and events (debuggee to client); sign requests.
+    signers: Signers,
     session: String,
+    /// The `seq` of this session's next request (the debuggee refuses one it saw).
+    next_seq: AtomicU64,
     /// Requests waiting for their reply, by msg_id.
     pending: Mutex<FxHashMap<String, oneshot::Sender<Message>>>,
     dropped: AtomicU64,
@@ -32,7 +35,7 @@ struct Shared {
 
 impl Shared {
     fn deliver_reply(&self, frames: Vec<Bytes>) {
-        let Ok(message) = decode(frames, &self.signer) else {
+        let Ok(message) = decode(frames, &self.signers.incoming) else {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         };
@@ -132,7 +135,7 @@ async fn drive_events(shared: Arc<Shared>, mut sub: SubSocket, inbox: Arc<Inbox>
     loop {
         tokio::select! {
             received = sub.recv() => match received {
-                Ok(message) => match decode(message.into_vec(), &shared.signer) {
+                Ok(message) => match decode(message.into_vec(), &shared.signers.incoming) {
                     Ok(event) => inbox.push(event),
                     Err(_) => {
                         shared.dropped.fetch_add(1, Ordering::Relaxed);
@@ -173,11 +176,23 @@ fn message_tuple(py: Python<'_>, mut message: Message) -> PyResult<Bound<'_, PyT
 
 #[pymethods]
 impl Client {
-    /// Connects to `request_endpoint` and `event_endpoint` (e.g. "tcp://127.0.0.1:5555").
+    /// Connects to `request_endpoint` and `event_endpoint` (e.g. "tcp://127.0.0.1:5555");
+    /// `signature_scheme` is the connection file's: ValueError if this jupdb does not speak it.
     #[new]
-    #[pyo3(signature = (request_endpoint, event_endpoint, key, session, timeout=10.0))]
-    fn new(py: Python<'_>, request_endpoint: String, event_endpoint: String, key: Vec<u8>, session: String, timeout: f64) -> PyResult<Self> {
-        let signer = Signer::new(&key).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    #[pyo3(signature = (request_endpoint, event_endpoint, key, session, timeout=10.0, *, signature_scheme))]
+    fn new(
+        py: Python<'_>,
+        request_endpoint: String,
+        event_endpoint: String,
+        key: Vec<u8>,
+        session: String,
+        timeout: f64,
+        signature_scheme: &str,
+    ) -> PyResult<Self> {
+        if signature_scheme != SIGNATURE_SCHEME {
+            return Err(PyValueError::new_err(ProtocolError::UnsupportedScheme(signature_scheme.to_owned()).to_string()));
+        }
+        let signers = Signers::client(&key).map_err(|e| PyValueError::new_err(e.to_string()))?;
         let connected = py.allow_threads(|| {
             runtime::drive(async {
                 runtime::within(Some(timeout), async {
@@ -198,8 +213,9 @@ impl Client {
         };
         let (send_half, recv_half) = dealer.split();
         let shared = Arc::new(Shared {
-            signer,
+            signers,
             session,
+            next_seq: AtomicU64::new(1),
             pending: Mutex::new(FxHashMap::default()),
             dropped: AtomicU64::new(0),
             dealer: tokio::sync::Mutex::new(send_half),
@@ -236,6 +252,10 @@ impl Client {
         self.check_process()?;
         let mut message = Message::new(msg_type, self.shared.session.clone(), to_value(content.as_any())?);
         message.header.thread = thread;
+        message.header.seq = Some(self.shared.next_seq.fetch_add(1, Ordering::Relaxed));
+        if buffers.len() > MAX_BUFFERS {
+            return Err(PyValueError::new_err(format!("{} buffers, more than the protocol's {MAX_BUFFERS}", buffers.len())));
+        }
         message.buffers = buffers.iter().map(frame_from).collect::<PyResult<_>>()?;
         let id = message.header.msg_id.clone();
         let (waiter, reply) = oneshot::channel();
@@ -243,7 +263,7 @@ impl Client {
         let shared = &self.shared;
         // The reply, or None if the connection is closed.
         let exchange = async {
-            let message = ZmqMessage::try_from(encode(&message, &shared.signer)).ok()?;
+            let message = ZmqMessage::try_from(encode(&message, &shared.signers.outgoing)).ok()?;
             shared.dealer.lock().await.send(message).await.ok()?;
             reply.await.ok()
         };

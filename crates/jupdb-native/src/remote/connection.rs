@@ -76,6 +76,8 @@ fn list_connections(py: Python<'_>) -> PyResult<(Vec<(PathBuf, Bound<'_, PyAny>)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // What a debuggee writes as its connection file's `signature_scheme`.
+    m.add("SIGNATURE_SCHEME", jupdb_protocol::SIGNATURE_SCHEME)?;
     m.add_function(wrap_pyfunction!(connection_dir, m)?)?;
     m.add_function(wrap_pyfunction!(prepare_connection_dir, m)?)?;
     m.add_function(wrap_pyfunction!(write_connection, m)?)?;

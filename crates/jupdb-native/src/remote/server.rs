@@ -12,7 +12,7 @@ use super::frame::{release_sent_buffers, sending_frame, Frame};
 use super::output::{OutputQueue, BATCH};
 use super::runtime;
 use super::values::{from_value, to_value};
-use jupdb_protocol::{decode_with_identities, encode_event, encode_with_identities, error_content, Bytes, Message, Signer, Value};
+use jupdb_protocol::{decode_with_identities, encode_event, encode_with_identities, error_content, Bytes, Message, ReplayGuard, Signers, Value, MAX_BUFFERS};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -37,32 +37,6 @@ struct PausedThread {
     inbox: mpsc::UnboundedSender<Incoming>,
 }
 
-/// The last `RecentIds::CAPACITY` message ids, for replay detection.
-#[derive(Default)]
-struct RecentIds {
-    set: rustc_hash::FxHashSet<String>,
-    order: std::collections::VecDeque<String>,
-}
-
-impl RecentIds {
-    const CAPACITY: usize = 1 << 16;
-
-    /// False if `id` was seen already.
-    fn insert(&mut self, id: &str) -> bool {
-        if self.set.contains(id) {
-            return false;
-        }
-        if self.order.len() == Self::CAPACITY {
-            if let Some(oldest) = self.order.pop_front() {
-                self.set.remove(&oldest);
-            }
-        }
-        self.set.insert(id.to_owned());
-        self.order.push_back(id.to_owned());
-        true
-    }
-}
-
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
 
 /// Requests about the whole process, served by the service thread even while
@@ -79,7 +53,8 @@ const SERVICE_REQUESTS: [&str; 8] = [
 ];
 
 struct Shared {
-    signer: Signer,
+    /// Verify requests (client to debuggee); sign replies and events.
+    signers: Signers,
     session: String,
     /// Where the sockets were made: in a forked child, this server is the
     /// parent's, and the child leaves its sockets alone.
@@ -87,9 +62,8 @@ struct Shared {
     /// Fixed facts for `status_reply` (python_version, argv).
     details: Vec<(Value, Value)>,
     dropped: AtomicU64,
-    /// msg_ids of recent requests: a replayed (captured and resent) request is
-    /// dropped like a forged one.
-    seen: Mutex<RecentIds>,
+    /// Refuses stale and replayed requests: one is dropped like a forged one.
+    replay: Mutex<ReplayGuard>,
     /// Paused threads, in the order they paused (the last is the default target).
     paused: Mutex<Vec<PausedThread>>,
     /// The service thread's inbox, for requests that need no paused thread.
@@ -105,7 +79,7 @@ struct Shared {
 
 impl Shared {
     fn frames(&self, identities: &[Bytes], message: &Message) -> Vec<Bytes> {
-        encode_with_identities(identities, message, &self.signer)
+        encode_with_identities(identities, message, &self.signers.outgoing)
     }
 
     async fn send(&self, frames: Vec<Bytes>) {
@@ -128,7 +102,7 @@ impl Shared {
         for (msg_type, content, thread) in output.chain(event) {
             let mut message = Message::new(msg_type, self.session.clone(), content);
             message.header.thread = thread;
-            let _ = self.events.send(encode_event(&message, &self.signer));
+            let _ = self.events.send(encode_event(&message, &self.signers.outgoing));
         }
     }
 
@@ -159,11 +133,12 @@ impl Shared {
     /// Routes one received multipart message; returns a reply to send at once,
     /// if it is answered at once. Runs on the thread that drives the sockets.
     fn on_message(&self, frames: Vec<Bytes>) -> Option<Vec<Bytes>> {
-        let Ok((identities, message)) = decode_with_identities(frames, &self.signer) else {
+        let Ok((identities, message)) = decode_with_identities(frames, &self.signers.incoming) else {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return None;
         };
-        if !self.seen.lock().unwrap_or_else(|e| e.into_inner()).insert(&message.header.msg_id) {
+        let now = std::time::SystemTime::now();
+        if self.replay.lock().unwrap_or_else(|e| e.into_inner()).check(&message.header, now).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return None;
         }
@@ -302,7 +277,7 @@ impl Server {
             },
             None => Vec::new(),
         };
-        let signer = Signer::new(&key).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let signers = Signers::debuggee(&key).map_err(|e| PyValueError::new_err(e.to_string()))?;
         let host = if ip.contains(':') { format!("[{ip}]") } else { ip.to_owned() };
         let bound = py.allow_threads(|| {
             runtime::drive(async {
@@ -320,12 +295,12 @@ impl Server {
         let (stop_serving, stop_serving_rx) = oneshot::channel();
         let (stop_output, stop_output_rx) = oneshot::channel();
         let shared = Arc::new(Shared {
-            signer,
+            signers,
             session,
             process: runtime::Process::current(),
             details,
             dropped: AtomicU64::new(0),
-            seen: Mutex::new(RecentIds::default()),
+            replay: Mutex::new(ReplayGuard::default()),
             paused: Mutex::new(Vec::new()),
             service: Mutex::new(None),
             router: tokio::sync::Mutex::new(Some(send_half)),
@@ -371,7 +346,8 @@ impl Server {
         self.key.clone()
     }
 
-    /// Messages dropped because their signature or framing was wrong.
+    /// Messages dropped because their signature or framing was wrong, or
+    /// because they were stale or replayed.
     #[getter]
     fn dropped(&self) -> u64 {
         self.shared.dropped.load(Ordering::Relaxed)
@@ -531,6 +507,13 @@ impl Request {
         if !self.shared.process.is_current() {
             return Ok(()); // forked while running the request: the parent replies
         }
+        // A reply the client would refuse unread: say why instead.
+        let (content, buffers) = if buffers.len() > MAX_BUFFERS {
+            let evalue = format!("the reply has {} buffers, more than the protocol's {MAX_BUFFERS}", buffers.len());
+            (error_content("TooManyBuffers", &evalue, ""), Vec::new())
+        } else {
+            (content, buffers)
+        };
         let mut reply = self.incoming.message.reply(self.shared.session.clone(), content);
         reply.buffers = buffers;
         // Signing a large buffer takes a while: let the program's other threads run.

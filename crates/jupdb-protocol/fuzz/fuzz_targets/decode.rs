@@ -9,7 +9,7 @@
 
 #![no_main]
 
-use jupdb_protocol::{decode, encode, Bytes, Signer, DELIMITER};
+use jupdb_protocol::{decode, encode, Bytes, Direction, Signer, DELIMITER};
 use libfuzzer_sys::fuzz_target;
 
 const KEY: &[u8] = b"fuzz key";
@@ -17,7 +17,7 @@ const KEY: &[u8] = b"fuzz key";
 fuzz_target!(|input: (bool, Vec<Vec<u8>>)| {
     let (sign, frames) = input;
     let frames: Vec<Bytes> = frames.into_iter().map(Bytes::from).collect();
-    let signer = Signer::new(KEY).expect("the key is not empty");
+    let signer = Signer::new(KEY, Direction::ToDebuggee).expect("the key is not empty");
     let frames = if sign { signed(&signer, frames) } else { frames };
     if let Ok(message) = decode(frames, &signer) {
         let again = encode(&message, &signer);
