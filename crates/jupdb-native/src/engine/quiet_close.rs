@@ -13,7 +13,9 @@ use std::sync::Mutex;
 
 /// Open calls of watched generator frames: frame address → (the watch's
 /// token, the frame, kept alive so that its address names it alone).
-static OPEN: Mutex<Option<FxHashMap<usize, (u64, Py<PyAny>)>>> = Mutex::new(None);
+type OpenCalls = FxHashMap<usize, (u64, Py<PyAny>)>;
+
+static OPEN: Mutex<Option<OpenCalls>> = Mutex::new(None);
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
 
 #[pyclass(frozen, module = "jupdb._native")]
