@@ -180,6 +180,7 @@ def test_one_call_with_its_own_ending(name):
     scenario, target, value, exc_type = SCENARIOS[name]
     with jupdb.capture_calls(target) as calls:
         seen = scenario(calls)
+        assert sys.gettrace() is None, "3.10/3.11: the trace slot is given back when it ends"
         unrelated_exception()
         gc.collect()
     assert len(seen) == 1, f"recorded when it ended: {seen}"
@@ -229,3 +230,23 @@ def test_locals_of_a_generator_closed_at_a_plain_yield():
         assert calls[0].locals["i"] == 0
         assert len(calls[0].locals["data"]) == 3
     assert len(reuse) == 10_000
+
+
+def test_a_tracer_keeps_its_events_and_its_slot():
+    events = []
+
+    def tracer(frame, event, arg):
+        if frame.f_code is gen_in_try.__code__:
+            events.append(event)
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        with jupdb.capture_calls(gen_in_try) as calls:
+            for _ in gen_in_try(3):
+                break
+        assert sys.gettrace() is tracer
+    finally:
+        sys.settrace(None)
+    assert len(calls) == 1 and type(calls[0].exception) is GeneratorExit
+    assert events.count("exception") == 1  # GeneratorExit, thrown in at the yield
