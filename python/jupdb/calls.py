@@ -32,6 +32,15 @@ class CallInfo:
         return_value: What the call returned (None if it raised).
         exception: The exception that ended the call, or None.
         thread_name, thread_id: The thread the call ran in.
+
+    A generator, coroutine or async generator is one call, from its first start to
+    its end, recorded when it ends. Closed before the end (``close()``, ``aclose()``,
+    or dropped after a ``break`` out of the loop over it: closed when its last
+    reference goes, or when the garbage collector frees it), it ends with the
+    ``GeneratorExit`` thrown in, or with what it returned or raised in reply. A
+    cancelled coroutine ends with ``CancelledError``. On CPython 3.13, a generator
+    closed at a ``yield`` outside any ``try`` block is not run again: its
+    ``locals`` are freed first and read as ``{}``.
     """
 
     def __init__(self) -> None:

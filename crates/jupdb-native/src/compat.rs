@@ -199,7 +199,8 @@ pub mod hooks {
         c_traceobj: *mut ffi::PyObject,
     }
 
-    /// The start of the frame the evaluation hook receives, up to its code.
+    /// The start of the frame the evaluation hook receives (a `PyFrameObject`),
+    /// up to the last instruction it ran.
     #[cfg(not(Py_3_11))]
     #[repr(C)]
     struct EvalFrameHead {
@@ -208,8 +209,20 @@ pub mod hooks {
         ob_size: ffi::Py_ssize_t,
         f_back: *mut c_void,
         f_code: *mut ffi::PyObject,
+        f_builtins: *mut c_void,
+        f_globals: *mut c_void,
+        f_locals: *mut c_void,
+        f_valuestack: *mut c_void,
+        f_trace: *mut c_void,
+        f_stackdepth: c_int,
+        f_trace_lines: std::os::raw::c_char,
+        f_trace_opcodes: std::os::raw::c_char,
+        f_gen: *mut c_void,
+        /// -1 until its first instruction runs.
+        f_lasti: c_int,
     }
 
+    /// The start of `_PyInterpreterFrame`, up to the code unit before the next instruction.
     #[cfg(Py_3_11)]
     #[repr(C)]
     struct EvalFrameHead {
@@ -218,6 +231,10 @@ pub mod hooks {
         f_builtins: *mut c_void,
         f_locals: *mut c_void,
         f_code: *mut ffi::PyObject,
+        frame_obj: *mut c_void,
+        previous: *mut c_void,
+        /// At `RETURN_GENERATOR` while a generator has not started.
+        prev_instr: *const u16,
     }
 
     /// Borrowed code object of a frame handed to the evaluation hook.
@@ -227,6 +244,31 @@ pub mod hooks {
     #[inline]
     pub unsafe fn frame_code(frame: *mut c_void) -> *mut ffi::PyObject {
         (*(frame as *mut EvalFrameHead)).f_code
+    }
+
+    /// Whether a generator or coroutine frame handed to the evaluation hook
+    /// with `throw` set has not started: `close()` (or finalization) of a
+    /// generator that never ran, which raises at once and runs none of it
+    /// (3.12 marks such a generator closed without running it at all).
+    ///
+    /// # Safety
+    /// `frame` must be the frame argument of an `EvalFrame` call, of generator code.
+    pub unsafe fn thrown_before_start(frame: *mut c_void) -> bool {
+        let head = &*(frame as *mut EvalFrameHead);
+        #[cfg(not(Py_3_11))]
+        {
+            head.f_lasti < 0
+        }
+        #[cfg(Py_3_11)]
+        {
+            const RETURN_GENERATOR: u16 = 75;
+            if head.prev_instr.is_null() {
+                return false;
+            }
+            let unit = *head.prev_instr;
+            let opcode = if cfg!(target_endian = "big") { unit >> 8 } else { unit & 0xff };
+            opcode == RETURN_GENERATOR
+        }
     }
 
     /// The interpreter's frame evaluation function.
@@ -292,4 +334,133 @@ pub mod hooks {
     pub unsafe fn line_number(frame: *mut ffi::PyFrameObject) -> u32 {
         ffi::PyFrame_GetLineNumber(frame) as u32
     }
+}
+
+
+/// What `engine::quiet_close` needs (3.12+): 3.13's generator frames, whose
+/// `close()` may end them without any event.
+#[cfg(Py_3_12)]
+pub mod generator_frames {
+    use pyo3::prelude::*;
+
+    /// Whether `close()` may end a generator without any `sys.monitoring` event.
+    ///
+    /// From 3.13, `close()` of a generator or coroutine suspended at a `yield` or
+    /// `await` outside any `try` block (also what its finalization does, after a
+    /// `break` out of the loop over it) marks it finished and frees its locals
+    /// without running it (`gen_close`'s fast path): no `PY_THROW`, no `PY_UNWIND`.
+    /// Such an ending is seen by [`release_with_frame`].
+    pub const CLOSE_MAY_RUN_NOTHING: bool = cfg!(all(Py_3_13, not(Py_3_14), not(Py_GIL_DISABLED)));
+
+    /// 3.13's interpreter frame layout, for [`release_with_frame`] and [`forget_freed_locals`].
+    #[cfg(all(Py_3_13, not(Py_3_14), not(Py_GIL_DISABLED)))]
+    mod frame_layout {
+        use pyo3::ffi;
+        use pyo3::prelude::*;
+        use std::os::raw::{c_char, c_int, c_void};
+
+        /// The start of `PyFrameObject` (Include/internal/pycore_frame.h).
+        #[repr(C)]
+        struct FrameObjectHead {
+            ob_refcnt: ffi::Py_ssize_t,
+            ob_type: *mut c_void,
+            f_back: *mut c_void,
+            f_frame: *mut InterpreterFrame,
+        }
+
+        /// `_PyInterpreterFrame`, up to its locals.
+        #[repr(C)]
+        pub struct InterpreterFrame {
+            f_executable: *mut ffi::PyObject,
+            previous: *mut c_void,
+            f_funcobj: *mut c_void,
+            f_globals: *mut c_void,
+            f_builtins: *mut c_void,
+            pub f_locals: *mut ffi::PyObject,
+            frame_obj: *mut ffi::PyObject,
+            instr_ptr: *mut c_void,
+            pub stacktop: c_int,
+            return_offset: u16,
+            owner: c_char,
+            pub localsplus: [*mut ffi::PyObject; 0],
+        }
+
+        /// The interpreter frame of a frame object of optimized code (a
+        /// function's), checked by its pointer back at the frame object.
+        pub fn of(frame: &Bound<'_, PyAny>) -> Option<*mut InterpreterFrame> {
+            const CO_OPTIMIZED: i64 = 0x1;
+            let optimized = frame
+                .getattr(pyo3::intern!(frame.py(), "f_code"))
+                .and_then(|code| code.getattr(pyo3::intern!(frame.py(), "co_flags")))
+                .and_then(|flags| flags.extract::<i64>())
+                .is_ok_and(|flags| flags & CO_OPTIMIZED != 0);
+            // SAFETY: a live frame object (its type checked first), the GIL held.
+            unsafe {
+                if !optimized || ffi::Py_TYPE(frame.as_ptr()) != std::ptr::addr_of_mut!(ffi::PyFrame_Type) {
+                    return None;
+                }
+                let inner = (*(frame.as_ptr() as *mut FrameObjectHead)).f_frame;
+                (!inner.is_null() && (*inner).frame_obj == frame.as_ptr()).then_some(inner)
+            }
+        }
+    }
+
+    /// Makes the interpreter frame of `frame` (a generator's, just started) own
+    /// `object`, so that CPython releases it when it frees the frame's locals:
+    /// at `close()`'s fast path (see [`CLOSE_MAY_RUN_NOTHING`]), or when the frame
+    /// is cleared after it ended. The slot used is the interpreter frame's
+    /// `f_locals`, which only unoptimized code (modules, class bodies) reads.
+    /// False, and `object` is dropped, where the frame is not as expected.
+    #[cfg(all(Py_3_13, not(Py_3_14), not(Py_GIL_DISABLED)))]
+    pub fn release_with_frame(frame: &Bound<'_, PyAny>, object: Bound<'_, PyAny>) -> bool {
+        let Some(inner) = frame_layout::of(frame) else { return false };
+        // SAFETY: checked by `of`; the slot is empty, so nothing is leaked.
+        unsafe {
+            if !(*inner).f_locals.is_null() {
+                return false;
+            }
+            (*inner).f_locals = object.into_ptr();
+        }
+        true
+    }
+
+    #[cfg(not(all(Py_3_13, not(Py_3_14), not(Py_GIL_DISABLED))))]
+    pub fn release_with_frame(_frame: &Bound<'_, PyAny>, _object: Bound<'_, PyAny>) -> bool {
+        false
+    }
+
+    /// After `close()`'s fast path, the frame's slots still point at the locals it
+    /// freed, and 3.13.0's `frame.f_locals` reads them (a use after free: only a
+    /// frame object kept beyond its generator, like the engine's, can reach it).
+    /// Empties them, so the frame reads as having no locals left.
+    #[cfg(all(Py_3_13, not(Py_3_14), not(Py_GIL_DISABLED)))]
+    pub fn forget_freed_locals(frame: &Bound<'_, PyAny>) {
+        let Some(inner) = frame_layout::of(frame) else { return };
+        let py = frame.py();
+        let names = |attr: &str| -> Vec<String> {
+            frame
+                .getattr(pyo3::intern!(py, "f_code"))
+                .and_then(|code| code.getattr(attr))
+                .and_then(|names| names.extract())
+                .unwrap_or_default()
+        };
+        let (varnames, cellvars, freevars) = (names("co_varnames"), names("co_cellvars"), names("co_freevars"));
+        // One slot per name; an argument that is also a cell has one slot.
+        let shared = cellvars.iter().filter(|name| varnames.contains(name)).count();
+        let slots = varnames.len() + cellvars.len() - shared + freevars.len();
+        // SAFETY: checked by `of`; stacktop 0 says the slots were released, and the
+        // frame has room for them all.
+        unsafe {
+            if (*inner).stacktop != 0 {
+                return;
+            }
+            let locals = std::ptr::addr_of_mut!((*inner).localsplus) as *mut *mut pyo3::ffi::PyObject;
+            for i in 0..slots {
+                *locals.add(i) = std::ptr::null_mut();
+            }
+        }
+    }
+
+    #[cfg(not(all(Py_3_13, not(Py_3_14), not(Py_GIL_DISABLED))))]
+    pub fn forget_freed_locals(_frame: &Bound<'_, PyAny>) {}
 }

@@ -72,6 +72,11 @@ struct ThreadHooks {
     line_frames: Vec<usize>,
     /// Targeted calls that ended with an exception not yet seen.
     pending: Vec<(Arc<CodeEntry>, Py<PyAny>)>,
+    /// Targeted generator and coroutine frames running on this thread (one per
+    /// resume), each with the last exception seen in it: the exception that ends
+    /// one usually goes on into C (`close()`, `throw()`, an event loop's step),
+    /// where no Python caller's exception event would name it.
+    generators: Vec<(usize, Option<Py<PyAny>>)>,
     /// The trace hook we displaced, while we hold the trace slot.
     trace_held: Option<Saved>,
     /// Holds on line events for every frame of this thread (stepping).
@@ -204,7 +209,8 @@ unsafe extern "C" fn eval_frame(ts: *mut ffi::PyThreadState, frame: *mut c_void,
             busy(|| registry::resolve(py, &Bound::from_borrowed_ptr(py, code)).is_some())
         }
     };
-    if !targeted {
+    if !targeted || (throw != 0 && hooks::thrown_before_start(frame)) {
+        // A generator closed before it ran is no call (as on 3.12+, where it does not run).
         return next(ts, frame, throw);
     }
     let py = Python::assume_gil_acquired();
@@ -268,8 +274,10 @@ unsafe extern "C" fn profile(_obj: *mut ffi::PyObject, frame: *mut ffi::PyFrameO
         let py = Python::assume_gil_acquired();
         busy(|| {
             flush_unseen_exceptions(py);
+            // Taken whatever the registry says now: its probes may have gone meanwhile.
+            let raised = if what == hooks::RETURN { leave_generator_frame(frame) } else { None };
             if let Some(entry) = entry_for(frame) {
-                on_profile_event(py, &entry, frame, what, arg);
+                on_profile_event(py, &entry, frame, what, arg, raised);
             }
             if what == hooks::RETURN {
                 forget_line_frame(frame);
@@ -280,12 +288,30 @@ unsafe extern "C" fn profile(_obj: *mut ffi::PyObject, frame: *mut ffi::PyFrameO
     forward(displaced, frame, what, arg)
 }
 
-unsafe fn on_profile_event(py: Python<'_>, entry: &Arc<CodeEntry>, frame: *mut ffi::PyFrameObject, what: c_int, arg: *mut ffi::PyObject) {
+/// `raised`: for a generator frame, the last exception seen in it while it ran.
+unsafe fn on_profile_event(
+    py: Python<'_>,
+    entry: &Arc<CodeEntry>,
+    frame: *mut ffi::PyFrameObject,
+    what: c_int,
+    arg: *mut ffi::PyObject,
+    raised: Option<Option<Py<PyAny>>>,
+) {
     let frame = Bound::from_borrowed_ptr(py, frame.cast());
     if what == hooks::CALL {
         // Decided once per call: another thread's stepper does not make this one trace.
-        if entry.wants_lines_on_this_thread() {
-            THREAD.with(|t| t.borrow_mut().line_frames.push(frame.as_ptr() as usize));
+        let lines = entry.wants_lines_on_this_thread();
+        let generator = entry.is_generator && entry.events & RETURN != 0;
+        if lines || generator {
+            THREAD.with(|t| {
+                let mut t = t.borrow_mut();
+                if lines {
+                    t.line_frames.push(frame.as_ptr() as usize);
+                }
+                if generator {
+                    t.generators.push((frame.as_ptr() as usize, None));
+                }
+            });
             update_trace_slot(py);
         }
         if entry.events & (CALL | RETURN) != 0 && first_start(entry, &frame) {
@@ -295,13 +321,27 @@ unsafe fn on_profile_event(py: Python<'_>, entry: &Arc<CodeEntry>, frame: *mut f
     }
     if entry.events & RETURN != 0 {
         if arg.is_null() {
-            // Ended by an exception: the next exception trace event names it.
-            THREAD.with(|t| t.borrow_mut().pending.push((entry.clone(), frame.clone().unbind())));
             forget_running(entry, &frame);
+            match raised {
+                // Its own exception event named it (it may have started before the probe).
+                Some(exc) => fire_raise(py, entry, &frame, exc.as_ref().map_or(&py.None().into_bound(py), |e| e.bind(py))),
+                // Ended by an exception: the next exception trace event (its caller's) names it.
+                None => THREAD.with(|t| t.borrow_mut().pending.push((entry.clone(), frame.clone().unbind()))),
+            }
         } else if finished(entry, &frame) {
             fire_return(py, entry, &frame, &Bound::from_borrowed_ptr(py, arg));
         }
     }
+}
+
+/// Stops following the exceptions of generator `frame` on this thread: the
+/// last one seen in it, if it was followed.
+fn leave_generator_frame(frame: *mut ffi::PyFrameObject) -> Option<Option<Py<PyAny>>> {
+    THREAD.with(|t| {
+        let mut t = t.borrow_mut();
+        let index = t.generators.iter().rposition(|(f, _)| *f == frame as usize)?;
+        Some(t.generators.remove(index).1)
+    })
 }
 
 /// A generator frame's profile "call" comes at its start and at each resume.
@@ -355,7 +395,8 @@ fn flush_unseen_exceptions(py: Python<'_>) {
 fn update_trace_slot(py: Python<'_>) {
     let (want, held) = THREAD.with(|t| {
         let t = t.borrow();
-        (t.line_holds > 0 || !t.line_frames.is_empty() || !t.pending.is_empty(), t.trace_held.is_some())
+        let want = t.line_holds > 0 || !t.line_frames.is_empty() || !t.pending.is_empty() || !t.generators.is_empty();
+        (want, t.trace_held.is_some())
     });
     let current = hooks::trace_hook();
     let ours = current.obj == hook(py).as_ptr();
@@ -436,11 +477,18 @@ unsafe extern "C" fn trace(_obj: *mut ffi::PyObject, frame: *mut ffi::PyFrameObj
 /// Fires what the event calls for; whether this thread may need the trace slot no more.
 unsafe fn on_trace_event(py: Python<'_>, frame: *mut ffi::PyFrameObject, what: c_int, arg: *mut ffi::PyObject) -> bool {
     if what == hooks::EXCEPTION {
+        let exc = || Bound::from_borrowed_ptr(py, arg).get_item(1).unwrap_or_else(|_| py.None().into_bound(py));
+        THREAD.with(|t| {
+            let mut t = t.borrow_mut();
+            if let Some((_, seen)) = t.generators.iter_mut().rev().find(|(f, _)| *f == frame as usize) {
+                *seen = Some(exc().unbind());
+            }
+        });
         let pending = THREAD.with(|t| std::mem::take(&mut t.borrow_mut().pending));
         if pending.is_empty() {
             return false;
         }
-        let exc = Bound::from_borrowed_ptr(py, arg).get_item(1).unwrap_or_else(|_| py.None().into_bound(py));
+        let exc = exc();
         for (entry, frame) in pending {
             fire_raise(py, &entry, frame.bind(py), &exc);
         }

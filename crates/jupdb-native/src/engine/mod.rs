@@ -11,6 +11,8 @@
 mod legacy;
 #[cfg(Py_3_12)]
 mod monitoring;
+#[cfg(Py_3_12)]
+mod quiet_close;
 mod registry;
 
 #[cfg(not(Py_3_12))]

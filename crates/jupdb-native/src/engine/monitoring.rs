@@ -6,7 +6,7 @@
 //! one callback per code object. `PY_UNWIND` can only be global: its callback
 //! is one hash lookup.
 
-use super::{fire_call, fire_line, fire_raise, fire_return, registry, CALL, LINE, RETURN};
+use super::{fire_call, fire_line, fire_raise, fire_return, quiet_close, registry, CALL, LINE, RETURN};
 use super::registry::Lookup;
 use crate::compat::current_frame;
 use pyo3::prelude::*;
@@ -130,6 +130,9 @@ fn on_py_start(py: Python<'_>, code: &Bound<'_, PyAny>) -> Py<PyAny> {
         Some(entry) if entry.events & (CALL | RETURN) != 0 => {
             if let Some(frame) = current_frame(py) {
                 fire_call(py, &entry, &frame);
+                if entry.is_generator && entry.events & RETURN != 0 {
+                    quiet_close::watch(py, &frame);
+                }
             }
             py.None()
         }
@@ -148,6 +151,9 @@ fn on_end(py: Python<'_>, code: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>, rai
             fire_raise(py, &entry, &frame, value);
         } else {
             fire_return(py, &entry, &frame, value);
+        }
+        if entry.is_generator {
+            quiet_close::ended(&frame);
         }
     }
 }
@@ -191,6 +197,7 @@ pub fn sync(py: Python<'_>) -> PyResult<()> {
         // Last probe gone: leave nothing behind.
         if let Some(state) = guard.take() {
             drop(guard);
+            quiet_close::clear();
             for (_, (code, _)) in state.applied {
                 mon.call_method1("set_local_events", (state.tool, code, 0))?;
             }

@@ -22,7 +22,6 @@ pub struct CodeEntry {
     /// Union of the targets' event masks.
     pub events: u8,
     /// Generators and coroutines start and stop several times per call.
-    #[cfg_attr(Py_3_12, allow(dead_code))]
     pub is_generator: bool,
 }
 
