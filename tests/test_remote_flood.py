@@ -226,6 +226,27 @@ def test_idle_and_half_open_connections_are_bounded(target):
     target.finish()
 
 
+def test_subscriptions_do_not_grow_the_program(target):
+    """A stranger on the event port subscribes to 300 MiB of prefixes, which a
+    publisher kept (and compared every event with)."""
+    port = target.session.info.get("event_port")
+    if not port:
+        pytest.skip("no event socket: events travel on the request connection")
+    rss = PeakRss(target.pid)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    try:
+        raw.sendall(GREETING + ready(b"SUB"))
+        prefix = b"\x01" + b"s" * (60 * 1024)
+        subscribe = frame_header(len(prefix), more=False) + prefix
+        send_until_refused(raw, iter(lambda: subscribe, None), 300 * MiB)
+        time.sleep(0.5)  # let the debuggee take in what is in flight
+        assert rss.growth <= RSS_BUDGET, f"the debuggee grew by {rss.growth / MiB:.0f} MiB"
+        target.assert_alive_and_serving()
+    finally:
+        raw.close()
+    target.finish()
+
+
 def test_accept_does_not_spin_when_the_program_is_out_of_descriptors(target):
     """When accept() fails with EMFILE the listener must wait, not retry at once."""
     _, hard = resource.prlimit(target.pid, resource.RLIMIT_NOFILE)

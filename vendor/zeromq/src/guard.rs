@@ -196,10 +196,10 @@ mod tests {
         assert!(first.identify(&PeerIdentity::try_from(&b"first"[..]).unwrap()));
         guard.prove(b"first");
         let _third = guard.admit().unwrap();
-        assert!(!second.slot.evicted.load(Ordering::Acquire));
-        assert!(!first.slot.evicted.load(Ordering::Acquire));
         let waker = futures::task::noop_waker();
-        assert!(!second.poll_keep(&mut Context::from_waker(&waker)));
+        let mut cx = Context::from_waker(&waker);
+        assert!(!second.poll_keep(&mut cx), "the oldest unproven peer gave its place");
+        assert!(first.poll_keep(&mut cx), "a proven peer keeps its place");
         assert_eq!(guard.connections(), 2);
     }
 
