@@ -226,6 +226,42 @@ def test_idle_and_half_open_connections_are_bounded(target):
     target.finish()
 
 
+def test_a_real_client_gets_in_while_strangers_keep_connecting(target):
+    """Strangers connect as fast as they can and hold 400 connections, more
+    than the debuggee keeps: each newcomer takes the place of the oldest
+    stranger, never of a client that has proven the key, and a new client
+    proves it with its first request."""
+    stop = threading.Event()
+    opened = []
+
+    def flood():
+        held = []
+        while not stop.is_set():
+            try:
+                held.append(stranger(target.port))
+            except OSError:
+                time.sleep(0.01)
+            opened.append(1)
+            if len(held) > 400:
+                held.pop(0).close()
+        for raw in held:
+            raw.close()
+
+    thread = threading.Thread(target=flood, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: len(opened) > 400, what="the strangers' connections")
+        for i in range(5):
+            with jupdb.connect(target.pid, timeout=TIMEOUT) as fresh:
+                assert fresh.eval(f"a + {i}").repr == str(10 + i)
+            assert target.session.eval("a").repr == "10"
+        assert descriptors(target.pid) < 200, "the debuggee holds every stranger's connection"
+    finally:
+        stop.set()
+        thread.join(TIMEOUT)
+    target.finish()
+
+
 def test_subscriptions_do_not_grow_the_program(target):
     """A stranger on the event port subscribes to 300 MiB of prefixes, which a
     publisher kept (and compared every event with)."""
