@@ -350,7 +350,12 @@ class Session:
         _echo(reply)
 
     def fetch(self, expr: str, *, frame: Optional[int] = None) -> Any:
-        """The value of ``expr`` itself, pickled (protocol 5, buffers out of band)."""
+        """The value of ``expr`` itself, pickled (protocol 5, buffers out of band).
+
+        This unpickles what the debuggee sends, and unpickling can run any code:
+        fetch only from a session you trust (one whose connection file you
+        found as :func:`connect` does, written by a program of your own).
+        """
         import pickle
 
         _, frames = self.request("fetch", _without_none(code=expr, frame=frame))

@@ -7,6 +7,7 @@ mod dealer;
 mod endpoint;
 mod error;
 mod fair_queue;
+mod guard;
 mod message;
 mod r#pub;
 mod pull;
@@ -208,6 +209,7 @@ pub use crate::req::*;
 pub use crate::router::*;
 pub use crate::sub::*;
 pub use crate::transport::Listener;
+pub use crate::guard::{PeerGuard, PeerLimits};
 pub use crate::xpub::*;
 pub use crate::xsub::*;
 
@@ -356,6 +358,12 @@ pub struct SocketOptions {
     // jupdb patch: frames announcing more than this are refused before any
     // memory is reserved for them (the peer is disconnected).
     pub(crate) max_frame_size: Option<usize>,
+    // jupdb patch: limits on a whole message, and on the ZMTP handshake of a
+    // new connection; a guard for peers the application has not authenticated.
+    pub(crate) max_message_size: Option<usize>,
+    pub(crate) max_message_frames: Option<usize>,
+    pub(crate) handshake_timeout: Option<Duration>,
+    pub(crate) peer_guard: Option<Arc<PeerGuard>>,
 }
 
 impl Default for SocketOptions {
@@ -367,6 +375,10 @@ impl Default for SocketOptions {
             read_buffer_max_size: 64 * 1024,
             read_buffer_short_reads: 2,
             max_frame_size: None,
+            max_message_size: None,
+            max_message_frames: None,
+            handshake_timeout: None,
+            peer_guard: None,
         }
     }
 }
@@ -378,6 +390,30 @@ impl SocketOptions {
     /// absurd amount. Like libzmq's `ZMQ_MAXMSGSIZE`, per frame. No limit by default.
     pub fn max_frame_size(&mut self, size: usize) -> &mut Self {
         self.max_frame_size = Some(size);
+        self
+    }
+
+    /// jupdb patch: refuse messages whose frames add up to more than `size`
+    /// bytes or number more than `frames`, before reserving memory for the
+    /// frame that would go over (the peer is disconnected). No limit by default.
+    pub fn max_message_size(&mut self, size: usize, frames: usize) -> &mut Self {
+        self.max_message_size = Some(size);
+        self.max_message_frames = Some(frames);
+        self
+    }
+
+    /// jupdb patch: a peer must finish the ZMTP handshake (greeting and READY)
+    /// within `timeout`, or it is disconnected. No limit by default.
+    pub fn handshake_timeout(&mut self, timeout: Duration) -> &mut Self {
+        self.handshake_timeout = Some(timeout);
+        self
+    }
+
+    /// jupdb patch: admit accepted connections through `guard`, which bounds
+    /// them and what peers that have not proven who they are may buffer
+    /// (see [`PeerGuard`]).
+    pub fn peer_guard(&mut self, guard: Arc<PeerGuard>) -> &mut Self {
+        self.peer_guard = Some(guard);
         self
     }
 

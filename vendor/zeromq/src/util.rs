@@ -191,7 +191,13 @@ pub(crate) async fn peer_connected(
     mut raw_socket: FramedIo,
     backend: Arc<dyn MultiPeerBackend>,
 ) -> ZmqResult<PeerIdentity> {
-    let peer_id = peer_handshake(&mut raw_socket, backend.clone()).await?;
+    // jupdb patch: a peer that does not finish its handshake in time, or
+    // claims an identity another connection holds, is disconnected.
+    let timeout = backend.socket_options().handshake_timeout;
+    let peer_id = run_with_timeout(timeout, peer_handshake(&mut raw_socket, backend.clone())).await?;
+    if !raw_socket.read_half.identify(&peer_id) {
+        return Err(ZmqError::Other("Another connection holds this peer identity"));
+    }
     backend.peer_connected(&peer_id, raw_socket).await;
     Ok(peer_id)
 }

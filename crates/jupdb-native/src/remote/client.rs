@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, Notify};
-use zeromq::{DealerRecvHalf, DealerSendHalf, DealerSocket, Socket, SocketRecv, SocketSend, SubSocket, ZmqMessage};
+use zeromq::{DealerRecvHalf, DealerSendHalf, DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, SubSocket, ZmqMessage};
 
 struct Shared {
     /// Verify replies and events (debuggee to client); sign requests.
@@ -174,6 +174,31 @@ fn message_tuple(py: Python<'_>, mut message: Message) -> PyResult<Bound<'_, PyT
     )
 }
 
+/// Socket options for talking to a debuggee: a fetch reply may carry arrays
+/// of any size, but no message larger than this machine's memory, so that an
+/// endpoint that is not a real debuggee cannot make the client (a notebook
+/// kernel) reserve an absurd amount and abort; memory for a frame that can
+/// be held is taken as its data arrives (see vendor/zeromq/JUPDB-PATCH.md).
+fn client_options() -> SocketOptions {
+    // Frames in a reply: its own four and a buffer each for a fetched value's arrays.
+    const MAX_REPLY_FRAMES: usize = 1 << 20;
+    let limit = physical_memory();
+    let mut options = SocketOptions::default();
+    options.max_frame_size(limit);
+    options.max_message_size(limit, MAX_REPLY_FRAMES);
+    options
+}
+
+/// This machine's memory in bytes (no more than the address space can hold).
+fn physical_memory() -> usize {
+    // SAFETY: sysconf only reads a configuration value.
+    let (pages, page_size) = unsafe { (libc::sysconf(libc::_SC_PHYS_PAGES), libc::sysconf(libc::_SC_PAGESIZE)) };
+    match (usize::try_from(pages), usize::try_from(page_size)) {
+        (Ok(pages), Ok(page_size)) if pages > 0 => pages.saturating_mul(page_size).min(isize::MAX as usize / 2),
+        _ => isize::MAX as usize / 2,
+    }
+}
+
 #[pymethods]
 impl Client {
     /// Connects to `request_endpoint` and `event_endpoint` (e.g. "tcp://127.0.0.1:5555");
@@ -196,9 +221,9 @@ impl Client {
         let connected = py.allow_threads(|| {
             runtime::drive(async {
                 runtime::within(Some(timeout), async {
-                    let mut dealer = DealerSocket::new();
+                    let mut dealer = DealerSocket::with_options(client_options());
                     dealer.connect(&request_endpoint).await?;
-                    let mut sub = SubSocket::new();
+                    let mut sub = SubSocket::with_options(client_options());
                     sub.connect(&event_endpoint).await?;
                     sub.subscribe("").await?;
                     Ok::<_, zeromq::ZmqError>((dealer, sub))

@@ -20,7 +20,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use zeromq::{PubSocket, RouterRecvHalf, RouterSendHalf, RouterSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
+use zeromq::{
+    PeerGuard, PeerLimits, PubSocket, RouterRecvHalf, RouterSendHalf, RouterSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage,
+};
 
 /// A request on its way to a paused thread, with the identities to reply to.
 struct Incoming {
@@ -75,6 +77,8 @@ struct Shared {
     output: Arc<OutputQueue>,
     /// Held while publishing: queued output goes out before the event that follows it.
     publishing: Mutex<()>,
+    /// The request socket's peers: told which ones sent an authentic request.
+    peers: Arc<PeerGuard>,
 }
 
 impl Shared {
@@ -141,6 +145,10 @@ impl Shared {
         if self.replay.lock().unwrap_or_else(|e| e.into_inner()).check(&message.header, now).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return None;
+        }
+        // This peer has the key: the limits for unauthenticated peers no longer apply.
+        if let Some(peer) = identities.first() {
+            self.peers.prove(peer);
         }
         let incoming = Incoming { identities, message };
         if let Err(err) = incoming.message.header.check_version() {
@@ -228,12 +236,36 @@ async fn forward_output(shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
     }
 }
 
+/// What peers that have not yet sent an authentic request may hold of the
+/// request socket: a few connections' worth of descriptors (the oldest gives
+/// its place to a newcomer, so a real client still gets in during a flood)
+/// and a few MiB of memory, whatever they send.
+const UNPROVEN_PEERS: PeerLimits = PeerLimits {
+    max_connections: 128,
+    free_per_peer: 64 * 1024,
+    shared_budget: 64 * 1024 * 1024,
+};
+
+/// Largest request: a content frame and buffers (a value the client sends).
+const MAX_REQUEST_LEN: usize = 1 << 30;
+/// Most frames in a request: identities, delimiter, signature, header,
+/// content and buffers.
+const MAX_REQUEST_FRAMES: usize = 1 << 16;
+
 /// Socket options for what anyone who can reach the port may talk to: no
-/// frame may announce more than a message can carry, so an unauthenticated
-/// peer cannot make the program reserve (and abort on) a huge allocation.
-fn guarded_options() -> SocketOptions {
+/// frame may announce more than a message can carry, no message more than a
+/// request can, and the handshake must end in time, so that an
+/// unauthenticated peer can neither make the program reserve (and abort on)
+/// a huge allocation nor hold a connection for ever; `peers`, if given,
+/// bounds the connections and what unproven peers buffer.
+fn guarded_options(peers: Option<&Arc<PeerGuard>>) -> SocketOptions {
     let mut options = SocketOptions::default();
     options.max_frame_size(jupdb_protocol::MAX_CONTENT_LEN);
+    options.max_message_size(MAX_REQUEST_LEN, MAX_REQUEST_FRAMES);
+    options.handshake_timeout(Duration::from_secs(5));
+    if let Some(peers) = peers {
+        options.peer_guard(peers.clone());
+    }
     options
 }
 
@@ -279,11 +311,14 @@ impl Server {
         };
         let signers = Signers::debuggee(&key).map_err(|e| PyValueError::new_err(e.to_string()))?;
         let host = if ip.contains(':') { format!("[{ip}]") } else { ip.to_owned() };
+        let peers = PeerGuard::new(UNPROVEN_PEERS);
         let bound = py.allow_threads(|| {
             runtime::drive(async {
-                let mut router = RouterSocket::with_options(guarded_options());
+                let mut router = RouterSocket::with_options(guarded_options(Some(&peers)));
                 let request = router.bind(&format!("tcp://{host}:{request_port}")).await?;
-                let mut publisher = PubSocket::with_options(guarded_options());
+                // Subscribers never prove the key (they only subscribe), so a
+                // guard would let a flood evict real ones.
+                let mut publisher = PubSocket::with_options(guarded_options(None));
                 let event = publisher.bind(&format!("tcp://{host}:{event_port}")).await?;
                 Ok::<_, zeromq::ZmqError>((router, request, publisher, event))
             })
@@ -307,6 +342,7 @@ impl Server {
             events: events_tx,
             output: Arc::default(),
             publishing: Mutex::new(()),
+            peers,
         });
         runtime::spawn(serve(shared.clone(), recv_half, publisher, events_rx, stop_serving_rx));
         runtime::spawn(forward_output(shared.clone(), stop_output_rx));

@@ -63,7 +63,7 @@ impl ZmqFramedRead {
         if self.direct.is_none() {
             // What the read buffer holds is the start of this body: the codec
             // stopped at it.
-            let mut body = BytesMut::zeroed(len);
+            let mut body = try_zeroed(len)?;
             advise_huge_pages(&mut body);
             let have = self.buffer.len();
             body[..have].copy_from_slice(&self.buffer);
@@ -88,6 +88,20 @@ impl ZmqFramedRead {
             }
         }
         Poll::Ready(Ok(self.direct.take().expect("set above").0))
+    }
+
+    /// jupdb patch: names the connection in its socket's peer guard after the
+    /// handshake; false if another connection holds that identity.
+    pub(crate) fn identify(&mut self, identity: &crate::util::PeerIdentity) -> bool {
+        self.codec
+            .permit
+            .as_mut()
+            .is_none_or(|permit| permit.identify(identity))
+    }
+
+    /// jupdb patch: gives this connection its place in the socket's peer guard.
+    pub(crate) fn set_permit(&mut self, permit: crate::guard::Permit) {
+        self.codec.permit = Some(permit);
     }
 
     fn poll_read_into_buffer(
@@ -145,6 +159,29 @@ impl ZmqFramedRead {
     }
 }
 
+/// jupdb patch: `len` zeroed bytes, or an error where the allocator has
+/// none (an address-space limit, or a length a peer made up) instead of
+/// aborting the process. A large block comes from the OS as zero pages, so
+/// memory is used only as data arrives.
+fn try_zeroed(len: usize) -> io::Result<BytesMut> {
+    let no_memory = || io::Error::new(io::ErrorKind::OutOfMemory, "no memory for a frame");
+    if len == 0 {
+        return Ok(BytesMut::new());
+    }
+    let layout = std::alloc::Layout::array::<u8>(len).map_err(|_| no_memory())?;
+    // SAFETY: `layout` has a non-zero size; a non-null result is `len` zeroed
+    // bytes allocated by the global allocator with u8's alignment, which is
+    // what Vec::from_raw_parts requires.
+    unsafe {
+        let ptr = std::alloc::alloc_zeroed(layout);
+        if ptr.is_null() {
+            return Err(no_memory());
+        }
+        // A Vec whose length is its capacity becomes Bytes, then BytesMut, without a copy.
+        Ok(BytesMut::from(bytes::Bytes::from(Vec::from_raw_parts(ptr, len, len))))
+    }
+}
+
 /// jupdb patch: asks Linux to back a large, untouched frame body with huge
 /// pages, as NumPy does for its own large arrays: a 100 MB body then takes
 /// about 50 page faults instead of 24,000, which cost more than the copy into it.
@@ -171,6 +208,14 @@ impl Stream for ZmqFramedRead {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+
+        // jupdb patch: a connection that lost its place in the peer guard ends.
+        if this.codec.permit.as_ref().is_some_and(|permit| !permit.poll_keep(cx)) {
+            return Poll::Ready(Some(Err(CodecError::Io(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "an unauthenticated peer gave its place to a newer one",
+            )))));
+        }
 
         // Consume buffered data first; read from the socket only when the
         // current buffer cannot produce a full message.

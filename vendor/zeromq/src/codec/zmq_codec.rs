@@ -2,6 +2,7 @@ use super::command::ZmqCommand;
 use super::error::CodecError;
 use super::greeting::ZmqGreeting;
 use super::Message;
+use crate::guard::Permit;
 use crate::{SocketOptions, ZmqMessage};
 
 use asynchronous_codec::{Decoder, Encoder};
@@ -34,6 +35,14 @@ pub struct ZmqCodec {
     buffered_message: Option<ZmqMessage>,
     max_read_chunk_size: usize,
     max_frame_size: Option<usize>,
+    // jupdb patch: the limits on a whole message, what the message being
+    // decoded adds up to with its announced frame, and the connection's
+    // place in the socket's peer guard, if it has one.
+    max_message_size: Option<usize>,
+    max_message_frames: Option<usize>,
+    message_len: usize,
+    message_frames: usize,
+    pub(crate) permit: Option<Permit>,
 }
 
 impl ZmqCodec {
@@ -48,6 +57,11 @@ impl ZmqCodec {
             buffered_message: None,
             max_read_chunk_size: options.read_buffer_max_size,
             max_frame_size: options.max_frame_size,
+            max_message_size: options.max_message_size,
+            max_message_frames: options.max_message_frames,
+            message_len: 0,
+            message_frames: 0,
+            permit: None,
         }
     }
 
@@ -66,6 +80,10 @@ impl ZmqCodec {
         }
     }
 }
+
+/// jupdb patch: what a frame costs the receiver beside its body (a `Bytes`
+/// handle and its place in the message), in the accounting of a peer guard.
+const FRAME_COST: usize = 64;
 
 /// jupdb patch: frame bodies of this many bytes or more are read straight into
 /// an allocation of their own size (see `ZmqFramedRead::poll_read_frame`).
@@ -146,6 +164,27 @@ impl Decoder for ZmqCodec {
                     if self.max_frame_size.is_some_and(|max| frame_len > max) {
                         return Err(CodecError::Decode("Frame length exceeds the maximum frame size"));
                     }
+                    // jupdb patch: check the whole message, and what this peer
+                    // may hold, before anything is reserved for this frame.
+                    let held = if frame.command {
+                        frame_len
+                    } else {
+                        self.message_len = self.message_len.saturating_add(frame_len);
+                        self.message_frames += 1;
+                        if self.max_message_size.is_some_and(|max| self.message_len > max)
+                            || self.max_message_frames.is_some_and(|max| self.message_frames > max)
+                        {
+                            return Err(CodecError::Decode("Message exceeds the maximum message size"));
+                        }
+                        // Each frame costs a handle and its place in the message too.
+                        self.message_len
+                            .saturating_add(self.message_frames.saturating_mul(FRAME_COST))
+                    };
+                    if self.permit.as_ref().is_some_and(|permit| !permit.hold(held)) {
+                        return Err(CodecError::Decode(
+                            "An unauthenticated peer holds more than it may",
+                        ));
+                    }
                     self.state = DecoderState::Frame(frame);
                     self.waiting_for = frame_len;
                 }
@@ -164,6 +203,11 @@ impl Decoder for ZmqCodec {
                     }
 
                     if !frame.more {
+                        self.message_len = 0;
+                        self.message_frames = 0;
+                        if let Some(permit) = &self.permit {
+                            permit.hold(0);
+                        }
                         // Quoth the Raven “Nevermore.”
                         return Ok(Some(Message::Message(
                             self.buffered_message

@@ -137,6 +137,30 @@ where
     }
 }
 
+/// jupdb patch: how long a listener waits after a failed accept.
+#[allow(unused)]
+const ACCEPT_ERROR_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// jupdb patch: gives an accepted connection its place in the socket's peer
+/// guard, if the socket has one; None (the connection is dropped) when the
+/// guard has no place for it.
+#[allow(unused)]
+fn admit(
+    accepted: ZmqResult<(FramedIo, Endpoint)>,
+    options: &crate::SocketOptions,
+) -> Option<ZmqResult<(FramedIo, Endpoint)>> {
+    let Some(guard) = &options.peer_guard else {
+        return Some(accepted);
+    };
+    match accepted {
+        Ok((mut io, endpoint)) => {
+            io.read_half.set_permit(guard.admit()?);
+            Some(Ok((io, endpoint)))
+        }
+        Err(error) => Some(Err(error)),
+    }
+}
+
 #[allow(unused)]
 #[cfg(feature = "tokio-runtime")]
 fn make_framed<T>(stream: T, options: Arc<crate::SocketOptions>) -> FramedIo

@@ -94,6 +94,10 @@ where
         loop {
             select! {
                 incoming = listener.accept().fuse() => {
+                    // jupdb patch: an accept that fails (EMFILE: the process is
+                    // out of descriptors) fails again at once; pause instead of
+                    // spinning.
+                    let failed = incoming.is_err();
                     let maybe_accepted: Result<_, _> = incoming
                         .and_then(|(raw_socket, remote_addr)| {
                             raw_socket
@@ -110,7 +114,16 @@ where
                             )
                         })
                         .map_err(|err| err.into());
-                    async_rt::task::spawn(cback(maybe_accepted));
+                    if failed {
+                        async_rt::task::spawn(cback(maybe_accepted));
+                        async_rt::task::sleep(super::ACCEPT_ERROR_PAUSE).await;
+                        continue;
+                    }
+                    // jupdb patch: a connection the peer guard has no place for
+                    // is closed at once.
+                    if let Some(accepted) = super::admit(maybe_accepted, &options) {
+                        async_rt::task::spawn(cback(accepted));
+                    }
                 }
                 _ = stop_callback => {
                     break
