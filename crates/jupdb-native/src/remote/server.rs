@@ -248,9 +248,9 @@ const UNPROVEN_PEERS: PeerLimits = PeerLimits {
 
 /// Largest request: a content frame and buffers (a value the client sends).
 const MAX_REQUEST_LEN: usize = 1 << 30;
-/// Most frames in a request: identities, delimiter, signature, header,
-/// content and buffers.
-const MAX_REQUEST_FRAMES: usize = 1 << 16;
+/// Most frames in a request: delimiter, signature, header, content and as
+/// many buffers as the protocol allows (a DEALER sends no identity).
+const MAX_REQUEST_FRAMES: usize = MAX_BUFFERS + 4;
 
 /// Socket options for what anyone who can reach the port may talk to: no
 /// frame may announce more than a message can carry, no message more than a
