@@ -21,7 +21,7 @@ from ..frames import write_back
 from ..scope import is_launcher_code
 from .debuggee import forward_output
 from .stepping import check_action, start_stepping
-from .summary import REPR_LIMIT, summarize
+from .summary import REPR_LIMIT, safe_str, summarize
 
 if TYPE_CHECKING:
     from .debuggee import DebugServer
@@ -50,7 +50,7 @@ def user_code_failed(exc: BaseException, handled: Optional[BaseException]) -> Re
     while tb is not None and tb.tb_frame.f_code.co_filename != "<remote>":
         tb = tb.tb_next
     text = "".join(traceback.format_exception(type(exc), exc, tb))
-    return RequestError(type(exc).__name__, str(exc), text)
+    return RequestError(type(exc).__name__, safe_str(exc), text)
 
 
 def location_of(frame: types.FrameType, line: Optional[int] = None) -> Dict[str, Any]:
@@ -65,8 +65,24 @@ def exception_details(exc: BaseException) -> Dict[str, str]:
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None and is_launcher_code(tb.tb_frame.f_code):
         tb = tb.tb_next
-    return {"ename": type(exc).__name__, "evalue": str(exc),
+    return {"ename": type(exc).__name__, "evalue": safe_str(exc),
             "traceback": "".join(traceback.format_exception(type(exc), exc, tb))}
+
+
+def reply_error(request: Any, exc: BaseException) -> None:
+    """Answer ``request`` with the error ``exc`` (whatever it is: a request never
+    ends the program). Never raises: a request answered already, or a reply that
+    cannot go out, leaves nothing more to say."""
+    if isinstance(exc, RequestError):
+        ename, text = exc.ename, exc.traceback
+    elif isinstance(exc, SyntaxError):
+        ename, text = "SyntaxError", "".join(traceback.format_exception_only(type(exc), exc))
+    else:
+        ename, text = type(exc).__name__, "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    try:
+        request.error(ename, safe_str(exc), text)
+    except BaseException:
+        pass
 
 
 class _ThreadOutput(io.TextIOBase):
@@ -225,16 +241,15 @@ class PausedThread:
             return
         try:
             content, buffers = handler(request.content or {})
-        except RequestError as exc:
-            request.error(exc.ename, str(exc), exc.traceback)
-        except SyntaxError as exc:
-            request.error("SyntaxError", str(exc), "".join(traceback.format_exception_only(type(exc), exc)))
-        except Exception as exc:
-            request.error(type(exc).__name__, str(exc), traceback.format_exc())
-        else:
-            if self.resume is not None:
-                self._leave()  # before the reply: a status or pause asked next finds it running
+        except BaseException as exc:  # even SystemExit or KeyboardInterrupt from the program's objects
+            reply_error(request, exc)
+            return
+        if self.resume is not None:
+            self._leave()  # before the reply: a status or pause asked next finds it running
+        try:
             request.reply({"status": "ok", **content}, buffers)
+        except BaseException as exc:  # content that cannot travel
+            reply_error(request, exc)
 
     def _leave(self) -> None:
         """Stop being a paused thread, for every client (again: nothing)."""
@@ -266,7 +281,7 @@ class PausedThread:
         summary = summarize(value, repr_limit=c.get("repr_limit", REPR_LIMIT), mime=c.get("mime", True))
         reply = {"value": summary, **texts}
         if c.get("str"):  # str() of the value, as the original jupdb API returns
-            reply["str"] = _safe_str(value)
+            reply["str"] = safe_str(value)
         return reply, []
 
     def do_exec(self, c: Dict[str, Any]) -> Reply:
@@ -285,9 +300,10 @@ class PausedThread:
         buffers: List[Any] = []
         try:
             data = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
-        except Exception as exc:
-            raise RequestError("PicklingError",
-                               f"cannot send {c['code']!r} ({type(value).__name__}): {exc}") from None
+        except BaseException as exc:  # a __reduce__ may raise anything, SystemExit too
+            raise RequestError(type(exc).__name__ if not isinstance(exc, Exception) else "PicklingError",
+                               f"cannot send {c['code']!r} ({type(value).__name__}): "
+                               f"{type(exc).__name__}: {safe_str(exc)}") from None
         # The pickle travels as the first buffer frame: buffers have no size limit.
         raws = [data, *(_contiguous(b) for b in buffers)]
         return {"buffer_count": len(raws) - 1, "value": summarize(value, mime=False)}, raws
@@ -343,6 +359,9 @@ class PausedThread:
     def do_resume(self, c: Dict[str, Any]) -> Reply:
         action = c.get("action", "continue")
         check_action(action)
+        line = c.get("line")
+        if line is not None and (not isinstance(line, int) or isinstance(line, bool)):
+            raise RequestError("TypeError", f"line must be an int, not {type(line).__name__}")
         if action != "continue":
             self._check_running(action)
         self.resume = dict(c, action=action)
@@ -383,13 +402,6 @@ def _capped(text: str) -> str:
     if len(text) <= OUTPUT_LIMIT:
         return text
     return text[:OUTPUT_LIMIT] + f"\n[jupdb: output cut: {len(text) - OUTPUT_LIMIT} more characters]\n"
-
-
-def _safe_str(value: Any) -> str:
-    try:
-        return str(value)
-    except Exception as exc:
-        return f"<str() raised {type(exc).__name__}: {exc}>"
 
 
 def _contiguous(buffer: Any) -> Any:

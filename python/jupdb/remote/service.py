@@ -7,12 +7,11 @@ import ast
 import os
 import sys
 import threading
-import traceback
 import types
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from .. import _native
-from .summary import summarize
+from .summary import safe_str, summarize
 
 if TYPE_CHECKING:
     from ..breakpoints import Breakpoint
@@ -42,7 +41,7 @@ class Service:
         return self._next_id - 1
 
     def _serve(self) -> None:
-        from .paused import RequestError
+        from .paused import reply_error
 
         while True:
             request = self._handle.next_request()
@@ -50,11 +49,14 @@ class Service:
                 return
             handler = getattr(self, "do_" + request.msg_type.removesuffix("_request"))
             try:
-                request.reply({"status": "ok", **handler(request.content or {})})
-            except RequestError as exc:
-                request.error(exc.ename, str(exc))
-            except Exception as exc:
-                request.error(type(exc).__name__, str(exc), traceback.format_exc())
+                content = handler(request.content or {})
+            except BaseException as exc:  # even SystemExit: this thread must survive any request
+                reply_error(request, exc)
+                continue
+            try:
+                request.reply({"status": "ok", **content})
+            except BaseException as exc:
+                reply_error(request, exc)
 
     def stop(self) -> None:
         self._handle.close()
@@ -152,7 +154,7 @@ class Service:
                 if not _native.run_interruptibly(eval, compiled, frame.f_globals, dict(frame.f_locals)):
                     return
             except BaseException as exc:
-                details["condition_error"] = f"{type(exc).__name__}: {exc}"
+                details["condition_error"] = f"{type(exc).__name__}: {safe_str(exc)}"
         self.hits[bid] += 1
         if self.breakpoints[bid].temporary:  # type: ignore[attr-defined]
             self._clear(bid)
@@ -241,7 +243,7 @@ class Service:
                 code = compile_client_code(expression, "eval")
                 entry["value"] = summarize(_native.run_interruptibly(eval, code, frame.f_globals, dict(frame.f_locals)))
             except BaseException as exc:  # even SystemExit: a watch never ends the program
-                entry["error"] = {"ename": type(exc).__name__, "evalue": str(exc)}
+                entry["error"] = {"ename": type(exc).__name__, "evalue": safe_str(exc)}
             results.append(entry)
         return results
 

@@ -18,7 +18,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use zeromq::{PubSocket, RouterRecvHalf, RouterSendHalf, RouterSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
 
@@ -457,23 +457,23 @@ impl PauseHandle {
             return Ok(None);
         }
         release_sent_buffers(py);
-        // Taken out while waiting (a Receiver cannot be shared), put back after.
-        let Some(mut requests) = self.requests.lock().unwrap_or_else(|e| e.into_inner()).take() else { return Ok(None) };
-        let incoming = if self.token.is_some() {
-            // A paused thread reads the socket itself while it waits.
-            runtime::wait_interruptibly(py, timeout, true, requests.recv(), |_| Ok(())).map(Option::flatten)
-        } else {
-            // The service thread, which waits as long as the program runs, leaves that to others.
-            Ok(py.allow_threads(|| runtime::wait(runtime::within(timeout, requests.recv()))).flatten())
-        };
-        let mut slot = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        if !*self.closed.lock().unwrap_or_else(|e| e.into_inner()) {
-            *slot = Some(requests);
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(Duration::try_from_secs_f64(t.max(0.0)).ok()?));
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()).as_secs_f64());
+            let Some(incoming) = self.receive(py, left.or(timeout))? else { return Ok(None) };
+            match from_value(py, &incoming.message.content) {
+                Ok(content) => {
+                    let content = content.unbind();
+                    return Ok(Some(Request { shared: self.shared.clone(), incoming, content, replied: Mutex::new(false) }));
+                }
+                // Content Python cannot hold (a list as a map key): an error
+                // reply, and the thread goes on waiting for its next request.
+                Err(err) => {
+                    let frames = self.shared.error_frames(&incoming, "BadRequest", &format!("cannot read the request's content: {err}"));
+                    py.allow_threads(|| runtime::drive_and_flush(self.shared.send(frames)));
+                }
+            }
         }
-        drop(slot);
-        let Some(incoming) = incoming? else { return Ok(None) };
-        let content = from_value(py, &incoming.message.content)?.unbind();
-        Ok(Some(Request { shared: self.shared.clone(), incoming, content, replied: Mutex::new(false) }))
     }
 
     /// Updates where the thread is paused (shown by `status_request`).
@@ -495,6 +495,24 @@ impl PauseHandle {
 }
 
 impl PauseHandle {
+    /// The next message for this handle, waiting up to `timeout` s (None: for ever).
+    fn receive(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Incoming>> {
+        // Taken out while waiting (a Receiver cannot be shared), put back after.
+        let Some(mut requests) = self.requests.lock().unwrap_or_else(|e| e.into_inner()).take() else { return Ok(None) };
+        let incoming = if self.token.is_some() {
+            // A paused thread reads the socket itself while it waits.
+            runtime::wait_interruptibly(py, timeout, true, requests.recv(), |_| Ok(())).map(Option::flatten)
+        } else {
+            // The service thread, which waits as long as the program runs, leaves that to others.
+            Ok(py.allow_threads(|| runtime::wait(runtime::within(timeout, requests.recv()))).flatten())
+        };
+        let mut slot = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        if !*self.closed.lock().unwrap_or_else(|e| e.into_inner()) {
+            *slot = Some(requests);
+        }
+        incoming
+    }
+
     fn unregister(&self) {
         if !self.shared.process.is_current() {
             return; // a forked child: the list is the parent's (and its lock may be held)
