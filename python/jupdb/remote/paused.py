@@ -195,6 +195,19 @@ class PausedThread:
         """Serve requests until one resumes the thread; returns that request's content."""
         server, tid = self.server, self.thread.ident
         assert tid is not None
+        if tid in server.debugging:
+            # Reached by code the debugger runs on this thread (a client's eval
+            # calling a function with a breakpoint, a set_trace() in it, a
+            # watch): no stop, as in pdb; the code runs on.
+            return None
+        server.debugging.add(tid)
+        try:
+            return self._serve(tid)
+        finally:
+            server.debugging.discard(tid)
+
+    def _serve(self, tid: int) -> Optional[Dict[str, Any]]:
+        server = self.server
         if self.in_line_event:
             # A breakpoint and a step stopping at the same line pause once.
             event_number = _native.line_event_number()

@@ -145,16 +145,20 @@ class Service:
     def _hit(self, bid: int, frame: types.FrameType) -> None:
         from .paused import PausedThread
 
-        if bid not in self.breakpoints:
-            return
+        tid = threading.get_ident()
+        if bid not in self.breakpoints or tid in self.server.debugging:
+            return  # reached by the debugger's own work on this thread: not a hit (as in pdb)
         details: Dict[str, Any] = {}
         _, compiled = self.conditions[bid]
         if compiled is not None:
+            self.server.debugging.add(tid)  # the condition's calls pass other breakpoints
             try:
                 if not _native.run_interruptibly(eval, compiled, frame.f_globals, dict(frame.f_locals)):
                     return
             except BaseException as exc:
                 details["condition_error"] = f"{type(exc).__name__}: {safe_str(exc)}"
+            finally:
+                self.server.debugging.discard(tid)
         self.hits[bid] += 1
         if self.breakpoints[bid].temporary:  # type: ignore[attr-defined]
             self._clear(bid)
