@@ -218,7 +218,7 @@ class PausedThread:
         if pauser is not None:  # a client asked for this pause, or it is moot now
             pauser.cancel()
         forward_output(server.native)
-        handle = self.handle = server.native.pause(tid, self.thread.name, self.location())
+        handle = self.handle = server.native.pause(tid, self.thread.name, self.location(), self.where())
         server.paused[tid] = self
         server.update_state()
         server.announce(self.location(), self.details.get("exception"))
@@ -322,8 +322,13 @@ class PausedThread:
         return {"buffer_count": len(raws) - 1, "value": summarize(value, mime=False)}, raws
 
     # -- stack and source ---------------------------------------------------------
+    def where(self) -> Dict[str, Any]:
+        """The stack as ``where`` replies it (also recorded in Rust: while this
+        thread is busy, the server answers ``where`` from that record)."""
+        return {"selected": self.selected, "frames": [self.frame_info(i) for i in range(len(self.stack))]}
+
     def do_where(self, c: Dict[str, Any]) -> Reply:
-        return {"selected": self.selected, "frames": [self.frame_info(i) for i in range(len(self.stack))]}, []
+        return self.where(), []
 
     def do_frame(self, c: Dict[str, Any]) -> Reply:
         if "index" in c:
@@ -333,6 +338,7 @@ class PausedThread:
             index = self.selected + (step if c.get("move", "up") == "up" else -step)
         self.frame(index)  # checks the index
         self.selected = index
+        self.handle.set_location(self.location(), self.where())
         return {"frame": self.frame_info(index)}, []
 
     def do_locals(self, c: Dict[str, Any]) -> Reply:
@@ -392,7 +398,7 @@ class PausedThread:
             jumped = jump(frame, line)
             if jumped is not True:
                 raise RequestError("ValueError", jumped)
-            self.handle.set_location(self.location())  # what status_request reports
+            self.handle.set_location(self.location(), self.where())  # what status and where report
             self.server.update_state()
             return {"frame": self.frame_info(0), "jumped": True}, []
         # Paused by set_trace (not in a line event): jump at the frame's next line event.

@@ -76,6 +76,9 @@ class Service:
             info: Dict[str, Any] = {"id": thread.ident, "name": thread.name, "paused": paused is not None}
             if paused is not None:
                 info.update(paused.stop_details())
+                busy = self.server.native.busy(thread.ident)  # type: ignore[arg-type]
+                if busy is not None:
+                    info["busy"] = busy
             elif thread.ident in frames:
                 info["location"] = location_of(frames[thread.ident])  # type: ignore[index]
             threads.append(info)
@@ -106,8 +109,10 @@ class Service:
         a breakpoint's condition) that a thread runs (``thread``, default: every
         one): code that runs too long. The thread stays paused (or goes on to
         pause); the request that ran the code gets an error reply."""
-        chosen = [c["thread"]] if c.get("thread") else [t.ident for t in threading.enumerate()]
-        return {"interrupted": [tid for tid in chosen if _native.interrupt(tid)]}
+        # The server answered at once (which threads run a client's code, marked
+        # to be interrupted) without the GIL, which such code may hold for long;
+        # here, with the GIL, they are raised. This reply is dropped.
+        return {"interrupted": _native.raise_interrupts()}
 
     # -- breakpoints --------------------------------------------------------------------
     def do_break(self, c: Dict[str, Any]) -> Dict[str, Any]:
