@@ -4,7 +4,8 @@ As in pdb, code that a client runs in a paused thread (eval, exec, fetch,
 watches, and the program's code they call) never stops that thread: client
 breakpoints, ``set_trace()`` and ``post_mortem()`` calls inside it are passed
 over, from every kind of stop (set_trace, breakpoint, step, post-mortem,
-pause), and the program's own later stops and output are untouched.
+pause), and the program's own later stops and output are untouched. The
+program's own probes (actions, not stops) still fire.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ def main():
     print("done", a, b, flush=True)
 
 spinning = True
+probed = jupdb.breakpoint(helper).eval("x")  # the program's own probe: an action, not a stop
 main()
 """
 
@@ -81,6 +83,11 @@ def test_client_code_never_stops_the_thread_it_runs_in(launch):
     assert stop.reason == "pause"
     evaluates_without_stopping(session, 9)
     assert [b["hits"] for b in session.breakpoints()] == [1]
+    # The program's own probe fired for the program's call and for the evaluations
+    # from set_trace() and post_mortem(). (From a stop inside a line event —
+    # breakpoint, step, pause — the interpreter shows no tool any event while the
+    # debugger runs.)
+    assert {1, 5, 8} <= set(session.fetch("probed"))
     session.exec("globals()['spinning'] = False")
     session.cont()
     program.assert_finishes_ok()

@@ -267,12 +267,20 @@ impl Shared {
             // Answered here, at once: raising needs the GIL, which the code to
             // interrupt may hold for long (a call into C). The service thread
             // raises it when it gets the GIL; its reply is dropped.
-            let thread = content_field(&incoming.message.content, "thread").and_then(Value::as_u64);
-            let interrupted = interrupt::want(thread.filter(|&t| t != 0));
-            let content = Value::Map(vec![
-                ("status".into(), "ok".into()),
-                ("interrupted".into(), Value::Array(interrupted.into_iter().map(Value::from).collect())),
-            ]);
+            let content = match content_field(&incoming.message.content, "thread") {
+                None | Some(Value::Nil) => Some(None),
+                Some(thread) => thread.as_u64().map(|t| Some(t).filter(|&t| t != 0)),
+            }
+            .map_or_else(
+                || error_content("InvalidRequest", "thread must be a thread id", ""),
+                |thread| {
+                    let interrupted = interrupt::want(thread);
+                    Value::Map(vec![
+                        ("status".into(), "ok".into()),
+                        ("interrupted".into(), Value::Array(interrupted.into_iter().map(Value::from).collect())),
+                    ])
+                },
+            );
             let reply = self.answer(&incoming, content);
             return self.to_service(incoming).or(reply);
         }
