@@ -16,8 +16,11 @@ PROGRAM = """
 import time
 import jupdb
 
+def double(x):
+    return x * 2
+
 def helper(x):
-    y = x * 2                                  # BREAK
+    y = double(x)                              # BREAK
     return y
 
 def fail():
@@ -37,7 +40,9 @@ def main():
     print("done", a, b, flush=True)
 
 spinning = True
-probed = jupdb.breakpoint(helper).eval("x")  # the program's own probe: an action, not a stop
+probes = jupdb.NoPdb()
+probes.start()
+probed = probes.breakpoint(double).eval("x")  # the program's own probe: an action, not a stop
 main()
 """
 
