@@ -277,7 +277,8 @@ class Session:
         program (``thread``; default: in every thread): an eval, exec, watch or
         breakpoint condition that takes too long. The thread stays paused and
         serving; the interrupted request gets a ``KeyboardInterrupt`` RemoteError. Code blocked in a call into C
-        (``time.sleep``, I/O) stops when that call returns. Ctrl-C during
+        (``time.sleep``, I/O, a long C loop that holds the GIL) stops when that call returns; the
+        reply comes at once even then. Ctrl-C during
         :meth:`eval`, :meth:`exec` or :meth:`fetch` does this by itself. The
         threads interrupted (none: no client code was running)."""
         reply, _ = self.request("interrupt", _without_none(thread=thread))
