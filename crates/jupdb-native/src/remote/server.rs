@@ -223,7 +223,7 @@ impl Shared {
             ("partial".into(), true.into()),
             (
                 "note".into(),
-                "a paused thread is busy in a call that holds the GIL: only the paused threads are listed".into(),
+                "Python did not answer while a paused thread is busy (a call into C may hold the GIL): only the paused threads are listed".into(),
             ),
         ])
     }
