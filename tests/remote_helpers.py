@@ -436,13 +436,16 @@ def header(msg_type: str, session: str = "raw-test-client", **extra: Any) -> Dic
 
 
 def request_frames(key: Optional[bytes], msg_type: str, content: Dict[str, Any],
-                   signature: Optional[bytes] = None, **header_extra: Any) -> List[bytes]:
+                   signature: Optional[bytes] = None, body: Optional[bytes] = None,
+                   **header_extra: Any) -> List[bytes]:
     """A request as a DEALER sends it: delimiter, signature, header, content.
 
-    The signature is the right one for ``key`` unless ``signature`` is given.
+    The signature is the right one for ``key`` unless ``signature`` is given;
+    ``body``, if given, is the content already packed (``content`` is then ignored).
     """
     head = msgpack_packb(header(msg_type, **header_extra))
-    body = msgpack_packb(content)
+    if body is None:
+        body = msgpack_packb(content)
     if signature is None:
         assert key is not None
         signature = sign(key, [head, body])

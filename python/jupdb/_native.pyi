@@ -113,8 +113,11 @@ class PauseHandle:
 
     def next_request(self, timeout: Optional[float] = None) -> Optional[Request]:
         """The next request (GIL released while waiting); None on timeout or once closed.
-        A paused thread's handle runs signal handlers meanwhile (Ctrl-C raises here)."""
-    def set_location(self, location: dict[str, Any]) -> None: ...
+        A paused thread's handle runs signal handlers meanwhile (Ctrl-C raises here).
+        Content that Python cannot hold (a list as a map key) gets a BadRequest error
+        reply and the wait goes on."""
+    def set_location(self, location: dict[str, Any], stack: Optional[dict[str, Any]] = None) -> None:
+        """Record where the thread is (and its ``where`` reply, answered while it is busy)."""
     def close(self) -> None:
         """The thread resumes: later requests for it get a NotPaused error."""
 
@@ -144,8 +147,12 @@ class Server:
     @property
     def dropped(self) -> int:
         """Messages dropped for a bad signature or framing, or as stale or replayed requests."""
-    def pause(self, thread: int, name: str, location: dict[str, Any]) -> PauseHandle:
-        """Register the calling thread as paused; its requests arrive through the handle."""
+    def pause(self, thread: int, name: str, location: dict[str, Any],
+              stack: Optional[dict[str, Any]] = None) -> PauseHandle:
+        """Register the calling thread as paused; its requests arrive through the handle.
+        ``stack`` (a ``where`` reply) answers ``where`` while the thread is busy."""
+    def busy(self, thread: int) -> Optional[dict[str, Any]]:
+        """What paused ``thread`` is busy with (``request``, ``since``, ``seconds``); None if it waits."""
     def serve_service(self) -> PauseHandle:
         """The inbox of process-wide requests (threads, breakpoints, watches)."""
     def publish(self, msg_type: str, content: dict[str, Any], thread: Optional[int] = None) -> None:
@@ -211,7 +218,8 @@ def list_connections() -> tuple[list[tuple[str, dict[str, Any]]], list[str], lis
     why; the directories looked in. Files of dead processes are removed."""
 
 def run_interruptibly(function: Callable[..., Any], *args: Any) -> Any:
-    """``function(*args)``, a client's code, which :func:`interrupt` may stop."""
+    """``function(*args)``, a client's code, which a client's interrupt may stop."""
 
-def interrupt(thread: int) -> bool:
-    """Raise KeyboardInterrupt in the client's code ``thread`` runs now (if it runs one); whether it did."""
+def raise_interrupts() -> list[int]:
+    """Raise KeyboardInterrupt in the client's code the server marked as interrupted
+    (answering ``interrupt_request`` without the GIL); the threads it was raised in."""

@@ -18,7 +18,7 @@ import sys
 import threading
 import types
 import warnings
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Optional, Set, Union
 
 from .. import _native
 
@@ -71,6 +71,11 @@ class DebugServer:
         self.steppers: Dict[int, Any] = {}  # thread id -> its active Stepper
         self.pausers: Dict[int, Any] = {}  # thread id -> the Pauser a client's pause left waiting
         self.last_line_event: Dict[int, int] = {}  # thread id -> line event it paused in
+        #: Threads that run the debugger's own work (serving a pause, a
+        #: breakpoint's condition): as in pdb, nothing stops them there, so a
+        #: client's eval that reaches a breakpoint, a set_trace() or a step's
+        #: line runs through it (see PausedThread.serve).
+        self.debugging: Set[int] = set()
         self.stops = 0  # pauses so far: clients wait for a stop newer than the one they saw
         from .service import Service
 

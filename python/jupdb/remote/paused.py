@@ -21,7 +21,7 @@ from ..frames import write_back
 from ..scope import is_launcher_code
 from .debuggee import forward_output
 from .stepping import check_action, start_stepping
-from .summary import REPR_LIMIT, summarize
+from .summary import REPR_LIMIT, safe_str, summarize
 
 if TYPE_CHECKING:
     from .debuggee import DebugServer
@@ -50,7 +50,7 @@ def user_code_failed(exc: BaseException, handled: Optional[BaseException]) -> Re
     while tb is not None and tb.tb_frame.f_code.co_filename != "<remote>":
         tb = tb.tb_next
     text = "".join(traceback.format_exception(type(exc), exc, tb))
-    return RequestError(type(exc).__name__, str(exc), text)
+    return RequestError(type(exc).__name__, safe_str(exc), text)
 
 
 def location_of(frame: types.FrameType, line: Optional[int] = None) -> Dict[str, Any]:
@@ -65,8 +65,24 @@ def exception_details(exc: BaseException) -> Dict[str, str]:
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None and is_launcher_code(tb.tb_frame.f_code):
         tb = tb.tb_next
-    return {"ename": type(exc).__name__, "evalue": str(exc),
+    return {"ename": type(exc).__name__, "evalue": safe_str(exc),
             "traceback": "".join(traceback.format_exception(type(exc), exc, tb))}
+
+
+def reply_error(request: Any, exc: BaseException) -> None:
+    """Answer ``request`` with the error ``exc`` (whatever it is: a request never
+    ends the program). Never raises: a request answered already, or a reply that
+    cannot go out, leaves nothing more to say."""
+    if isinstance(exc, RequestError):
+        ename, text = exc.ename, exc.traceback
+    elif isinstance(exc, SyntaxError):
+        ename, text = "SyntaxError", "".join(traceback.format_exception_only(type(exc), exc))
+    else:
+        ename, text = type(exc).__name__, "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    try:
+        request.error(ename, safe_str(exc), text)
+    except BaseException:
+        pass
 
 
 class _ThreadOutput(io.TextIOBase):
@@ -179,6 +195,19 @@ class PausedThread:
         """Serve requests until one resumes the thread; returns that request's content."""
         server, tid = self.server, self.thread.ident
         assert tid is not None
+        if tid in server.debugging:
+            # Reached by code the debugger runs on this thread (a client's eval
+            # calling a function with a breakpoint, a set_trace() in it, a
+            # watch): no stop, as in pdb; the code runs on.
+            return None
+        server.debugging.add(tid)
+        try:
+            return self._serve(tid)
+        finally:
+            server.debugging.discard(tid)
+
+    def _serve(self, tid: int) -> Optional[Dict[str, Any]]:
+        server = self.server
         if self.in_line_event:
             # A breakpoint and a step stopping at the same line pause once.
             event_number = _native.line_event_number()
@@ -189,7 +218,7 @@ class PausedThread:
         if pauser is not None:  # a client asked for this pause, or it is moot now
             pauser.cancel()
         forward_output(server.native)
-        handle = self.handle = server.native.pause(tid, self.thread.name, self.location())
+        handle = self.handle = server.native.pause(tid, self.thread.name, self.location(), self.where())
         server.paused[tid] = self
         server.update_state()
         server.announce(self.location(), self.details.get("exception"))
@@ -225,16 +254,15 @@ class PausedThread:
             return
         try:
             content, buffers = handler(request.content or {})
-        except RequestError as exc:
-            request.error(exc.ename, str(exc), exc.traceback)
-        except SyntaxError as exc:
-            request.error("SyntaxError", str(exc), "".join(traceback.format_exception_only(type(exc), exc)))
-        except Exception as exc:
-            request.error(type(exc).__name__, str(exc), traceback.format_exc())
-        else:
-            if self.resume is not None:
-                self._leave()  # before the reply: a status or pause asked next finds it running
+        except BaseException as exc:  # even SystemExit or KeyboardInterrupt from the program's objects
+            reply_error(request, exc)
+            return
+        if self.resume is not None:
+            self._leave()  # before the reply: a status or pause asked next finds it running
+        try:
             request.reply({"status": "ok", **content}, buffers)
+        except BaseException as exc:  # content that cannot travel
+            reply_error(request, exc)
 
     def _leave(self) -> None:
         """Stop being a paused thread, for every client (again: nothing)."""
@@ -266,7 +294,7 @@ class PausedThread:
         summary = summarize(value, repr_limit=c.get("repr_limit", REPR_LIMIT), mime=c.get("mime", True))
         reply = {"value": summary, **texts}
         if c.get("str"):  # str() of the value, as the original jupdb API returns
-            reply["str"] = _safe_str(value)
+            reply["str"] = safe_str(value)
         return reply, []
 
     def do_exec(self, c: Dict[str, Any]) -> Reply:
@@ -285,16 +313,22 @@ class PausedThread:
         buffers: List[Any] = []
         try:
             data = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
-        except Exception as exc:
-            raise RequestError("PicklingError",
-                               f"cannot send {c['code']!r} ({type(value).__name__}): {exc}") from None
+        except BaseException as exc:  # a __reduce__ may raise anything, SystemExit too
+            raise RequestError(type(exc).__name__ if not isinstance(exc, Exception) else "PicklingError",
+                               f"cannot send {c['code']!r} ({type(value).__name__}): "
+                               f"{type(exc).__name__}: {safe_str(exc)}") from None
         # The pickle travels as the first buffer frame: buffers have no size limit.
         raws = [data, *(_contiguous(b) for b in buffers)]
         return {"buffer_count": len(raws) - 1, "value": summarize(value, mime=False)}, raws
 
     # -- stack and source ---------------------------------------------------------
+    def where(self) -> Dict[str, Any]:
+        """The stack as ``where`` replies it (also recorded in Rust: while this
+        thread is busy, the server answers ``where`` from that record)."""
+        return {"selected": self.selected, "frames": [self.frame_info(i) for i in range(len(self.stack))]}
+
     def do_where(self, c: Dict[str, Any]) -> Reply:
-        return {"selected": self.selected, "frames": [self.frame_info(i) for i in range(len(self.stack))]}, []
+        return self.where(), []
 
     def do_frame(self, c: Dict[str, Any]) -> Reply:
         if "index" in c:
@@ -304,6 +338,7 @@ class PausedThread:
             index = self.selected + (step if c.get("move", "up") == "up" else -step)
         self.frame(index)  # checks the index
         self.selected = index
+        self.handle.set_location(self.location(), self.where())
         return {"frame": self.frame_info(index)}, []
 
     def do_locals(self, c: Dict[str, Any]) -> Reply:
@@ -343,6 +378,9 @@ class PausedThread:
     def do_resume(self, c: Dict[str, Any]) -> Reply:
         action = c.get("action", "continue")
         check_action(action)
+        line = c.get("line")
+        if line is not None and (not isinstance(line, int) or isinstance(line, bool)):
+            raise RequestError("TypeError", f"line must be an int, not {type(line).__name__}")
         if action != "continue":
             self._check_running(action)
         self.resume = dict(c, action=action)
@@ -360,7 +398,7 @@ class PausedThread:
             jumped = jump(frame, line)
             if jumped is not True:
                 raise RequestError("ValueError", jumped)
-            self.handle.set_location(self.location())  # what status_request reports
+            self.handle.set_location(self.location(), self.where())  # what status and where report
             self.server.update_state()
             return {"frame": self.frame_info(0), "jumped": True}, []
         # Paused by set_trace (not in a line event): jump at the frame's next line event.
@@ -383,13 +421,6 @@ def _capped(text: str) -> str:
     if len(text) <= OUTPUT_LIMIT:
         return text
     return text[:OUTPUT_LIMIT] + f"\n[jupdb: output cut: {len(text) - OUTPUT_LIMIT} more characters]\n"
-
-
-def _safe_str(value: Any) -> str:
-    try:
-        return str(value)
-    except Exception as exc:
-        return f"<str() raised {type(exc).__name__}: {exc}>"
 
 
 def _contiguous(buffer: Any) -> Any:

@@ -7,13 +7,12 @@ import ast
 import os
 import sys
 import threading
-import traceback
 import types
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from .. import _native
 from .source_files import find_source
-from .summary import summarize
+from .summary import safe_str, summarize
 
 if TYPE_CHECKING:
     from ..breakpoints import Breakpoint
@@ -43,7 +42,7 @@ class Service:
         return self._next_id - 1
 
     def _serve(self) -> None:
-        from .paused import RequestError
+        from .paused import reply_error
 
         while True:
             request = self._handle.next_request()
@@ -51,11 +50,14 @@ class Service:
                 return
             handler = getattr(self, "do_" + request.msg_type.removesuffix("_request"))
             try:
-                request.reply({"status": "ok", **handler(request.content or {})})
-            except RequestError as exc:
-                request.error(exc.ename, str(exc))
-            except Exception as exc:
-                request.error(type(exc).__name__, str(exc), traceback.format_exc())
+                content = handler(request.content or {})
+            except BaseException as exc:  # even SystemExit: this thread must survive any request
+                reply_error(request, exc)
+                continue
+            try:
+                request.reply({"status": "ok", **content})
+            except BaseException as exc:
+                reply_error(request, exc)
 
     def stop(self) -> None:
         self._handle.close()
@@ -75,6 +77,9 @@ class Service:
             info: Dict[str, Any] = {"id": thread.ident, "name": thread.name, "paused": paused is not None}
             if paused is not None:
                 info.update(paused.stop_details())
+                busy = self.server.native.busy(thread.ident)  # type: ignore[arg-type]
+                if busy is not None:
+                    info["busy"] = busy
             elif thread.ident in frames:
                 info["location"] = location_of(frames[thread.ident])  # type: ignore[index]
             threads.append(info)
@@ -105,8 +110,10 @@ class Service:
         a breakpoint's condition) that a thread runs (``thread``, default: every
         one): code that runs too long. The thread stays paused (or goes on to
         pause); the request that ran the code gets an error reply."""
-        chosen = [c["thread"]] if c.get("thread") else [t.ident for t in threading.enumerate()]
-        return {"interrupted": [tid for tid in chosen if _native.interrupt(tid)]}
+        # The server answered at once (which threads run a client's code, marked
+        # to be interrupted) without the GIL, which such code may hold for long;
+        # here, with the GIL, they are raised. This reply is dropped.
+        return {"interrupted": _native.raise_interrupts()}
 
     # -- breakpoints --------------------------------------------------------------------
     def do_break(self, c: Dict[str, Any]) -> Dict[str, Any]:
@@ -143,16 +150,20 @@ class Service:
     def _hit(self, bid: int, frame: types.FrameType) -> None:
         from .paused import PausedThread
 
-        if bid not in self.breakpoints:
-            return
+        tid = threading.get_ident()
+        if bid not in self.breakpoints or tid in self.server.debugging:
+            return  # reached by the debugger's own work on this thread: not a hit (as in pdb)
         details: Dict[str, Any] = {}
         _, compiled = self.conditions[bid]
         if compiled is not None:
+            self.server.debugging.add(tid)  # the condition's calls pass other breakpoints
             try:
                 if not _native.run_interruptibly(eval, compiled, frame.f_globals, dict(frame.f_locals)):
                     return
             except BaseException as exc:
-                details["condition_error"] = f"{type(exc).__name__}: {exc}"
+                details["condition_error"] = f"{type(exc).__name__}: {safe_str(exc)}"
+            finally:
+                self.server.debugging.discard(tid)
         self.hits[bid] += 1
         if self.breakpoints[bid].temporary:  # type: ignore[attr-defined]
             self._clear(bid)
@@ -244,7 +255,7 @@ class Service:
                 code = compile_client_code(expression, "eval")
                 entry["value"] = summarize(_native.run_interruptibly(eval, code, frame.f_globals, dict(frame.f_locals)))
             except BaseException as exc:  # even SystemExit: a watch never ends the program
-                entry["error"] = {"ename": type(exc).__name__, "evalue": str(exc)}
+                entry["error"] = {"ename": type(exc).__name__, "evalue": safe_str(exc)}
             results.append(entry)
         return results
 

@@ -76,10 +76,14 @@ class Stack(List[FrameInfo]):
     """A paused thread's frames, innermost first (``stack[0]`` is where it
     stopped); shown one frame a line, the selected one marked with ``>``."""
 
-    def __init__(self, frames: Sequence[FrameInfo], selected: int = 0) -> None:
+    def __init__(self, frames: Sequence[FrameInfo], selected: int = 0, busy: Optional[Dict[str, Any]] = None) -> None:
         super().__init__(frames)
         #: The index of the frame that requests run in (see :meth:`Session.frame`).
         self.selected = selected
+        #: While the thread runs a request (``request``: its type, ``since``: when
+        #: it began, ``seconds``: how long ago): the stack as it was then, for
+        #: the thread may not run Python meanwhile (a long call into C).
+        self.busy = busy
 
     def __repr__(self) -> str:
         lines = []
@@ -101,6 +105,9 @@ class ThreadInfo:
     name: str
     paused: bool
     location: Optional[FrameInfo]
+    #: A paused thread running a client's request: ``request`` (its type),
+    #: ``since`` (when it began) and ``seconds``; None when it waits for one.
+    busy: Optional[Dict[str, Any]] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -274,7 +281,7 @@ class Session:
                                                        alive=self.alive if self._pid_is_here else None)
         except KeyboardInterrupt:
             if msg_type in _RUNS_CLIENT_CODE:  # Ctrl-C on a long eval: stop it there too, as in a notebook
-                self._interrupt_quietly(thread)
+                raise KeyboardInterrupt(self._interrupt_quietly(thread, msg_type)) from None
             raise
         except (TimeoutError, ConnectionError) as exc:
             if not self.alive():
@@ -291,17 +298,31 @@ class Session:
         program (``thread``; default: in every thread): an eval, exec, watch or
         breakpoint condition that takes too long. The thread stays paused and
         serving; the interrupted request gets a ``KeyboardInterrupt`` RemoteError. Code blocked in a call into C
-        (``time.sleep``, I/O) stops when that call returns. Ctrl-C during
+        (``time.sleep``, I/O, a long C loop that holds the GIL) stops when that call returns; the
+        reply comes at once even then. Ctrl-C during
         :meth:`eval`, :meth:`exec` or :meth:`fetch` does this by itself. The
         threads interrupted (none: no client code was running)."""
         reply, _ = self.request("interrupt", _without_none(thread=thread))
         return reply["interrupted"]
 
-    def _interrupt_quietly(self, thread: Optional[int]) -> None:
+    def _interrupt_quietly(self, thread: Optional[int], msg_type: str) -> str:
+        """Interrupt the client's code ``thread`` runs (after Ctrl-C here); what happened, in words."""
+        what = f"{msg_type}_request"
         try:
-            self.interrupt(thread)
+            # Answered by the debuggee at once, even while a call into C holds its GIL.
+            interrupted = self.interrupt(thread)
+        except (RemoteError, ConnectionError, TimeoutError) as exc:
+            return f"{what} abandoned here; the debuggee could not be asked to stop it ({exc})"
+        if not interrupted:
+            return f"{what} abandoned here; the debuggee had finished it"
+        try:
+            busy = [t.get("busy") for t in self.status().get("paused_threads", []) if t["id"] in interrupted]
         except (RemoteError, ConnectionError, TimeoutError):
-            pass  # the program ended, or the reply was late: nothing left to stop
+            busy = []
+        since = next((f" since {b['since']} ({b['seconds']:.1f} s)" for b in busy if b), "")
+        return (f"{what} abandoned here; thread {interrupted[0]} of the debuggee was busy with it{since} and "
+                "was interrupted: KeyboardInterrupt is raised there at its next Python bytecode "
+                "(a call into C runs to its end first); its reply will not be shown")
 
     def alive(self) -> bool:
         """Whether the debugged process still runs (a zombie, dead but not yet
@@ -370,7 +391,8 @@ class Session:
     def where(self) -> Stack:
         """The paused thread's stack, innermost frame first."""
         reply, _ = self.request("where")
-        return Stack([_frame(f, self._thread) for f in reply["frames"]], reply["selected"])  # type: ignore[misc]
+        frames = [_frame(f, self._thread) for f in reply["frames"]]
+        return Stack(frames, reply["selected"], reply.get("busy"))  # type: ignore[arg-type]
 
     def frame(self, index: int) -> FrameInfo:
         """Select frame ``index`` (0 = where the thread stopped) for later requests."""
@@ -530,7 +552,8 @@ class Session:
     def threads(self) -> List[ThreadInfo]:
         reply, _ = self.request("threads")
         return [ThreadInfo(t["id"], t["name"], t["paused"],
-                           _stop(t["location"], t["id"], t) if t.get("location") else None) for t in reply["threads"]]
+                           _stop(t["location"], t["id"], t) if t.get("location") else None, t.get("busy"))
+                for t in reply["threads"]]
 
     def select_thread(self, id: Optional[int]) -> None:
         """Send later requests to thread ``id`` (None: the most recently paused one)."""

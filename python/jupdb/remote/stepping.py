@@ -79,8 +79,8 @@ class Stepper:
         return is_target  # jump
 
     def on_line(self, frame: types.FrameType, line: int) -> None:
-        if not self.active or not self._stops_at(frame, line):
-            return
+        if not self.active or self.thread in self.server.debugging or not self._stops_at(frame, line):
+            return  # (a client's eval on this thread runs through the lines it watches)
         self.cancel()
         from .paused import PausedThread
 
@@ -129,7 +129,8 @@ class Pauser:
             _native.uninstall(self.probe)
 
     def on_line(self, frame: types.FrameType, line: int) -> None:
-        if not self.active or not _runs_for_program(frame, self.running, orphans=True):
+        if not self.active or self.thread in self.server.debugging \
+                or not _runs_for_program(frame, self.running, orphans=True):
             return
         self.cancel()
         from .paused import PausedThread

@@ -1,4 +1,10 @@
-"""Value summaries: what a client sees of a remote object without receiving it."""
+"""Value summaries: what a client sees of a remote object without receiving it.
+
+Everything here runs the program's objects' code (``__repr__``, ``__len__``,
+properties) on behalf of a client, so every call is guarded against any
+``BaseException``: a ``__repr__`` that raises ``SystemExit`` or
+``KeyboardInterrupt`` is described, and never ends the program.
+"""
 
 from __future__ import annotations
 
@@ -28,11 +34,24 @@ def safe_repr(obj: Any, limit: int = REPR_LIMIT) -> tuple[str, bool]:
     """``repr(obj)`` cut at ``limit`` characters; a failing repr is described, not raised."""
     try:
         text = repr(obj)
-    except Exception as exc:  # a broken __repr__ must not break the debugger
-        text = f"<{type_name(obj)} object; repr() raised {type(exc).__name__}: {exc}>"
+    except BaseException as exc:  # a broken __repr__ must not break the debugger, nor end the program
+        text = f"<{type_name(obj)} object; repr() raised {type(exc).__name__}: {safe_str(exc)}>"
+    if not isinstance(text, str):  # only a C type can return something else
+        text = f"<{type_name(obj)} object>"
     if len(text) > limit:
         return text[:limit], True
     return text, False
+
+
+def safe_str(obj: Any) -> str:
+    """``str(obj)``, or a description of why it failed (whatever it raised)."""
+    try:
+        return str(obj)
+    except BaseException as exc:
+        try:
+            return f"<str() raised {type(exc).__name__}>"
+        except BaseException:
+            return "<str() failed>"
 
 
 def mime_bundle(obj: Any) -> Dict[str, Any]:
@@ -45,15 +64,15 @@ def mime_bundle(obj: Any) -> Dict[str, Any]:
             if isinstance(data, tuple):
                 data = data[0]
             if isinstance(data, dict):
-                bundle.update({k: v for k, v in data.items() if isinstance(v, (str, bytes))})
-        except Exception:
+                bundle.update({k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, (str, bytes))})
+        except BaseException:
             pass
     for name, mime in _MIME_METHODS.items():
         if mime in bundle or getattr(type(obj), name, None) is None:
             continue
         try:
             data = getattr(obj, name)()
-        except Exception:
+        except BaseException:
             continue
         if isinstance(data, tuple):
             data = data[0]
@@ -68,6 +87,8 @@ _SCALARS = (int, float, complex, bool, type(None))
 
 def summarize(obj: Any, *, repr_limit: int = REPR_LIMIT, mime: bool = False) -> Dict[str, Any]:
     """Type, truncated repr, and len/shape/dtype/MIME bundle where available."""
+    if not isinstance(repr_limit, int) or isinstance(repr_limit, bool) or repr_limit < 0:
+        raise TypeError(f"repr_limit must be a non-negative int, not {repr_limit!r}")
     text, truncated = safe_repr(obj, repr_limit)
     summary: Dict[str, Any] = {"type": type_name(obj), "repr": text, "truncated": truncated}
     if type(obj) in _SCALARS:  # nothing more to say, and evaluating scalars is the common case
@@ -75,14 +96,17 @@ def summarize(obj: Any, *, repr_limit: int = REPR_LIMIT, mime: bool = False) -> 
     if not isinstance(obj, type):
         try:
             summary["len"] = len(obj)
-        except Exception:
+        except BaseException:
             pass
-        shape = getattr(obj, "shape", None)
-        if isinstance(shape, tuple) and all(isinstance(n, int) for n in shape):
-            summary["shape"] = list(shape)
-        dtype = getattr(obj, "dtype", None)
-        if dtype is not None:
-            summary["dtype"] = str(dtype)
+        try:
+            shape = getattr(obj, "shape", None)
+            if isinstance(shape, tuple) and all(isinstance(n, int) for n in shape):
+                summary["shape"] = [int(n) for n in shape]
+            dtype = getattr(obj, "dtype", None)
+            if dtype is not None:
+                summary["dtype"] = safe_str(dtype)
+        except BaseException:
+            pass
     if mime:
         bundle = mime_bundle(obj)
         if bundle:

@@ -8,7 +8,10 @@
 //! asked for but not yet raised when the call returns is taken in a loop of
 //! our own ([`drain`]). The exception is raised at the next bytecode the code
 //! runs (CPython's asynchronous exceptions): a call that blocks in C,
-//! `time.sleep` say, is interrupted when it returns.
+//! `time.sleep` say, is interrupted when it returns. A client's interrupt is
+//! answered by the server at once, without the GIL ([`want`]), and raised by
+//! the service thread when it gets the GIL ([`raise_interrupts`]): a call into
+//! C that holds the GIL delays the interrupt, never the answer.
 
 use crate::engine::current_thread;
 use pyo3::exceptions::PyKeyboardInterrupt;
@@ -19,29 +22,40 @@ use pyo3::types::{PyDict, PyTuple};
 use std::os::raw::c_long;
 use std::sync::Mutex;
 
-/// Threads running a client's code, innermost last (a client's code may hit a
-/// breakpoint and serve requests again), and whether each was interrupted.
-/// Changed only with the GIL held, so a thread's entry cannot change while it
-/// runs bytecode.
-static RUNNING: Mutex<Vec<(u64, bool)>> = Mutex::new(Vec::new());
+/// Where an interrupt of one call of a client's code stands.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Interrupt {
+    None,
+    /// Asked for by a client, not raised yet: raising needs the GIL, which a
+    /// long call into C may hold (see [`want`]).
+    Wanted,
+    /// Raised: pending in the thread, or taken.
+    Raised,
+}
 
-fn running() -> std::sync::MutexGuard<'static, Vec<(u64, bool)>> {
+/// Threads running a client's code, innermost last, and where an interrupt
+/// of each call stands. Raised and removed only with the GIL held, so a
+/// thread's entry cannot go while another thread raises in it; marked
+/// wanted by the server without it.
+static RUNNING: Mutex<Vec<(u64, Interrupt)>> = Mutex::new(Vec::new());
+
+fn running() -> std::sync::MutexGuard<'static, Vec<(u64, Interrupt)>> {
     RUNNING.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// `function(*args)`, a client's code, interruptible by [`interrupt`].
+/// `function(*args)`, a client's code, interruptible by [`want`] and [`raise_interrupts`].
 #[pyfunction]
 #[pyo3(signature = (function, *args))]
 pub fn run_interruptibly(py: Python<'_>, function: &Bound<'_, PyAny>, args: &Bound<'_, PyTuple>) -> PyResult<PyObject> {
     let thread = current_thread();
-    running().push((thread, false));
+    running().push((thread, Interrupt::None));
     let result = function.call1(args);
-    let interrupted = {
+    let interrupt = {
         let mut running = running();
         let at = running.iter().rposition(|&(t, _)| t == thread).expect("this thread's entry");
         running.remove(at).1
     };
-    if interrupted {
+    if interrupt == Interrupt::Raised {
         drain(py)?;
     }
     result.map(Bound::unbind)
@@ -66,13 +80,40 @@ fn drain(py: Python<'_>) -> PyResult<()> {
     }
 }
 
-/// Raises KeyboardInterrupt in the client's code that `thread` runs, if it
-/// runs one now; whether it did.
-#[pyfunction]
-pub fn interrupt(_py: Python<'_>, thread: u64) -> bool {
+/// Marks the client's code that `thread` (None: every thread) runs now as
+/// to be interrupted; the threads that run one. Needs no GIL: the server
+/// answers a client's interrupt at once with this, even while a call into C
+/// holds the GIL; [`raise_interrupts`] raises them once the GIL is free.
+pub fn want(thread: Option<u64>) -> Vec<u64> {
     let mut running = running();
-    let Some(entry) = running.iter_mut().rev().find(|(t, _)| *t == thread) else { return false };
-    entry.1 = true;
-    // SAFETY: the GIL is held (`_py`); the exception type is a static object.
-    unsafe { ffi::PyThreadState_SetAsyncExc(thread as c_long, ffi::PyExc_KeyboardInterrupt) == 1 }
+    let mut threads = Vec::new();
+    for (t, interrupt) in running.iter_mut().rev() {
+        if thread.is_some_and(|wanted| wanted != *t) || threads.contains(t) {
+            continue; // another thread, or an outer call of this one
+        }
+        if *interrupt == Interrupt::None {
+            *interrupt = Interrupt::Wanted;
+        }
+        threads.push(*t);
+    }
+    threads
+}
+
+/// Raises KeyboardInterrupt in the client's code marked by [`want`], in
+/// each thread that still runs it (CPython's asynchronous exception, taken
+/// at the code's next bytecode); the threads it was raised in.
+#[pyfunction]
+pub fn raise_interrupts(_py: Python<'_>) -> Vec<u64> {
+    let mut running = running();
+    let mut raised = Vec::new();
+    for (thread, interrupt) in running.iter_mut() {
+        if *interrupt == Interrupt::Wanted {
+            // SAFETY: the GIL is held (`_py`); the exception type is a static object.
+            if unsafe { ffi::PyThreadState_SetAsyncExc(*thread as c_long, ffi::PyExc_KeyboardInterrupt) } == 1 {
+                *interrupt = Interrupt::Raised;
+                raised.push(*thread);
+            }
+        }
+    }
+    raised
 }

@@ -20,6 +20,6 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<frame::Frame>()?;
     m.add_class::<output::OutputTee>()?;
     m.add_function(wrap_pyfunction!(interrupt::run_interruptibly, m)?)?;
-    m.add_function(wrap_pyfunction!(interrupt::interrupt, m)?)?;
+    m.add_function(wrap_pyfunction!(interrupt::raise_interrupts, m)?)?;
     connection::register(m)
 }

@@ -9,6 +9,7 @@
 //! it gets no reply and nothing runs.
 
 use super::frame::{release_sent_buffers, sending_frame, Frame};
+use super::interrupt;
 use super::output::{OutputQueue, BATCH};
 use super::runtime;
 use super::values::{from_value, to_value};
@@ -16,9 +17,9 @@ use jupdb_protocol::{decode_with_identities, encode_event, encode_with_identitie
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, oneshot};
 use zeromq::{
     PeerGuard, PeerLimits, PubSocket, RouterRecvHalf, RouterSendHalf, RouterSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage,
@@ -28,6 +29,26 @@ use zeromq::{
 struct Incoming {
     identities: Vec<Bytes>,
     message: Message,
+    /// Set by whoever replies first: the server answers some requests itself
+    /// when Python cannot (see `GIL_WAIT`), and the late reply is then dropped.
+    answered: Arc<AtomicBool>,
+}
+
+/// A paused thread running a request: since when, and which.
+struct Busy {
+    request: String,
+    since: SystemTime,
+    started: Instant,
+}
+
+impl Busy {
+    fn value(&self) -> Value {
+        Value::Map(vec![
+            ("request".into(), self.request.as_str().into()),
+            ("since".into(), jupdb_protocol::time::format_rfc3339(self.since).into()),
+            ("seconds".into(), Value::F64(self.started.elapsed().as_secs_f64())),
+        ])
+    }
 }
 
 struct PausedThread {
@@ -36,8 +57,32 @@ struct PausedThread {
     id: u64,
     name: String,
     location: Value,
+    /// The thread's `where_reply` content as it last recorded it: answered
+    /// from here while the thread is busy (its Python may not run for long).
+    stack: Value,
+    busy: Option<Busy>,
     inbox: mpsc::UnboundedSender<Incoming>,
 }
+
+impl PausedThread {
+    fn info(&self) -> Vec<(Value, Value)> {
+        let mut info = vec![
+            ("id".into(), self.id.into()),
+            ("name".into(), self.name.as_str().into()),
+            ("location".into(), self.location.clone()),
+        ];
+        if let Some(busy) = &self.busy {
+            info.push(("busy".into(), busy.value()));
+        }
+        info
+    }
+}
+
+/// How long a `threads_request` waits for the service thread before the
+/// server answers it from what it knows, if a paused thread is busy: a call
+/// into C that holds the GIL (`sum(range(10**11))`) keeps every Python
+/// thread, the service thread too, from running.
+const GIL_WAIT: Duration = Duration::from_millis(250);
 
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
 
@@ -95,6 +140,7 @@ impl Shared {
     }
 
     fn error_frames(&self, incoming: &Incoming, ename: &str, evalue: &str) -> Vec<Bytes> {
+        incoming.answered.store(true, Ordering::Release);
         let reply = incoming.message.reply(self.session.clone(), error_content(ename, evalue, ""));
         self.frames(&incoming.identities, &reply)
     }
@@ -110,18 +156,59 @@ impl Shared {
         }
     }
 
-    fn status(&self) -> Value {
+    /// Replies to `incoming` with `content` unless it was answered already.
+    fn answer(&self, incoming: &Incoming, content: Value) -> Option<Vec<Bytes>> {
+        if incoming.answered.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        let reply = incoming.message.reply(self.session.clone(), content);
+        Some(self.frames(&incoming.identities, &reply))
+    }
+
+    /// Hands a process-wide request to the service thread; an error reply if there is none.
+    fn to_service(&self, incoming: Incoming) -> Option<Vec<Bytes>> {
+        let service = self.service.lock().unwrap_or_else(|e| e.into_inner());
+        let refused = match service.as_ref() {
+            Some(inbox) => inbox.send(incoming).err().map(|e| e.0),
+            None => Some(incoming),
+        };
+        drop(service);
+        refused.and_then(|incoming| {
+            let content = error_content("Unavailable", "the debuggee is shutting down", "");
+            self.answer(&incoming, content)
+        })
+    }
+
+    fn any_busy(&self) -> bool {
+        self.paused.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|t| t.busy.is_some())
+    }
+
+    /// A `threads_reply` from what the server knows: the paused threads (the
+    /// running ones are known only to Python, which cannot run now).
+    fn threads_without_python(&self) -> Value {
         let paused = self.paused.lock().unwrap_or_else(|e| e.into_inner());
-        let threads: Vec<Value> = paused
+        let threads = paused
             .iter()
             .map(|t| {
-                Value::Map(vec![
-                    ("id".into(), t.id.into()),
-                    ("name".into(), t.name.as_str().into()),
-                    ("location".into(), t.location.clone()),
-                ])
+                let mut info = t.info();
+                info.push(("paused".into(), true.into()));
+                Value::Map(info)
             })
             .collect();
+        Value::Map(vec![
+            ("status".into(), "ok".into()),
+            ("threads".into(), Value::Array(threads)),
+            ("partial".into(), true.into()),
+            (
+                "note".into(),
+                "Python did not answer while a paused thread is busy (a call into C may hold the GIL): only the paused threads are listed".into(),
+            ),
+        ])
+    }
+
+    fn status(&self) -> Value {
+        let paused = self.paused.lock().unwrap_or_else(|e| e.into_inner());
+        let threads: Vec<Value> = paused.iter().map(|t| Value::Map(t.info())).collect();
         let mut status = vec![
             ("status".into(), "ok".into()),
             ("pid".into(), std::process::id().into()),
@@ -136,7 +223,7 @@ impl Shared {
 
     /// Routes one received multipart message; returns a reply to send at once,
     /// if it is answered at once. Runs on the thread that drives the sockets.
-    fn on_message(&self, frames: Vec<Bytes>) -> Option<Vec<Bytes>> {
+    fn on_message(self: &Arc<Self>, frames: Vec<Bytes>) -> Option<Vec<Bytes>> {
         let Ok((identities, message)) = decode_with_identities(frames, &self.signers.incoming) else {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return None;
@@ -150,7 +237,7 @@ impl Shared {
         if let Some(peer) = identities.first() {
             self.peers.prove(peer);
         }
-        let incoming = Incoming { identities, message };
+        let incoming = Incoming { identities, message, answered: Arc::default() };
         if let Err(err) = incoming.message.header.check_version() {
             return Some(self.error_frames(&incoming, "VersionMismatch", &err.to_string()));
         }
@@ -159,14 +246,32 @@ impl Shared {
             let reply = incoming.message.reply(self.session.clone(), self.status());
             return Some(self.frames(&incoming.identities, &reply));
         }
+        if msg_type == "interrupt_request" {
+            // Answered here, at once: raising needs the GIL, which the code to
+            // interrupt may hold for long (a call into C). The service thread
+            // raises it when it gets the GIL; its reply is dropped.
+            let content = match content_field(&incoming.message.content, "thread") {
+                None | Some(Value::Nil) => Some(None),
+                Some(thread) => thread.as_u64().map(|t| Some(t).filter(|&t| t != 0)),
+            }
+            .map_or_else(
+                || error_content("InvalidRequest", "thread must be a thread id", ""),
+                |thread| {
+                    let interrupted = interrupt::want(thread);
+                    Value::Map(vec![
+                        ("status".into(), "ok".into()),
+                        ("interrupted".into(), Value::Array(interrupted.into_iter().map(Value::from).collect())),
+                    ])
+                },
+            );
+            let reply = self.answer(&incoming, content);
+            return self.to_service(incoming).or(reply);
+        }
+        if msg_type == "threads_request" {
+            self.answer_if_python_stalls(&incoming);
+        }
         if SERVICE_REQUESTS.contains(&msg_type) {
-            let service = self.service.lock().unwrap_or_else(|e| e.into_inner());
-            let refused = match service.as_ref() {
-                Some(inbox) => inbox.send(incoming).err().map(|e| e.0),
-                None => Some(incoming),
-            };
-            drop(service);
-            return refused.map(|incoming| self.error_frames(&incoming, "Unavailable", "the debuggee is shutting down"));
+            return self.to_service(incoming);
         }
         let paused = self.paused.lock().unwrap_or_else(|e| e.into_inner());
         let target = match incoming.message.header.thread {
@@ -174,6 +279,13 @@ impl Shared {
             None => paused.last(),
         };
         match target {
+            // Busy (perhaps in a long call into C): where it is, as it recorded it.
+            Some(thread) if msg_type == "where_request" && thread.busy.is_some() && thread.stack.as_map().is_some() => {
+                let mut content = vec![("status".into(), "ok".into())];
+                content.extend(thread.stack.as_map().into_iter().flatten().cloned());
+                content.extend(thread.busy.as_ref().map(|busy| ("busy".into(), busy.value())));
+                self.answer(&incoming, Value::Map(content))
+            }
             Some(thread) => match thread.inbox.send(incoming) {
                 Ok(()) => None,
                 Err(mpsc::error::SendError(incoming)) => Some(self.error_frames(&incoming, "NotPaused", "that thread has just resumed")),
@@ -187,6 +299,35 @@ impl Shared {
             }
         }
     }
+}
+
+impl Shared {
+    /// Answers `incoming` (a `threads_request`) from what the server knows if
+    /// the service thread has not within `GIL_WAIT` while a paused thread is busy.
+    fn answer_if_python_stalls(self: &Arc<Self>, incoming: &Incoming) {
+        let shared = self.clone();
+        let stalled = Incoming { identities: incoming.identities.clone(), message: incoming.message.clone(), answered: incoming.answered.clone() };
+        runtime::spawn(async move {
+            // Until answered; a program busy for a minute without a busy paused thread has other troubles.
+            for _ in 0..240 {
+                tokio::time::sleep(GIL_WAIT).await;
+                if stalled.answered.load(Ordering::Acquire) {
+                    return;
+                }
+                if shared.any_busy() {
+                    if let Some(frames) = shared.answer(&stalled, shared.threads_without_python()) {
+                        shared.send(frames).await;
+                    }
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// The value of `key` in a content map.
+fn content_field<'a>(content: &'a Value, key: &str) -> Option<&'a Value> {
+    content.as_map()?.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v)
 }
 
 async fn serve(
@@ -390,11 +531,14 @@ impl Server {
     }
 
     /// Registers the calling thread as paused at `location`; requests for it
-    /// arrive through the returned handle until it is closed.
-    fn pause(&self, thread: u64, name: String, location: &Bound<'_, PyAny>) -> PyResult<PauseHandle> {
+    /// arrive through the returned handle until it is closed. `stack` (a
+    /// `where_reply`'s content) answers `where_request` while the thread is busy.
+    #[pyo3(signature = (thread, name, location, stack=None))]
+    fn pause(&self, thread: u64, name: String, location: &Bound<'_, PyAny>, stack: Option<&Bound<'_, PyAny>>) -> PyResult<PauseHandle> {
         let (inbox, requests) = mpsc::unbounded_channel();
         let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
-        let entry = PausedThread { token, id: thread, name, location: to_value(location)?, inbox };
+        let stack = stack.map(to_value).transpose()?.unwrap_or(Value::Nil);
+        let entry = PausedThread { token, id: thread, name, location: to_value(location)?, stack, busy: None, inbox };
         let mut paused = self.shared.paused.lock().unwrap_or_else(|e| e.into_inner());
         paused.retain(|t| t.id != thread);
         paused.push(entry);
@@ -406,6 +550,14 @@ impl Server {
         let (inbox, requests) = mpsc::unbounded_channel();
         *self.shared.service.lock().unwrap_or_else(|e| e.into_inner()) = Some(inbox);
         PauseHandle { shared: self.shared.clone(), token: None, requests: Mutex::new(Some(requests)), closed: Mutex::new(false) }
+    }
+
+    /// What paused `thread` is busy with (`request`, `since`, `seconds`), if it runs a request.
+    fn busy<'py>(&self, py: Python<'py>, thread: u64) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let paused = self.shared.paused.lock().unwrap_or_else(|e| e.into_inner());
+        let busy = paused.iter().rev().find(|t| t.id == thread).and_then(|t| t.busy.as_ref().map(Busy::value));
+        drop(paused);
+        busy.map(|value| from_value(py, &value)).transpose()
     }
 
     /// Publishes an event (`paused`, `resumed`, `exited`) to every subscriber,
@@ -469,31 +621,39 @@ impl PauseHandle {
             return Ok(None);
         }
         release_sent_buffers(py);
-        // Taken out while waiting (a Receiver cannot be shared), put back after.
-        let Some(mut requests) = self.requests.lock().unwrap_or_else(|e| e.into_inner()).take() else { return Ok(None) };
-        let incoming = if self.token.is_some() {
-            // A paused thread reads the socket itself while it waits.
-            runtime::wait_interruptibly(py, timeout, true, requests.recv(), |_| Ok(())).map(Option::flatten)
-        } else {
-            // The service thread, which waits as long as the program runs, leaves that to others.
-            Ok(py.allow_threads(|| runtime::wait(runtime::within(timeout, requests.recv()))).flatten())
-        };
-        let mut slot = self.requests.lock().unwrap_or_else(|e| e.into_inner());
-        if !*self.closed.lock().unwrap_or_else(|e| e.into_inner()) {
-            *slot = Some(requests);
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(Duration::try_from_secs_f64(t.max(0.0)).ok()?));
+        self.set_busy(None);
+        loop {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()).as_secs_f64());
+            let Some(incoming) = self.receive(py, left.or(timeout))? else { return Ok(None) };
+            match from_value(py, &incoming.message.content) {
+                Ok(content) => {
+                    let content = content.unbind();
+                    self.set_busy(Some(&incoming.message.header.msg_type));
+                    return Ok(Some(Request { shared: self.shared.clone(), incoming, content, replied: Mutex::new(false) }));
+                }
+                // Content Python cannot hold (a list as a map key): an error
+                // reply, and the thread goes on waiting for its next request.
+                Err(err) => {
+                    let frames = self.shared.error_frames(&incoming, "BadRequest", &format!("cannot read the request's content: {err}"));
+                    py.allow_threads(|| runtime::drive_and_flush(self.shared.send(frames)));
+                }
+            }
         }
-        drop(slot);
-        let Some(incoming) = incoming? else { return Ok(None) };
-        let content = from_value(py, &incoming.message.content)?.unbind();
-        Ok(Some(Request { shared: self.shared.clone(), incoming, content, replied: Mutex::new(false) }))
     }
 
-    /// Updates where the thread is paused (shown by `status_request`).
-    fn set_location(&self, location: &Bound<'_, PyAny>) -> PyResult<()> {
+    /// Updates where the thread is paused (shown by `status_request`) and,
+    /// if given, its stack (see `Server.pause`).
+    #[pyo3(signature = (location, stack=None))]
+    fn set_location(&self, location: &Bound<'_, PyAny>, stack: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let location = to_value(location)?;
+        let stack = stack.map(to_value).transpose()?;
         let mut paused = self.shared.paused.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(entry) = paused.iter_mut().find(|t| Some(t.token) == self.token) {
             entry.location = location;
+            if let Some(stack) = stack {
+                entry.stack = stack;
+            }
         }
         Ok(())
     }
@@ -507,6 +667,33 @@ impl PauseHandle {
 }
 
 impl PauseHandle {
+    /// Records that the thread runs `request` from now (None: it waits for one).
+    fn set_busy(&self, request: Option<&str>) {
+        let Some(token) = self.token else { return };
+        let mut paused = self.shared.paused.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(entry) = paused.iter_mut().find(|t| t.token == token) {
+            entry.busy = request.map(|request| Busy { request: request.to_owned(), since: SystemTime::now(), started: Instant::now() });
+        }
+    }
+
+    /// The next message for this handle, waiting up to `timeout` s (None: for ever).
+    fn receive(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Incoming>> {
+        // Taken out while waiting (a Receiver cannot be shared), put back after.
+        let Some(mut requests) = self.requests.lock().unwrap_or_else(|e| e.into_inner()).take() else { return Ok(None) };
+        let incoming = if self.token.is_some() {
+            // A paused thread reads the socket itself while it waits.
+            runtime::wait_interruptibly(py, timeout, true, requests.recv(), |_| Ok(())).map(Option::flatten)
+        } else {
+            // The service thread, which waits as long as the program runs, leaves that to others.
+            Ok(py.allow_threads(|| runtime::wait(runtime::within(timeout, requests.recv()))).flatten())
+        };
+        let mut slot = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        if !*self.closed.lock().unwrap_or_else(|e| e.into_inner()) {
+            *slot = Some(requests);
+        }
+        incoming
+    }
+
     fn unregister(&self) {
         if !self.shared.process.is_current() {
             return; // a forked child: the list is the parent's (and its lock may be held)
@@ -540,6 +727,9 @@ impl Request {
             return Err(PyValueError::new_err("this request has been answered already"));
         }
         *replied = true;
+        if self.incoming.answered.swap(true, Ordering::AcqRel) {
+            return Ok(()); // the server answered it while Python could not run
+        }
         if !self.shared.process.is_current() {
             return Ok(()); // forked while running the request: the parent replies
         }

@@ -21,7 +21,9 @@ pub fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
     } else if let Ok(f) = obj.downcast::<PyFloat>() {
         Ok(Value::F64(f.value()))
     } else if let Ok(s) = obj.downcast::<PyString>() {
-        Ok(Value::from(s.to_str()?))
+        // Text that is not valid UTF-8 (a lone surrogate printed by the program)
+        // travels with replacement characters rather than failing the message.
+        Ok(Value::from(s.to_string_lossy().as_ref()))
     } else if let Ok(b) = obj.downcast::<PyBytes>() {
         Ok(Value::Binary(b.as_bytes().to_vec()))
     } else if let Ok(d) = obj.downcast::<PyDict>() {
@@ -42,7 +44,8 @@ pub fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
     }
 }
 
-/// A MessagePack value as a Python object.
+/// A MessagePack value as a Python object. A map key that Python cannot
+/// hash (a list or map: MessagePack allows them) is a `TypeError` naming it.
 pub fn from_value<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
     Ok(match value {
         Value::Nil => py.None().into_bound(py),
@@ -69,6 +72,14 @@ pub fn from_value<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, Py
         Value::Map(pairs) => {
             let dict = PyDict::new(py);
             for (k, v) in pairs {
+                let kind = match k {
+                    Value::Array(_) => "an array",
+                    Value::Map(_) => "a map",
+                    _ => "",
+                };
+                if !kind.is_empty() {
+                    return Err(PyTypeError::new_err(format!("a map key must be a scalar, not {kind}")));
+                }
                 dict.set_item(from_value(py, k)?, from_value(py, v)?)?;
             }
             dict.into_any()
