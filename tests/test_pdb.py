@@ -31,7 +31,7 @@ FIRST_LINE = line_of(f, "z = x + y")
 
 def debug_kwargs(commands):
     out = io.StringIO()
-    return out, dict(stdin=io.StringIO(commands), stdout=out, nosigint=True)
+    return out, {"stdin": io.StringIO(commands), "stdout": out, "nosigint": True}
 
 
 def test_debug_print_and_continue():

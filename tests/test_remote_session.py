@@ -426,7 +426,7 @@ def test_stderr_line_sessions_and_connection_file(launch, runtime_dir, tmp_path)
     assert content["ip"] == "127.0.0.1" and content["transport"] == "tcp"
     assert content["signature_scheme"] == "jupdb-blake3-v1" and len(bytes.fromhex(content["key"])) == 32
     assert content["session_id"] == info.session_id
-    assert [n for n in os.listdir(runtime_dir)] == [os.path.basename(info.path)]
+    assert os.listdir(runtime_dir) == [os.path.basename(info.path)]
 
     # every way of naming the target reaches the same program
     for target in (None, program.pid, info.session_id, info.path):

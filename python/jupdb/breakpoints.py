@@ -97,7 +97,8 @@ class Breakpoint(Probe):
         if self.line is not None and not self.scope.is_code_target:
             # Code already running (a loop in progress) is found on the stacks now;
             # the rest when it is next called.
-            for frame in sys._current_frames().values():
+            for top in sys._current_frames().values():
+                frame: Optional[types.FrameType] = top
                 while frame is not None:
                     _native.watch_running_code(frame.f_code)
                     frame = frame.f_back
@@ -124,7 +125,7 @@ class Breakpoint(Probe):
                 report_failure(f"breakpoint action {getattr(action, '__doc__', '') or action!r}", frame)
 
     # -- actions -------------------------------------------------------------
-    def eval(self, expression: Source, variables: Optional[Dict[str, Any]] = None) -> list:
+    def eval(self, expression: Source, variables: Optional[Dict[str, Any]] = None) -> List[Any]:
         """Schedule an expression; returns a list that gets its value at each hit.
 
         Args:
@@ -132,7 +133,7 @@ class Breakpoint(Probe):
             variables: Extra names for the expression.
         """
         code = _compile(expression, "eval", "eval")
-        results: list = []
+        results: List[Any] = []
 
         def evaluate(frame: types.FrameType) -> None:
             results.append(eval(code, dict(frame.f_globals), {**frame.f_locals, **(variables or {})}))
@@ -189,7 +190,7 @@ class Breakpoint(Probe):
             raise ValueError(f"line {line} is not a line of {code.co_name}() to jump to")
 
         def jump(frame: types.FrameType) -> None:
-            frame.f_lineno = line
+            frame.f_lineno = line  # type: ignore[misc]  # writable in a line event
 
         jump.__doc__ = f"jump({line})"
         self._actions.append(jump)
@@ -218,7 +219,7 @@ class Breakpoint(Probe):
 def _as_trace_function(frame: types.FrameType, fn: Callable[..., Any], *args: Any) -> None:
     """Calls ``fn(*args)`` so that changes it makes to ``frame.f_locals`` stick,
     as they do in a trace function."""
-    frame.f_locals  # refresh the snapshot first, as CPython does before a trace call
+    _ = frame.f_locals  # refresh the snapshot first, as CPython does before a trace call
     try:
         fn(*args)
     finally:

@@ -143,4 +143,4 @@ class CallListCapture(_CallRecorder, "list[CallInfo]" if TYPE_CHECKING else list
         self.append(info)
 
     # A list compares and hashes by content; the engine keys nothing on it.
-    __hash__ = object.__hash__  # type: ignore[assignment]
+    __hash__ = object.__hash__

@@ -162,7 +162,7 @@ def _code_and_instance(fn: Any, unwrap: bool) -> tuple[types.CodeType, Any]:
         return function_code(fn, fn), None
     if isinstance(fn, type):
         raise _not_python(fn, "a class; target one of its methods, e.g. its __init__")
-    call = getattr(type(fn), "__call__", None)
+    call = getattr(type(fn), "__call__", None)  # noqa: B004 (its code is wanted, not whether fn is callable)
     if call is not None and isinstance(call, types.FunctionType):
         return function_code(call, fn), fn
     raise _not_python(fn, f"not a Python function ({type(fn).__name__})")

@@ -267,7 +267,7 @@ class PausedThread:
     def _leave(self) -> None:
         """Stop being a paused thread, for every client (again: nothing)."""
         self.handle.close()
-        if self.server.paused.pop(self.thread.ident, None) is not None:
+        if self.server.paused.pop(self.thread.ident, None) is not None:  # type: ignore[arg-type]
             self.server.update_state()
 
     # -- evaluating ------------------------------------------------------------

@@ -81,7 +81,7 @@ class Service:
                 if busy is not None:
                     info["busy"] = busy
             elif thread.ident in frames:
-                info["location"] = location_of(frames[thread.ident])  # type: ignore[index]
+                info["location"] = location_of(frames[thread.ident])
             threads.append(info)
         return {"threads": threads}
 
@@ -94,7 +94,7 @@ class Service:
 
         tid = c.get("thread") or threading.main_thread().ident
         thread = next((t for t in threading.enumerate() if t.ident == tid and t is not self._thread), None)
-        if thread is None:
+        if thread is None or tid is None:
             raise RequestError("NoSuchThread", f"there is no thread {tid}")
         stops = self.server.stops
         paused = self.server.paused.get(tid)
@@ -136,7 +136,7 @@ class Service:
         # The condition is the service's, not the breakpoint's: one that raises
         # stops the thread (as pdb does) and says why, instead of being skipped.
         self.conditions[bid] = (condition, compiled)
-        bp.callback(lambda frame, bid=bid: self._hit(bid, frame))
+        bp.callback(lambda frame: self._hit(bid, frame))
         self.breakpoints[bid] = bp
         self.hits[bid] = 0
         bp.temporary = bool(c.get("temporary", False))  # type: ignore[attr-defined]
@@ -260,11 +260,11 @@ class Service:
         return results
 
 
-def _lines_with_code(source: Any, path: Any) -> set:
+def _lines_with_code(source: Any, path: Any) -> set[int]:
     """Every line of ``source`` (text or an AST of the file at ``path``) that some
     code object of it runs."""
     code = compile(source, str(path), "exec")
-    lines: set = set()
+    lines: set[int] = set()
     todo = [code]
     while todo:
         current = todo.pop()

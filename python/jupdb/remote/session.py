@@ -203,7 +203,7 @@ def _mtime(path: str) -> float:
         return 0.0
 
 
-def _find(target: Union[None, int, str, os.PathLike]) -> Tuple[str, Dict[str, Any]]:
+def _find(target: Union[None, int, str, os.PathLike[str]]) -> Tuple[str, Dict[str, Any]]:
     if isinstance(target, os.PathLike) or (isinstance(target, str) and os.path.exists(target)):
         return str(target), _native.read_connection(os.fspath(target))
     live, skipped, searched = find_sessions()

@@ -171,7 +171,7 @@ def _program_lines(code: types.CodeType) -> Any:
 def jump(frame: types.FrameType, line: int) -> Any:
     """Set the next line of ``frame`` (inside a line event); True, or CPython's refusal."""
     try:
-        frame.f_lineno = line
+        frame.f_lineno = line  # type: ignore[misc]  # writable in a line event
     except ValueError as exc:
         return str(exc)
     return True
