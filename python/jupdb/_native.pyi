@@ -1,7 +1,12 @@
 """Type stubs for ``jupdb._native``, the Rust core of jupdb."""
 
 from types import CodeType, FrameType
-from typing import Any, Callable, Iterable, Literal, Optional, TextIO, Union
+from typing import Any, Callable, Iterable, Literal, Optional, TextIO, Union, final
+
+from typing_extensions import Self, disjoint_base
+
+# PyO3 constructs objects in __new__, and makes classes final unless declared
+# `subclass` (those are disjoint bases: each has its own C layout).
 
 CALL: int
 """Event bit: the handler's ``on_call(frame)`` runs when a targeted call starts."""
@@ -15,6 +20,7 @@ LINE: int
 # Private (underscore) aliases exist only in the stub; stubtest skips them.
 _Matcher = Callable[[CodeType], Union[bool, None, Iterable[int]]]
 
+@final
 class Probe:
     """A registration with the engine: what to watch and whom to tell.
 
@@ -26,8 +32,8 @@ class Probe:
     traced program.
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         handler: object,
         *,
         events: int,
@@ -36,7 +42,7 @@ class Probe:
         lines: Optional[Iterable[int]] = None,
         instance: Any = None,
         thread: Optional[int] = None,
-    ) -> None: ...
+    ) -> Self: ...
     @property
     def events(self) -> int: ...
     @property
@@ -85,12 +91,14 @@ def line_event_number() -> int:
 
 # -- remote debugging -------------------------------------------------------
 
+@final
 class Frame:
     """A received buffer frame; bytes-like (buffer protocol), read-only, no copy."""
 
     def __len__(self) -> int: ...
-    def __buffer__(self, flags: int) -> memoryview: ...
+    def __buffer__(self, flags: int, /) -> memoryview: ...
 
+@final
 class Request:
     """A request received by a paused thread (or the service thread). Reply once."""
 
@@ -105,6 +113,7 @@ class Request:
     def error(self, ename: str, evalue: str, traceback: str = "") -> None:
         """Send an error reply."""
 
+@final
 class PauseHandle:
     """A paused thread's inbox."""
 
@@ -118,11 +127,12 @@ class PauseHandle:
     def close(self) -> None:
         """The thread resumes: later requests for it get a NotPaused error."""
 
+@final
 class Server:
     """The debuggee's ROUTER (requests) and PUB (events) sockets, served by jupdb's I/O thread."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         key: bytes,
         session: str,
         *,
@@ -130,7 +140,7 @@ class Server:
         request_port: int = 0,
         event_port: int = 0,
         details: Optional[dict[str, Any]] = None,
-    ) -> None: ...
+    ) -> Self: ...
     @property
     def ip(self) -> str: ...
     @property
@@ -157,27 +167,37 @@ class Server:
     def close(self) -> None:
         """Stop serving and forwarding output; events already published still go out."""
 
+@disjoint_base
 class OutputTee:
     """Stands in for sys.stdout / sys.stderr: writes go to ``original`` and are
     published by ``server`` in batches. Subclass it to delegate other attributes."""
 
-    def __init__(self, server: Server, stream: Literal["stdout", "stderr"], original: TextIO) -> None: ...
+    def __new__(cls, server: Server, stream: Literal["stdout", "stderr"], original: TextIO) -> Self: ...
     @property
     def original(self) -> TextIO: ...
     def write(self, text: str) -> int: ...
     def writelines(self, lines: Iterable[str]) -> None: ...
     def flush(self) -> None: ...
 
+@final
 class Client:
     """A DEALER (requests) and SUB (events) connection to a debuggee."""
 
-    def __init__(self, request_endpoint: str, event_endpoint: str, key: bytes, session: str,
-                 timeout: float = 10.0, *, signature_scheme: str) -> None:
+    def __new__(
+        cls, request_endpoint: str, event_endpoint: str, key: bytes, session: str, timeout: float = 10.0,
+        *, signature_scheme: str,
+    ) -> Self:
         """ValueError if ``signature_scheme`` (the connection file's) is not ``SIGNATURE_SCHEME``."""
-    def request(self, msg_type: str, content: dict[str, Any], *, buffers: list[Any] = ...,
-                thread: Optional[int] = None, timeout: float = 10.0,
-                alive: Optional[Callable[[], bool]] = None
-                ) -> tuple[str, dict[str, Any], list[Frame], Optional[int]]:
+    def request(
+        self,
+        msg_type: str,
+        content: dict[str, Any],
+        *,
+        buffers: list[Any] = ...,
+        thread: Optional[int] = None,
+        timeout: float = 10.0,
+        alive: Optional[Callable[[], bool]] = None,
+    ) -> tuple[str, dict[str, Any], list[Frame], Optional[int]]:
         """Send a request, wait (GIL released) for its reply; TimeoutError after ``timeout``.
         Signal handlers run meanwhile: Ctrl-C raises KeyboardInterrupt (the late reply is dropped).
         ``alive`` is called every 0.25 s while waiting: once it returns false, ConnectionError."""
