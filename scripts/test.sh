@@ -11,6 +11,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
 
-cargo test -p jupdb-protocol --quiet
-cargo test -p jupdb-native --lib --quiet  # links the python3 on PATH; builds once for every version
+cargo test -p jupdb-protocol --quiet --locked
+cargo test -p jupdb-native --lib --quiet --locked  # links the python3 on PATH; builds once for every version
 "$VENV/bin/python" -m pytest tests -q "$@"

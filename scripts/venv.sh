@@ -8,4 +8,4 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
   "maturin>=1.5,<2" -r requirements-test.txt
-VIRTUAL_ENV="$VENV" "$VENV/bin/maturin" develop --release --quiet
+VIRTUAL_ENV="$VENV" "$VENV/bin/maturin" develop --release --quiet --locked
