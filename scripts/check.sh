@@ -14,7 +14,8 @@
 # Needs only Rust (rustup, cargo) and CPython 3.11 and 3.13 (the newest of each
 # that pyenv has, or PYTHON311 / PYTHON313); installs the rest itself: rustup's
 # rustfmt and clippy, cargo-fuzz, and the Python tools pinned in
-# requirements-check.txt (into the .venv-3.X that scripts/venv.sh makes).
+# requirements-check.txt (into .venv-check, and for stubtest into the .venv-3.X
+# that scripts/venv.sh builds jupdb into).
 # Any failure fails the run, and a summary says how long each check took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,16 @@ need_cargo() { # need_cargo SUBCOMMAND rustup-component
   cargo "$1" --version >/dev/null 2>&1 || fail "cargo $1 is still missing after adding $2"
 }
 
+tools() { # the pinned Python tools, in .venv-check (made once); sets TOOLS
+  if [ -z "${TOOLS:-}" ]; then
+    local python
+    python=$(python_for 3.13)
+    [ -x .venv-check/bin/python ] || "$python" -m venv .venv-check
+    .venv-check/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-check.txt
+    TOOLS=$PWD/.venv-check/bin
+  fi
+}
+
 declare -A venvs=()
 venv_for() { # venv_for 3.13: builds jupdb into .venv-3.13 with the check tools (once); sets VENV
   if [ -z "${venvs[$1]:-}" ]; then
@@ -62,23 +73,24 @@ check_fmt() {
 
 check_clippy() {
   need_cargo clippy clippy
-  local v
+  local v python
   for v in 3.11 3.13; do
     echo "--- clippy, against CPython $v"
-    PYO3_PYTHON=$(python_for "$v") cargo clippy --workspace --all-targets --locked -- -D warnings
+    python=$(python_for "$v") # apart, so that a missing CPython stops the run
+    PYO3_PYTHON=$python cargo clippy --workspace --all-targets --locked -- -D warnings
   done
 }
 
 check_ruff() {
-  venv_for 3.13
-  "$VENV/bin/ruff" check
-  "$VENV/bin/ruff" format --check
+  tools
+  "$TOOLS/ruff" check
+  "$TOOLS/ruff" format --check
 }
 
 check_mypy() {
-  venv_for 3.13
-  "$VENV/bin/mypy"
-  "$VENV/bin/mypy" --python-version 3.13
+  tools
+  "$TOOLS/mypy"
+  "$TOOLS/mypy" --python-version 3.13
 }
 
 check_stubtest() {
