@@ -69,6 +69,7 @@ venv_for() { # venv_for 3.13: builds jupdb into .venv-3.13 with the check tools 
 check_fmt() {
   need_cargo fmt rustfmt
   cargo fmt --all --check
+  cargo fmt --manifest-path crates/jupdb-protocol/fuzz/Cargo.toml --check # out of the workspace
 }
 
 check_clippy() {
