@@ -395,7 +395,7 @@ def _unpack_map(data: bytes, i: int, n: int):
     return out, i
 
 
-PROTOCOL_VERSION = "3.0"
+PROTOCOL_VERSION = "4.0"
 
 
 def _load_documented_sign() -> Callable[[bytes, bytes, bytes, List[bytes]], bytes]:

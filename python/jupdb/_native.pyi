@@ -119,7 +119,8 @@ class PauseHandle:
         """The thread resumes: later requests for it get a NotPaused error."""
 
 class Server:
-    """The debuggee's ROUTER (requests) and PUB (events) sockets, served by jupdb's I/O thread."""
+    """The debuggee's ROUTER socket (requests, replies, and events to subscribed clients),
+    served by jupdb's I/O thread."""
 
     def __init__(
         self,
@@ -128,15 +129,12 @@ class Server:
         *,
         ip: str = "127.0.0.1",
         request_port: int = 0,
-        event_port: int = 0,
         details: Optional[dict[str, Any]] = None,
     ) -> None: ...
     @property
     def ip(self) -> str: ...
     @property
     def request_port(self) -> int: ...
-    @property
-    def event_port(self) -> int: ...
     @property
     def session(self) -> str: ...
     @property
@@ -149,7 +147,7 @@ class Server:
     def serve_service(self) -> PauseHandle:
         """The inbox of process-wide requests (threads, breakpoints, watches)."""
     def publish(self, msg_type: str, content: dict[str, Any], thread: Optional[int] = None) -> None:
-        """Publish an event, after the output printed before it."""
+        """Send an event to every subscribed client, after the output printed before it."""
     def close(self) -> None:
         """Stop serving and forwarding output; events already published still go out."""
 
@@ -165,10 +163,11 @@ class OutputTee:
     def flush(self) -> None: ...
 
 class Client:
-    """A DEALER (requests) and SUB (events) connection to a debuggee."""
+    """A DEALER connection to a debuggee: requests, their replies, and events.
 
-    def __init__(self, request_endpoint: str, event_endpoint: str, key: bytes, session: str,
-                 timeout: float = 10.0) -> None: ...
+    Returns once subscribed to events (the debuggee confirmed it): no later event is missed."""
+
+    def __init__(self, request_endpoint: str, key: bytes, session: str, timeout: float = 10.0) -> None: ...
     def request(self, msg_type: str, content: dict[str, Any], *, buffers: list[Any] = ...,
                 thread: Optional[int] = None, timeout: float = 10.0,
                 alive: Optional[Callable[[], bool]] = None

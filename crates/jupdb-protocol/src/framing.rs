@@ -302,14 +302,14 @@ mod tests {
             ("msg_id".into(), h.msg_id.as_str().into()),
             ("session".into(), h.session.as_str().into()),
             ("msg_type".into(), h.msg_type.as_str().into()),
-            ("version".into(), "3.1".into()),
+            ("version".into(), "4.1".into()),
             ("date".into(), h.date.as_str().into()),
             ("parent".into(), Value::Nil),
-            ("added_in_3_1".into(), Value::Array(vec![1.into()])),
+            ("added_in_4_1".into(), Value::Array(vec![1.into()])),
         ]);
         let content = msgpack(&Value::Map(vec![]));
         let decoded = decode(signed(&msgpack(&header), &content, &[]), &signer()).unwrap();
-        assert_eq!(decoded.header.version, "3.1");
+        assert_eq!(decoded.header.version, "4.1");
         assert_eq!(decoded.header.parent, None);
         assert_eq!(decoded.header.thread, None);
         decoded.header.check_version().unwrap();

@@ -23,7 +23,7 @@ use crate::time::now_rfc3339;
 /// only adds optional fields and new message types, which receivers ignore or
 /// answer with an error reply. A request of another major version is answered
 /// with an error reply (`ename` `"VersionMismatch"`) and not run.
-pub const PROTOCOL_VERSION: &str = "3.0";
+pub const PROTOCOL_VERSION: &str = "4.0";
 
 /// The header frame of every message.
 ///
@@ -235,11 +235,11 @@ mod tests {
     #[test]
     fn version_rule() {
         let mut h = Header::new("status_request", "s");
-        for ok in ["3.0", "3.9", "3.12"] {
+        for ok in ["4.0", "4.9", "4.12"] {
             h.version = ok.to_owned();
             assert_eq!(h.check_version(), Ok(()), "{ok}");
         }
-        for bad in ["2.5", "4.0", "3", "", "three.zero", "3.x", "3.0.0"] {
+        for bad in ["3.0", "5.0", "4", "", "four.zero", "4.x", "4.0.0"] {
             h.version = bad.to_owned();
             assert_eq!(
                 h.check_version(),

@@ -192,11 +192,12 @@ class PausedThread:
         handle = self.handle = server.native.pause(tid, self.thread.name, self.location())
         server.paused[tid] = self
         server.update_state()
-        server.announce(self.location(), self.details.get("exception"))
         server.stops += 1
         event = {"thread": tid, "thread_name": self.thread.name, "stop": server.stops,
                  "watches": server.service.evaluate_watches(self.stack[0]), **self.stop_details()}
         server.publish("paused", event, tid)
+        # After the event: a client that connects when it reads this line gets the next one.
+        server.announce(self.location(), self.details.get("exception"))
         try:
             while self.resume is None:
                 request = handle.next_request()

@@ -228,8 +228,9 @@ class Session:
         self.path = path
         self.timeout = timeout
         host = f"[{info['ip']}]" if ":" in info["ip"] else info["ip"]
-        self._client = _native.Client(f"tcp://{host}:{info['request_port']}", f"tcp://{host}:{info['event_port']}",
-                                      bytes.fromhex(info["key"]), secrets.token_hex(8), timeout)
+        # Returns once subscribed: what the program prints or a pause from now on reaches wait().
+        self._client = _native.Client(f"tcp://{host}:{info['request_port']}", bytes.fromhex(info["key"]),
+                                      secrets.token_hex(8), timeout)
         self._thread: Optional[int] = None
         self._last_stop = 0
         self._closed = False
@@ -453,6 +454,9 @@ class Session:
             msg_type, content, _, _ = event
             if msg_type == "output":
                 self._print_output(content)
+            elif msg_type == "dropped":
+                sys.stderr.write(f"[jupdb: {content.get('events', 0)} events ({content.get('bytes', 0)} bytes) were "
+                                 "dropped in the program while this client did not read them]\n")
             elif msg_type == "exited":
                 raise SessionLost(f"the debugged program (pid {self.pid}) has exited")
             elif msg_type == "paused" and content.get("stop", 0) > stop and (thread is None or content["thread"] == thread):

@@ -1,14 +1,19 @@
-//! The client's transport: a DEALER for requests, a SUB for events.
+//! The client's transport: one DEALER, for requests, their replies and events.
 //!
 //! Any number of Python threads may have requests in flight; replies are
 //! matched to them by `parent` msg_id. Waiting happens with the GIL released,
 //! and the waiting thread reads the socket itself (see `runtime`). Events
-//! wait in an [`Inbox`] until taken.
+//! (messages without a parent) come only after the client subscribed with a
+//! signed request, which [`Client::new`] does before it returns; they wait in
+//! an [`Inbox`] until taken, and are acknowledged as they arrive so that the
+//! debuggee sends more (its window per client is bounded: see the server's
+//! `subscribers`).
 
 use super::frame::{frame_from, Frame};
 use super::runtime;
+use super::subscribers::ACK_EVERY;
 use super::values::{from_value, to_value};
-use jupdb_protocol::{decode, encode, Bytes, Message, Signer};
+use jupdb_protocol::{decode, encode, Bytes, Message, Signer, Value};
 use pyo3::exceptions::{PyConnectionError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -18,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, Notify};
-use zeromq::{DealerRecvHalf, DealerSendHalf, DealerSocket, Socket, SocketRecv, SocketSend, SubSocket, ZmqMessage};
+use zeromq::{DealerRecvHalf, DealerSendHalf, DealerSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
 
 struct Shared {
     signer: Signer,
@@ -28,26 +33,60 @@ struct Shared {
     dropped: AtomicU64,
     /// The DEALER's sending half: the requesting thread sends itself.
     dealer: tokio::sync::Mutex<DealerSendHalf>,
+    /// Events received so far, and their bytes since the last acknowledgement.
+    received: Mutex<(u64, usize)>,
 }
 
 impl Shared {
-    fn deliver_reply(&self, frames: Vec<Bytes>) {
+    /// Sends `message`, then waits for its reply; None if the connection is closed.
+    async fn exchange(&self, message: &Message, reply: oneshot::Receiver<Message>) -> Option<Message> {
+        let frames = ZmqMessage::try_from(encode(message, &self.signer)).ok()?;
+        self.dealer.lock().await.send(frames).await.ok()?;
+        reply.await.ok()
+    }
+
+    /// A reply goes to the request waiting for it; an event to `inbox`.
+    async fn deliver(&self, frames: Vec<Bytes>, inbox: &Inbox) {
+        let size = frames.iter().map(Bytes::len).sum::<usize>();
         let Ok(message) = decode(frames, &self.signer) else {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        let Some(parent) = message.header.parent.clone() else { return };
+        let Some(parent) = message.header.parent.clone() else {
+            inbox.push(message);
+            self.acknowledge(size).await;
+            return;
+        };
         if let Some(waiter) = self.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&parent) {
             let _ = waiter.send(message);
         }
     }
+
+    /// Counts an event received, and tells the debuggee every `ack_every` bytes.
+    async fn acknowledge(&self, size: usize) {
+        let received = {
+            let mut received = self.received.lock().unwrap_or_else(|e| e.into_inner());
+            received.0 += 1;
+            received.1 += size;
+            if received.1 < ACK_EVERY {
+                return;
+            }
+            received.1 = 0;
+            received.0
+        };
+        let content = Value::Map(vec![("received".into(), received.into())]);
+        let ack = Message::new("events_ack", self.session.clone(), content);
+        if let Ok(frames) = ZmqMessage::try_from(encode(&ack, &self.signer)) {
+            let _ = self.dealer.lock().await.send(frames).await;
+        }
+    }
 }
 
-async fn drive_replies(shared: Arc<Shared>, mut recv_half: DealerRecvHalf, mut stop: oneshot::Receiver<()>) {
+async fn read(shared: Arc<Shared>, mut recv_half: DealerRecvHalf, inbox: Arc<Inbox>, mut stop: oneshot::Receiver<()>) {
     loop {
         tokio::select! {
             received = recv_half.recv() => match received {
-                Ok(message) => shared.deliver_reply(message.into_vec()),
+                Ok(message) => shared.deliver(message.into_vec(), &inbox).await,
                 Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
             },
             _ = &mut stop => break,
@@ -128,23 +167,6 @@ impl Inbox {
     }
 }
 
-async fn drive_events(shared: Arc<Shared>, mut sub: SubSocket, inbox: Arc<Inbox>, mut stop: oneshot::Receiver<()>) {
-    loop {
-        tokio::select! {
-            received = sub.recv() => match received {
-                Ok(message) => match decode(message.into_vec(), &shared.signer) {
-                    Ok(event) => inbox.push(event),
-                    Err(_) => {
-                        shared.dropped.fetch_add(1, Ordering::Relaxed);
-                    }
-                },
-                Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
-            },
-            _ = &mut stop => break,
-        }
-    }
-}
-
 /// A connection to one debuggee's sockets.
 #[pyclass(frozen, module = "jupdb._native")]
 pub struct Client {
@@ -173,26 +195,22 @@ fn message_tuple(py: Python<'_>, mut message: Message) -> PyResult<Bound<'_, PyT
 
 #[pymethods]
 impl Client {
-    /// Connects to `request_endpoint` and `event_endpoint` (e.g. "tcp://127.0.0.1:5555").
+    /// Connects to `request_endpoint` (e.g. "tcp://127.0.0.1:5555") and
+    /// subscribes to events: returns once the debuggee has confirmed it, so
+    /// that no event after this call is missed.
     #[new]
-    #[pyo3(signature = (request_endpoint, event_endpoint, key, session, timeout=10.0))]
-    fn new(py: Python<'_>, request_endpoint: String, event_endpoint: String, key: Vec<u8>, session: String, timeout: f64) -> PyResult<Self> {
+    #[pyo3(signature = (request_endpoint, key, session, timeout=10.0))]
+    fn new(py: Python<'_>, request_endpoint: String, key: Vec<u8>, session: String, timeout: f64) -> PyResult<Self> {
         let signer = Signer::new(&key).map_err(|e| PyValueError::new_err(e.to_string()))?;
         let connected = py.allow_threads(|| {
-            runtime::drive(async {
-                runtime::within(Some(timeout), async {
-                    let mut dealer = DealerSocket::new();
-                    dealer.connect(&request_endpoint).await?;
-                    let mut sub = SubSocket::new();
-                    sub.connect(&event_endpoint).await?;
-                    sub.subscribe("").await?;
-                    Ok::<_, zeromq::ZmqError>((dealer, sub))
-                })
-                .await
-            })
+            runtime::drive(runtime::within(Some(timeout), async {
+                let mut dealer = DealerSocket::new();
+                dealer.connect(&request_endpoint).await?;
+                Ok::<_, zeromq::ZmqError>(dealer)
+            }))
         });
-        let (dealer, sub) = match connected {
-            Some(Ok(sockets)) => sockets,
+        let dealer = match connected {
+            Some(Ok(dealer)) => dealer,
             Some(Err(e)) => return Err(PyConnectionError::new_err(format!("cannot connect to {request_endpoint}: {e}"))),
             None => return Err(PyTimeoutError::new_err(format!("no answer from {request_endpoint} within {timeout} s"))),
         };
@@ -203,18 +221,14 @@ impl Client {
             pending: Mutex::new(FxHashMap::default()),
             dropped: AtomicU64::new(0),
             dealer: tokio::sync::Mutex::new(send_half),
+            received: Mutex::new((0, 0)),
         });
         let inbox = Arc::new(Inbox::default());
-        let (stop_requests, stop_requests_rx) = oneshot::channel();
-        let (stop_events, stop_events_rx) = oneshot::channel();
-        runtime::spawn(drive_replies(shared.clone(), recv_half, stop_requests_rx));
-        runtime::spawn(drive_events(shared.clone(), sub, inbox.clone(), stop_events_rx));
-        Ok(Client {
-            shared,
-            process: runtime::Process::current(),
-            inbox,
-            stops: Mutex::new(vec![stop_requests, stop_events]),
-        })
+        let (stop_reading, stop_reading_rx) = oneshot::channel();
+        runtime::spawn(read(shared.clone(), recv_half, inbox.clone(), stop_reading_rx));
+        let client = Client { shared, process: runtime::Process::current(), inbox, stops: Mutex::new(vec![stop_reading]) };
+        client.subscribe(py, &request_endpoint, timeout)?;
+        Ok(client)
     }
 
     /// Sends a request and waits (GIL released) for its reply:
@@ -238,15 +252,9 @@ impl Client {
         message.header.thread = thread;
         message.buffers = buffers.iter().map(frame_from).collect::<PyResult<_>>()?;
         let id = message.header.msg_id.clone();
-        let (waiter, reply) = oneshot::channel();
-        self.shared.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), waiter);
-        let shared = &self.shared;
+        let reply = self.expect_reply(&id);
         // The reply, or None if the connection is closed.
-        let exchange = async {
-            let message = ZmqMessage::try_from(encode(&message, &shared.signer)).ok()?;
-            shared.dealer.lock().await.send(message).await.ok()?;
-            reply.await.ok()
-        };
+        let exchange = self.shared.exchange(&message, reply);
         let mut checked = Instant::now();
         let check_alive = |_: Python<'_>| -> PyResult<()> {
             let Some(alive) = &alive else { return Ok(()) };
@@ -298,7 +306,7 @@ impl Client {
         self.shared.dropped.load(Ordering::Relaxed)
     }
 
-    /// Closes both sockets.
+    /// Closes the socket.
     fn close(&self) {
         if !self.process.is_current() {
             return; // a forked child: they are the parent's
@@ -310,6 +318,35 @@ impl Client {
 }
 
 impl Client {
+    /// Where the reply to request `id` will arrive.
+    fn expect_reply(&self, id: &str) -> oneshot::Receiver<Message> {
+        let (waiter, reply) = oneshot::channel();
+        self.shared.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_owned(), waiter);
+        reply
+    }
+
+    /// Subscribes to events, waiting (as a request does) for the debuggee to
+    /// confirm; events sent from then on come after its reply.
+    fn subscribe(&self, py: Python<'_>, endpoint: &str, timeout: f64) -> PyResult<()> {
+        let message = Message::new("subscribe_request", self.shared.session.clone(), Value::Map(Vec::new()));
+        let reply = self.expect_reply(&message.header.msg_id);
+        let exchange = self.shared.exchange(&message, reply);
+        let reply = match runtime::wait_interruptibly(py, Some(timeout), true, exchange, |_| Ok(()))? {
+            Some(Some(reply)) => reply,
+            Some(None) => return Err(PyConnectionError::new_err("this connection is closed")),
+            None => {
+                let why = "the debuggee answers only requests signed with its key";
+                return Err(PyTimeoutError::new_err(format!("no answer from {endpoint} within {timeout} s ({why})")));
+            }
+        };
+        let field = |name: &str| reply.content.as_map()?.iter().find(|(k, _)| k.as_str() == Some(name)).map(|(_, v)| v.clone());
+        if field("status").as_ref().and_then(Value::as_str) != Some("ok") {
+            let text = |name: &str| field(name).and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            return Err(PyConnectionError::new_err(format!("{endpoint} refused to send events: {}: {}", text("ename"), text("evalue"))));
+        }
+        Ok(())
+    }
+
     /// A forked child shares its parent's sockets: using them would mix the
     /// two processes' messages.
     fn check_process(&self) -> PyResult<()> {

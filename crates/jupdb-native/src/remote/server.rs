@@ -5,14 +5,16 @@
 //! then either answered here (`status_request`, which must work while Python
 //! is busy) or handed to the paused thread it names, whose command loop runs
 //! it in its own frame and replies through [`Request::reply`]. Events go out
-//! on a PUB socket. A message that fails the check is dropped and counted:
-//! it gets no reply and nothing runs.
+//! on the same socket, only to clients that subscribed with a signed request
+//! (see `subscribers`). A message that fails the check is dropped and
+//! counted: it gets no reply and nothing runs.
 
 use super::frame::{release_sent_buffers, sending_frame, Frame};
 use super::output::{OutputQueue, BATCH};
 use super::runtime;
+use super::subscribers::{Subscribers, TooMany, ACK_EVERY, MAX_SUBSCRIBERS, WINDOW};
 use super::values::{from_value, to_value};
-use jupdb_protocol::{decode_with_identities, encode_event, encode_with_identities, error_content, Bytes, Message, Signer, Value};
+use jupdb_protocol::{decode_with_identities, encode, encode_with_identities, error_content, Bytes, Message, Signer, Value};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -20,7 +22,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use zeromq::{PubSocket, RouterRecvHalf, RouterSendHalf, RouterSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
+use futures::StreamExt;
+use zeromq::{RouterRecvHalf, RouterSendHalf, RouterSocket, Socket, SocketEvent, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
 
 /// A request on its way to a paused thread, with the identities to reply to.
 struct Incoming {
@@ -96,6 +99,7 @@ struct Shared {
     service: Mutex<Option<mpsc::UnboundedSender<Incoming>>>,
     /// The ROUTER's sending half: paused threads send their replies themselves.
     router: tokio::sync::Mutex<Option<RouterSendHalf>>,
+    /// Signed events (without identity), for the server task to send to each subscriber.
     events: mpsc::UnboundedSender<Vec<Bytes>>,
     /// What the program printed, waiting to be published.
     output: Arc<OutputQueue>,
@@ -108,11 +112,15 @@ impl Shared {
         encode_with_identities(identities, message, &self.signer)
     }
 
-    async fn send(&self, frames: Vec<Bytes>) {
-        let Ok(message) = ZmqMessage::try_from(frames) else { return };
-        if let Some(router) = self.router.lock().await.as_mut() {
+    /// Sends `frames` (identity first); false if the peer is gone. It never
+    /// waits for a slow peer: the transport queues up to 100,000 messages for
+    /// each, and events are held back well before that (see `subscribers`).
+    async fn send(&self, frames: Vec<Bytes>) -> bool {
+        let Ok(message) = ZmqMessage::try_from(frames) else { return false };
+        match self.router.lock().await.as_mut() {
             // A client that left before its reply: nothing to do.
-            let _ = router.send(message).await;
+            Some(router) => router.send(message).await.is_ok(),
+            None => false,
         }
     }
 
@@ -128,7 +136,7 @@ impl Shared {
         for (msg_type, content, thread) in output.chain(event) {
             let mut message = Message::new(msg_type, self.session.clone(), content);
             message.header.thread = thread;
-            let _ = self.events.send(encode_event(&message, &self.signer));
+            let _ = self.events.send(encode(&message, &self.signer));
         }
     }
 
@@ -158,7 +166,7 @@ impl Shared {
 
     /// Routes one received multipart message; returns a reply to send at once,
     /// if it is answered at once. Runs on the thread that drives the sockets.
-    fn on_message(&self, frames: Vec<Bytes>) -> Option<Vec<Bytes>> {
+    fn on_message(&self, frames: Vec<Bytes>, subscribers: &mut Subscribers) -> Option<Vec<Bytes>> {
         let Ok((identities, message)) = decode_with_identities(frames, &self.signer) else {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return None;
@@ -172,6 +180,32 @@ impl Shared {
             return Some(self.error_frames(&incoming, "VersionMismatch", &err.to_string()));
         }
         let msg_type = incoming.message.header.msg_type.as_str();
+        let identity = incoming.identities.first().cloned().unwrap_or_default();
+        if msg_type == "subscribe_request" {
+            let content = match subscribers.subscribe(identity) {
+                Ok(()) => Value::Map(vec![
+                    ("status".into(), "ok".into()),
+                    ("window".into(), (WINDOW as u64).into()),
+                    ("ack_every".into(), (ACK_EVERY as u64).into()),
+                ]),
+                Err(TooMany) => {
+                    let why = format!("{MAX_SUBSCRIBERS} clients are subscribed already");
+                    error_content("TooManySubscribers", &why, "")
+                }
+            };
+            let reply = incoming.message.reply(self.session.clone(), content);
+            return Some(self.frames(&incoming.identities, &reply));
+        }
+        if msg_type == "events_ack" {
+            // A notice, not a request: no reply.
+            let received = incoming.message.content.as_map().and_then(|m| {
+                m.iter().find(|(k, _)| k.as_str() == Some("received")).and_then(|(_, v)| v.as_u64())
+            });
+            if let Some(received) = received {
+                subscribers.ack(&identity, received);
+            }
+            return None;
+        }
         if msg_type == "status_request" {
             let reply = incoming.message.reply(self.session.clone(), self.status());
             return Some(self.frames(&incoming.identities, &reply));
@@ -206,38 +240,64 @@ impl Shared {
     }
 }
 
+/// The `dropped` event that tells one subscriber how many events it missed there.
+fn dropped_notice(shared: &Shared, events: u64, bytes: u64) -> Vec<Bytes> {
+    let content = Value::Map(vec![("events".into(), events.into()), ("bytes".into(), bytes.into())]);
+    encode(&Message::new("dropped", shared.session.clone(), content), &shared.signer)
+}
+
+/// Sends each subscriber what its window lets through. A subscriber that
+/// cannot be sent to has gone: it is forgotten.
+async fn send_events(shared: &Shared, subscribers: &mut Subscribers) {
+    for (identity, frames) in subscribers.ready(|events, bytes| dropped_notice(shared, events, bytes)) {
+        let mut routed = Vec::with_capacity(frames.len() + 1);
+        routed.push(identity.clone());
+        routed.extend(frames);
+        if !shared.send(routed).await {
+            subscribers.forget(&identity);
+        }
+    }
+}
+
 async fn serve(
     shared: Arc<Shared>,
     mut recv_half: RouterRecvHalf,
-    mut publisher: PubSocket,
+    mut monitor: futures::channel::mpsc::Receiver<SocketEvent>,
     mut events: mpsc::UnboundedReceiver<Vec<Bytes>>,
     mut stop: oneshot::Receiver<()>,
 ) {
+    // Only this task touches them: no lock.
+    let mut subscribers = Subscribers::default();
     loop {
         tokio::select! {
+            // Events first: one published before a subscription arrived goes to
+            // the subscribers there were, not to the new one.
+            biased;
+            Some(frames) = events.recv() => subscribers.publish(&frames),
             received = recv_half.recv() => match received {
                 Ok(message) => {
-                    if let Some(reply) = shared.on_message(message.into_vec()) {
+                    if let Some(reply) = shared.on_message(message.into_vec(), &mut subscribers) {
                         shared.send(reply).await;
                     }
                 }
                 // A peer that broke the ZMTP handshake or vanished; keep serving.
                 Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
             },
-            Some(frames) = events.recv() => {
-                if let Ok(message) = ZmqMessage::try_from(frames) {
-                    let _ = publisher.send(message).await;
+            Some(event) = monitor.next() => {
+                if let SocketEvent::Disconnected(peer) = event {
+                    subscribers.forget(&Bytes::from(peer));
                 }
             }
             _ = &mut stop => break,
         }
+        // After a subscription (its reply is out first), an acknowledgement or an event.
+        send_events(&shared, &mut subscribers).await;
     }
-    // Events already queued (the final "exited") still go out.
+    // Events already queued (the final "exited") still go out, as far as windows let them.
     while let Ok(frames) = events.try_recv() {
-        if let Ok(message) = ZmqMessage::try_from(frames) {
-            let _ = publisher.send(message).await;
-        }
+        subscribers.publish(&frames);
     }
+    send_events(&shared, &mut subscribers).await;
 }
 
 /// Publishes what the program prints, a batch at a time.
@@ -269,30 +329,28 @@ fn port_of(endpoint: &zeromq::Endpoint) -> PyResult<u16> {
     }
 }
 
-/// The server of a debuggee: binds the request (ROUTER) and event (PUB)
-/// sockets and serves them on jupdb's runtime.
+/// The server of a debuggee: binds the ROUTER socket that takes requests and
+/// sends replies and events, and serves it on jupdb's runtime.
 #[pyclass(frozen, module = "jupdb._native")]
 pub struct Server {
     shared: Arc<Shared>,
     ip: String,
     request_port: u16,
-    event_port: u16,
     key: Vec<u8>,
     stops: Mutex<Vec<oneshot::Sender<()>>>,
 }
 
 #[pymethods]
 impl Server {
-    /// Binds both sockets on `ip` (ports 0: free ones) and starts serving.
+    /// Binds the socket on `ip` (port 0: a free one) and starts serving.
     #[new]
-    #[pyo3(signature = (key, session, *, ip="127.0.0.1", request_port=0, event_port=0, details=None))]
+    #[pyo3(signature = (key, session, *, ip="127.0.0.1", request_port=0, details=None))]
     fn new(
         py: Python<'_>,
         key: Vec<u8>,
         session: String,
         ip: &str,
         request_port: u16,
-        event_port: u16,
         details: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let details = match details {
@@ -308,13 +366,11 @@ impl Server {
             runtime::drive(async {
                 let mut router = RouterSocket::with_options(guarded_options());
                 let request = router.bind(&format!("tcp://{host}:{request_port}")).await?;
-                let mut publisher = PubSocket::with_options(guarded_options());
-                let event = publisher.bind(&format!("tcp://{host}:{event_port}")).await?;
-                Ok::<_, zeromq::ZmqError>((router, request, publisher, event))
+                Ok::<_, zeromq::ZmqError>((router, request))
             })
         });
-        let (router, request, publisher, event) =
-            bound.map_err(|e| PyOSError::new_err(format!("jupdb server cannot listen on {ip}: {e}")))?;
+        let (mut router, request) = bound.map_err(|e| PyOSError::new_err(format!("jupdb server cannot listen on {ip}: {e}")))?;
+        let monitor = router.monitor();
         let (send_half, recv_half) = router.split();
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (stop_serving, stop_serving_rx) = oneshot::channel();
@@ -333,13 +389,12 @@ impl Server {
             output: Arc::default(),
             publishing: Mutex::new(()),
         });
-        runtime::spawn(serve(shared.clone(), recv_half, publisher, events_rx, stop_serving_rx));
+        runtime::spawn(serve(shared.clone(), recv_half, monitor, events_rx, stop_serving_rx));
         runtime::spawn(forward_output(shared.clone(), stop_output_rx));
         Ok(Server {
             shared,
             ip: ip.to_owned(),
             request_port: port_of(&request)?,
-            event_port: port_of(&event)?,
             key,
             stops: Mutex::new(vec![stop_serving, stop_output]),
         })
@@ -353,11 +408,6 @@ impl Server {
     #[getter]
     fn request_port(&self) -> u16 {
         self.request_port
-    }
-
-    #[getter]
-    fn event_port(&self) -> u16 {
-        self.event_port
     }
 
     #[getter]
@@ -396,7 +446,7 @@ impl Server {
         PauseHandle { shared: self.shared.clone(), token: None, requests: Mutex::new(Some(requests)), closed: Mutex::new(false) }
     }
 
-    /// Publishes an event (`paused`, `resumed`, `exited`) to every subscriber,
+    /// Sends an event (`paused`, `resumed`, `exited`) to every subscriber,
     /// after the output printed before it.
     #[pyo3(signature = (msg_type, content, thread=None))]
     fn publish(&self, py: Python<'_>, msg_type: &str, content: &Bound<'_, PyAny>, thread: Option<u64>) -> PyResult<()> {
