@@ -455,13 +455,19 @@ class Session:
             if msg_type == "output":
                 self._print_output(content)
             elif msg_type == "dropped":
-                sys.stderr.write(f"[jupdb: {content.get('events', 0)} events ({content.get('bytes', 0)} bytes) were "
-                                 "dropped in the program while this client did not read them]\n")
+                self._report_missed(content)
             elif msg_type == "exited":
                 raise SessionLost(f"the debugged program (pid {self.pid}) has exited")
             elif msg_type == "paused" and content.get("stop", 0) > stop and (thread is None or content["thread"] == thread):
                 self._last_stop = content["stop"]
                 return _stop(content["location"], content["thread"], content)
+
+    def _report_missed(self, dropped: Dict[str, Any]) -> None:
+        """Events the program dropped for this client, which did not read them in time."""
+        sys.stderr.write(f"[jupdb: {dropped.get('events', 0)} events for this client were dropped in the program "
+                         "while it did not read them]\n")
+        if self.pid != os.getpid():  # in the same process, the output is on the screen already
+            _report_dropped(dropped.get("output", 0), "in the program, while this client did not read them")
 
     def _print_output(self, content: Dict[str, Any]) -> None:
         """Print here what the program printed there (in the same process it is

@@ -127,6 +127,12 @@ fn output_len(event: &Message) -> Option<usize> {
     Some(text.1.as_str().map_or(0, str::len))
 }
 
+/// Bytes an `output` event says the debuggee dropped before it (its `dropped`).
+fn dropped_before(event: &Message) -> u64 {
+    let field = event.content.as_map().and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some("dropped")));
+    field.and_then(|(_, v)| v.as_u64()).unwrap_or(0)
+}
+
 impl Inbox {
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
@@ -138,9 +144,12 @@ impl Inbox {
             queue.output_bytes += len;
             while queue.output_bytes > OUTPUT_LIMIT {
                 let Some(oldest) = queue.events.iter().position(|e| output_len(e).is_some()) else { break };
-                let dropped = queue.events.remove(oldest).and_then(|e| output_len(&e)).unwrap_or(0);
-                queue.output_bytes -= dropped;
-                self.output_dropped.fetch_add(dropped as u64, Ordering::Relaxed);
+                let Some(oldest) = queue.events.remove(oldest) else { break };
+                let len = output_len(&oldest).unwrap_or(0);
+                queue.output_bytes -= len;
+                // What the debuggee dropped, and said so in this event, is lost here too:
+                // counted with it, so every byte printed is accounted for.
+                self.output_dropped.fetch_add(len as u64 + dropped_before(&oldest), Ordering::Relaxed);
             }
         }
         queue.events.push_back(event);
@@ -373,6 +382,18 @@ mod tests {
 
     fn event(msg_type: &str, text: &str) -> Message {
         Message::new(msg_type, "s", Value::Map(vec![("name".into(), "stdout".into()), ("text".into(), text.into())]))
+    }
+
+    #[test]
+    fn output_the_debuggee_dropped_is_still_counted_when_its_event_is_dropped_here() {
+        let inbox = Inbox::default();
+        let mut first = event("output", &"x".repeat(OUTPUT_LIMIT));
+        if let Value::Map(fields) = &mut first.content {
+            fields.push(("dropped".into(), 1000.into()));
+        }
+        inbox.push(first);
+        inbox.push(event("output", "y"));
+        assert_eq!(inbox.output_dropped.load(Ordering::Relaxed), OUTPUT_LIMIT as u64 + 1000);
     }
 
     #[test]

@@ -12,7 +12,7 @@
 use super::frame::{release_sent_buffers, sending_frame, Frame};
 use super::output::{OutputQueue, BATCH};
 use super::runtime;
-use super::subscribers::{Subscribers, TooMany, ACK_EVERY, MAX_SUBSCRIBERS, WINDOW};
+use super::subscribers::{Dropped, Subscribers, TooMany, ACK_EVERY, MAX_SUBSCRIBERS, WINDOW};
 use super::values::{from_value, to_value};
 use jupdb_protocol::{decode_with_identities, encode, encode_with_identities, error_content, Bytes, Message, Signer, Value};
 use pyo3::exceptions::{PyOSError, PyValueError};
@@ -99,8 +99,9 @@ struct Shared {
     service: Mutex<Option<mpsc::UnboundedSender<Incoming>>>,
     /// The ROUTER's sending half: paused threads send their replies themselves.
     router: tokio::sync::Mutex<Option<RouterSendHalf>>,
-    /// Signed events (without identity), for the server task to send to each subscriber.
-    events: mpsc::UnboundedSender<Vec<Bytes>>,
+    /// Signed events (without identity) and the length of their output text,
+    /// for the server task to send to each subscriber.
+    events: mpsc::UnboundedSender<(Vec<Bytes>, u64)>,
     /// What the program printed, waiting to be published.
     output: Arc<OutputQueue>,
     /// Held while publishing: queued output goes out before the event that follows it.
@@ -136,7 +137,8 @@ impl Shared {
         for (msg_type, content, thread) in output.chain(event) {
             let mut message = Message::new(msg_type, self.session.clone(), content);
             message.header.thread = thread;
-            let _ = self.events.send(encode(&message, &self.signer));
+            let output = if msg_type == "output" { text_len(&message.content) } else { 0 };
+            let _ = self.events.send((encode(&message, &self.signer), output));
         }
     }
 
@@ -240,16 +242,26 @@ impl Shared {
     }
 }
 
-/// The `dropped` event that tells one subscriber how many events it missed there.
-fn dropped_notice(shared: &Shared, events: u64, bytes: u64) -> Vec<Bytes> {
-    let content = Value::Map(vec![("events".into(), events.into()), ("bytes".into(), bytes.into())]);
+/// The length of an `output` event's `text`.
+fn text_len(content: &Value) -> u64 {
+    let text = content.as_map().and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some("text")));
+    text.and_then(|(_, v)| v.as_str()).map_or(0, |t| t.len() as u64)
+}
+
+/// The `dropped` event that tells one subscriber what it missed there.
+fn dropped_notice(shared: &Shared, dropped: Dropped) -> Vec<Bytes> {
+    let content = Value::Map(vec![
+        ("events".into(), dropped.events.into()),
+        ("bytes".into(), dropped.bytes.into()),
+        ("output".into(), dropped.output.into()),
+    ]);
     encode(&Message::new("dropped", shared.session.clone(), content), &shared.signer)
 }
 
 /// Sends each subscriber what its window lets through. A subscriber that
 /// cannot be sent to has gone: it is forgotten.
 async fn send_events(shared: &Shared, subscribers: &mut Subscribers) {
-    for (identity, frames) in subscribers.ready(|events, bytes| dropped_notice(shared, events, bytes)) {
+    for (identity, frames) in subscribers.ready(|dropped| dropped_notice(shared, dropped)) {
         let mut routed = Vec::with_capacity(frames.len() + 1);
         routed.push(identity.clone());
         routed.extend(frames);
@@ -263,7 +275,7 @@ async fn serve(
     shared: Arc<Shared>,
     mut recv_half: RouterRecvHalf,
     mut monitor: futures::channel::mpsc::Receiver<SocketEvent>,
-    mut events: mpsc::UnboundedReceiver<Vec<Bytes>>,
+    mut events: mpsc::UnboundedReceiver<(Vec<Bytes>, u64)>,
     mut stop: oneshot::Receiver<()>,
 ) {
     // Only this task touches them: no lock.
@@ -273,7 +285,7 @@ async fn serve(
             // Events first: one published before a subscription arrived goes to
             // the subscribers there were, not to the new one.
             biased;
-            Some(frames) = events.recv() => subscribers.publish(&frames),
+            Some((frames, output)) = events.recv() => subscribers.publish(&frames, output),
             received = recv_half.recv() => match received {
                 Ok(message) => {
                     if let Some(reply) = shared.on_message(message.into_vec(), &mut subscribers) {
@@ -294,8 +306,8 @@ async fn serve(
         send_events(&shared, &mut subscribers).await;
     }
     // Events already queued (the final "exited") still go out, as far as windows let them.
-    while let Ok(frames) = events.try_recv() {
-        subscribers.publish(&frames);
+    while let Ok((frames, output)) = events.try_recv() {
+        subscribers.publish(&frames, output);
     }
     send_events(&shared, &mut subscribers).await;
 }

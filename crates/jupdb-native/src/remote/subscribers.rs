@@ -42,18 +42,27 @@ pub fn size(frames: &[Bytes]) -> usize {
     frames.iter().map(Bytes::len).sum()
 }
 
+/// Events dropped for one subscriber, in a row.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Dropped {
+    pub events: u64,
+    /// Their size, as the window counts it.
+    pub bytes: u64,
+    /// The text of the `output` events among them (UTF-8 bytes).
+    pub output: u64,
+}
+
 enum Queued {
     /// The frames of an event (without the identity), and their size.
     Event(Vec<Bytes>, usize),
-    /// Events dropped here, in a row: `(events, bytes)`.
-    Gap(u64, u64),
+    Gap(Dropped),
 }
 
 impl Queued {
     fn cost(&self) -> usize {
         match self {
             Queued::Event(_, size) => *size,
-            Queued::Gap(..) => GAP_COST,
+            Queued::Gap(_) => GAP_COST,
         }
     }
 }
@@ -70,21 +79,20 @@ struct Subscriber {
 }
 
 impl Subscriber {
-    fn push(&mut self, frames: &[Bytes], size: usize) {
+    fn push(&mut self, frames: &[Bytes], size: usize, output: u64) {
         if self.queue.is_empty() || self.queued + size <= QUEUE_LIMIT {
             self.queue.push_back(Queued::Event(frames.to_vec(), size));
             self.queued += size;
             return;
         }
-        match self.queue.back_mut() {
-            Some(Queued::Gap(events, bytes)) => {
-                *events += 1;
-                *bytes += size as u64;
-            }
-            _ => {
-                self.queue.push_back(Queued::Gap(1, size as u64));
-                self.queued += GAP_COST;
-            }
+        if !matches!(self.queue.back(), Some(Queued::Gap(_))) {
+            self.queue.push_back(Queued::Gap(Dropped::default()));
+            self.queued += GAP_COST;
+        }
+        if let Some(Queued::Gap(gap)) = self.queue.back_mut() {
+            gap.events += 1;
+            gap.bytes += size as u64;
+            gap.output += output;
         }
     }
 
@@ -99,12 +107,8 @@ impl Subscriber {
 
     /// The next thing to send, if the window has room: an event's frames, or
     /// a gap to announce (`Err`).
-    fn next(&mut self) -> Option<Result<Vec<Bytes>, (u64, u64)>> {
-        let front = self.queue.front()?;
-        let size = match front {
-            Queued::Event(_, size) => *size,
-            Queued::Gap(..) => GAP_COST,
-        };
+    fn next(&mut self) -> Option<Result<Vec<Bytes>, Dropped>> {
+        let size = self.queue.front()?.cost();
         // An event larger than the window still goes, alone.
         if !self.in_flight.is_empty() && self.in_flight_bytes + size > WINDOW {
             return None;
@@ -112,8 +116,8 @@ impl Subscriber {
         let queued = self.queue.pop_front()?;
         self.queued -= queued.cost();
         Some(match queued {
-            Queued::Event(frames, _) => Ok(frames),
-            Queued::Gap(events, bytes) => Err((events, bytes)),
+            Queued::Event(frames, ..) => Ok(frames),
+            Queued::Gap(dropped) => Err(dropped),
         })
     }
 
@@ -150,11 +154,12 @@ impl Subscribers {
         self.by_identity.remove(identity);
     }
 
-    /// Queues an event (its frames without identity) for every subscriber.
-    pub fn publish(&mut self, frames: &[Bytes]) {
+    /// Queues an event (its frames without identity; `output`: its text's
+    /// length, for an `output` event) for every subscriber.
+    pub fn publish(&mut self, frames: &[Bytes], output: u64) {
         let size = size(frames);
         for subscriber in self.by_identity.values_mut() {
-            subscriber.push(frames, size);
+            subscriber.push(frames, size, output);
         }
     }
 
@@ -167,12 +172,12 @@ impl Subscribers {
 
     /// What may be sent now, within each subscriber's window: `(identity,
     /// frames)`, in order per subscriber. A gap becomes the frames `notice`
-    /// makes of `(events, bytes)` dropped.
-    pub fn ready(&mut self, mut notice: impl FnMut(u64, u64) -> Vec<Bytes>) -> Vec<(Bytes, Vec<Bytes>)> {
+    /// makes of what was dropped there.
+    pub fn ready(&mut self, mut notice: impl FnMut(Dropped) -> Vec<Bytes>) -> Vec<(Bytes, Vec<Bytes>)> {
         let mut out = Vec::new();
         for (identity, subscriber) in &mut self.by_identity {
             while let Some(next) = subscriber.next() {
-                let frames = next.unwrap_or_else(|(events, bytes)| notice(events, bytes));
+                let frames = next.unwrap_or_else(&mut notice);
                 subscriber.sent(size(&frames));
                 out.push((identity.clone(), frames));
             }
@@ -195,8 +200,8 @@ mod tests {
         vec![Bytes::from(vec![b'x'; len])]
     }
 
-    fn notice(events: u64, bytes: u64) -> Vec<Bytes> {
-        vec![Bytes::from(format!("dropped {events} {bytes}"))]
+    fn notice(dropped: Dropped) -> Vec<Bytes> {
+        vec![Bytes::from(format!("dropped {} {} {}", dropped.events, dropped.bytes, dropped.output))]
     }
 
     #[test]
@@ -206,7 +211,7 @@ mod tests {
         let chunk = 64 << 10;
         let mut sent = Vec::new();
         for _ in 0..1000 {
-            subs.publish(&event(chunk));
+            subs.publish(&event(chunk), 10);
             sent.extend(subs.ready(notice));
         }
         assert_eq!(sent.len(), WINDOW / chunk);
@@ -226,7 +231,7 @@ mod tests {
         let queued = QUEUE_LIMIT / chunk;
         let dropped = 1000 - WINDOW / chunk - queued;
         assert_eq!(notices.len(), 1);
-        assert_eq!(notices[0].1[0], format!("dropped {dropped} {}", dropped * chunk));
+        assert_eq!(notices[0].1[0], format!("dropped {dropped} {} {}", dropped * chunk, dropped * 10));
         assert_eq!(subs.held(b"a"), 0);
     }
 
@@ -237,7 +242,7 @@ mod tests {
         subs.subscribe(Bytes::from_static(b"fast")).unwrap();
         let mut fast = 0;
         for _ in 0..1000 {
-            subs.publish(&event(1000));
+            subs.publish(&event(1000), 0);
             for (identity, _) in subs.ready(notice) {
                 if identity.as_ref() == b"fast" {
                     fast += 1;
@@ -252,8 +257,8 @@ mod tests {
     fn an_event_larger_than_the_window_still_goes_alone() {
         let mut subs = Subscribers::default();
         subs.subscribe(Bytes::from_static(b"a")).unwrap();
-        subs.publish(&event(WINDOW + 1));
-        subs.publish(&event(1));
+        subs.publish(&event(WINDOW + 1), 0);
+        subs.publish(&event(1), 0);
         assert_eq!(subs.ready(notice).len(), 1);
         subs.ack(b"a", 1);
         assert_eq!(subs.ready(notice).len(), 1);
