@@ -12,7 +12,7 @@
 use super::frame::{frame_from, Frame};
 use super::runtime;
 use super::subscribers::ACK_EVERY;
-use super::values::{from_value, to_value};
+use super::values::{field, from_value, to_value};
 use jupdb_protocol::{decode, encode, Bytes, Message, Signer, Value};
 use pyo3::exceptions::{PyConnectionError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
@@ -123,14 +123,12 @@ fn output_len(event: &Message) -> Option<usize> {
     if event.header.msg_type != "output" {
         return None;
     }
-    let text = event.content.as_map()?.iter().find(|(k, _)| k.as_str() == Some("text"))?;
-    Some(text.1.as_str().map_or(0, str::len))
+    Some(field(&event.content, "text")?.as_str().map_or(0, str::len))
 }
 
 /// Bytes an `output` event says the debuggee dropped before it (its `dropped`).
 fn dropped_before(event: &Message) -> u64 {
-    let field = event.content.as_map().and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some("dropped")));
-    field.and_then(|(_, v)| v.as_u64()).unwrap_or(0)
+    field(&event.content, "dropped").and_then(Value::as_u64).unwrap_or(0)
 }
 
 impl Inbox {
@@ -348,9 +346,8 @@ impl Client {
                 return Err(PyTimeoutError::new_err(format!("no answer from {endpoint} within {timeout} s ({why})")));
             }
         };
-        let field = |name: &str| reply.content.as_map()?.iter().find(|(k, _)| k.as_str() == Some(name)).map(|(_, v)| v.clone());
-        if field("status").as_ref().and_then(Value::as_str) != Some("ok") {
-            let text = |name: &str| field(name).and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let text = |name: &str| field(&reply.content, name).and_then(Value::as_str).unwrap_or_default();
+        if text("status") != "ok" {
             return Err(PyConnectionError::new_err(format!("{endpoint} refused to send events: {}: {}", text("ename"), text("evalue"))));
         }
         Ok(())

@@ -13,7 +13,7 @@ use super::frame::{release_sent_buffers, sending_frame, Frame};
 use super::output::{OutputQueue, BATCH};
 use super::runtime;
 use super::subscribers::{Dropped, Subscribers, TooMany, ACK_EVERY, MAX_SUBSCRIBERS, WINDOW};
-use super::values::{from_value, to_value};
+use super::values::{field, from_value, to_value};
 use jupdb_protocol::{decode_with_identities, encode, encode_with_identities, error_content, Bytes, Message, Signer, Value};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
@@ -137,7 +137,8 @@ impl Shared {
         for (msg_type, content, thread) in output.chain(event) {
             let mut message = Message::new(msg_type, self.session.clone(), content);
             message.header.thread = thread;
-            let output = if msg_type == "output" { text_len(&message.content) } else { 0 };
+            let text = field(&message.content, "text").and_then(Value::as_str);
+            let output = if msg_type == "output" { text.map_or(0, |t| t.len() as u64) } else { 0 };
             let _ = self.events.send((encode(&message, &self.signer), output));
         }
     }
@@ -200,10 +201,7 @@ impl Shared {
         }
         if msg_type == "events_ack" {
             // A notice, not a request: no reply.
-            let received = incoming.message.content.as_map().and_then(|m| {
-                m.iter().find(|(k, _)| k.as_str() == Some("received")).and_then(|(_, v)| v.as_u64())
-            });
-            if let Some(received) = received {
+            if let Some(received) = field(&incoming.message.content, "received").and_then(Value::as_u64) {
                 subscribers.ack(&identity, received);
             }
             return None;
@@ -240,12 +238,6 @@ impl Shared {
             }
         }
     }
-}
-
-/// The length of an `output` event's `text`.
-fn text_len(content: &Value) -> u64 {
-    let text = content.as_map().and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some("text")));
-    text.and_then(|(_, v)| v.as_str()).map_or(0, |t| t.len() as u64)
 }
 
 /// The `dropped` event that tells one subscriber what it missed there.
