@@ -310,17 +310,11 @@ def test_wrong_key(target, tmp_path):
     path = tmp_path / "forged.json"
     path.write_text(json.dumps(forged))
     path.chmod(0o600)  # a client reads only private files
-    with jupdb.connect(str(path), timeout=0.5) as intruder:
-        with pytest.raises(TimeoutError) as info:  # no reply: not even an error one
-            intruder.exec(target.evil("exec"))
-        assert not isinstance(info.value, jupdb.SessionLost)  # the program is alive
-        with pytest.raises(TimeoutError):
-            intruder.eval(target.evil("eval", "eval"))
-        with pytest.raises(TimeoutError):
-            intruder.cont()
-        with pytest.raises(TimeoutError):
-            intruder.status()  # not even status is answered without the key
-    wait_until(lambda: target.new_drops() == 4, what="4 dropped messages")
+    # Its subscription to events gets no reply, not even an error one: connect() fails.
+    with pytest.raises(TimeoutError) as info:
+        jupdb.connect(str(path), timeout=0.5)
+    assert "signed with its key" in str(info.value)
+    wait_until(lambda: target.new_drops() == 1, what="the dropped subscription")
     target.assert_nothing_ran()
     target.finish()
 
@@ -716,12 +710,11 @@ ZMTP_GREETING = b"\xff" + b"\x00" * 8 + b"\x7f" + b"\x03\x00" + b"NULL".ljust(20
 
 
 @pytest.mark.parametrize("flags", [b"\x06", b"\x02"], ids=["command", "message"])
-@pytest.mark.parametrize("port_name", ["request_port", "event_port"])
-def test_a_frame_claiming_a_huge_length_does_not_crash_the_program(target, port_name, flags):
+def test_a_frame_claiming_a_huge_length_does_not_crash_the_program(target, flags):
     """No key is needed to connect: a ZMTP greeting and one frame header that
     announces 2**62 bytes must not take the debugged program down."""
     assert len(ZMTP_GREETING) == 64
-    send_raw(target.info[port_name], ZMTP_GREETING + flags + (2**62).to_bytes(8, "big"))
+    send_raw(target.info["request_port"], ZMTP_GREETING + flags + (2**62).to_bytes(8, "big"))
     try:
         target.session.request("status", timeout=3)
     except jupdb.SessionLost:
@@ -733,7 +726,7 @@ def test_a_frame_claiming_a_huge_length_does_not_crash_the_program(target, port_
 
 
 def test_random_bytes_on_raw_tcp(target):
-    ports = [target.info["request_port"], target.info["event_port"]]
+    ports = [target.info["request_port"]]
     rng = random.Random(1234)
     for port in ports:
         for size in (1, 10, 64, 4096, 1 << 20):

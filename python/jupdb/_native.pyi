@@ -129,7 +129,8 @@ class PauseHandle:
 
 @final
 class Server:
-    """The debuggee's ROUTER (requests) and PUB (events) sockets, served by jupdb's I/O thread."""
+    """The debuggee's ROUTER socket (requests, replies, and events to subscribed clients),
+    served by jupdb's I/O thread."""
 
     def __new__(
         cls,
@@ -138,15 +139,12 @@ class Server:
         *,
         ip: str = "127.0.0.1",
         request_port: int = 0,
-        event_port: int = 0,
         details: Optional[dict[str, Any]] = None,
     ) -> Self: ...
     @property
     def ip(self) -> str: ...
     @property
     def request_port(self) -> int: ...
-    @property
-    def event_port(self) -> int: ...
     @property
     def session(self) -> str: ...
     @property
@@ -163,7 +161,7 @@ class Server:
     def serve_service(self) -> PauseHandle:
         """The inbox of process-wide requests (threads, breakpoints, watches)."""
     def publish(self, msg_type: str, content: dict[str, Any], thread: Optional[int] = None) -> None:
-        """Publish an event, after the output printed before it."""
+        """Send an event to every subscribed client, after the output printed before it."""
     def close(self) -> None:
         """Stop serving and forwarding output; events already published still go out."""
 
@@ -181,11 +179,12 @@ class OutputTee:
 
 @final
 class Client:
-    """A DEALER (requests) and SUB (events) connection to a debuggee."""
+    """A DEALER connection to a debuggee: requests, their replies, and events.
+
+    Returns once subscribed to events (the debuggee confirmed it): no later event is missed."""
 
     def __new__(
-        cls, request_endpoint: str, event_endpoint: str, key: bytes, session: str, timeout: float = 10.0,
-        *, signature_scheme: str,
+        cls, request_endpoint: str, key: bytes, session: str, timeout: float = 10.0, *, signature_scheme: str
     ) -> Self:
         """ValueError if ``signature_scheme`` (the connection file's) is not ``SIGNATURE_SCHEME``."""
     def request(

@@ -86,10 +86,9 @@ pub struct ConnectionInfo {
     /// Address the sockets listen on (`"127.0.0.1"` by default), or the path
     /// prefix for `ipc`.
     pub ip: String,
-    /// Port of the ROUTER socket that takes requests.
+    /// Port of the ROUTER socket that takes requests (and sends replies, and
+    /// events to the clients that subscribed).
     pub request_port: u16,
-    /// Port of the PUB socket that publishes events.
-    pub event_port: u16,
     /// The session key as hex text; the signing keys are derived from the decoded bytes.
     pub key: String,
     /// [`SIGNATURE_SCHEME`]; clients refuse any other.
@@ -115,12 +114,11 @@ impl ConnectionInfo {
     /// Connection information for this process: TCP on 127.0.0.1, a new
     /// session id, created now, running, with this process's id and
     /// command line. Set `argv` and `python_version` from Python.
-    pub fn new(key: &[u8], request_port: u16, event_port: u16) -> Self {
+    pub fn new(key: &[u8], request_port: u16) -> Self {
         Self {
             transport: Transport::Tcp,
             ip: "127.0.0.1".to_owned(),
             request_port,
-            event_port,
             key: hex::encode(key),
             signature_scheme: SIGNATURE_SCHEME.to_owned(),
             pid: std::process::id(),
@@ -149,11 +147,6 @@ impl ConnectionInfo {
     /// The ZeroMQ endpoint of the request (ROUTER) socket.
     pub fn request_endpoint(&self) -> String {
         self.endpoint(self.request_port)
-    }
-
-    /// The ZeroMQ endpoint of the event (PUB) socket.
-    pub fn event_endpoint(&self) -> String {
-        self.endpoint(self.event_port)
     }
 
     fn endpoint(&self, port: u16) -> String {
@@ -190,7 +183,6 @@ impl fmt::Debug for ConnectionInfo {
             .field("transport", &self.transport)
             .field("ip", &self.ip)
             .field("request_port", &self.request_port)
-            .field("event_port", &self.event_port)
             .field("key", &"<secret>")
             .field("signature_scheme", &self.signature_scheme)
             .field("pid", &self.pid)
@@ -480,7 +472,7 @@ mod tests {
     }
 
     fn info() -> ConnectionInfo {
-        let mut info = ConnectionInfo::new(&[0xab; 32], 5555, 5556);
+        let mut info = ConnectionInfo::new(&[0xab; 32], 5555);
         info.argv = vec!["app.py".into(), "--fast".into()];
         info.python_version = "3.12.1".into();
         info
@@ -502,7 +494,7 @@ mod tests {
 
     #[test]
     fn new_info_describes_this_process() {
-        let info = ConnectionInfo::new(&[1, 2, 255], 1, 2);
+        let info = ConnectionInfo::new(&[1, 2, 255], 1);
         assert_eq!(info.key, "0102ff");
         assert_eq!(info.pid, std::process::id());
         assert_eq!(info.transport, Transport::Tcp);
@@ -533,7 +525,6 @@ mod tests {
             [
                 "argv",
                 "created",
-                "event_port",
                 "ip",
                 "key",
                 "location",
@@ -591,12 +582,11 @@ mod tests {
     fn endpoints() {
         let mut info = info();
         assert_eq!(info.request_endpoint(), "tcp://127.0.0.1:5555");
-        assert_eq!(info.event_endpoint(), "tcp://127.0.0.1:5556");
         info.ip = "::1".into();
         assert_eq!(info.request_endpoint(), "tcp://[::1]:5555");
         info.transport = Transport::Ipc;
         info.ip = "/run/user/1000/jupdb/s1".into();
-        assert_eq!(info.event_endpoint(), "ipc:///run/user/1000/jupdb/s1-5556");
+        assert_eq!(info.request_endpoint(), "ipc:///run/user/1000/jupdb/s1-5555");
     }
 
     #[test]

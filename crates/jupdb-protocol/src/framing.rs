@@ -323,7 +323,7 @@ mod tests {
             ("version".into(), "4.1".into()),
             ("date".into(), h.date.as_str().into()),
             ("parent".into(), Value::Nil),
-            ("added_in_3_1".into(), Value::Array(vec![1.into()])),
+            ("added_in_4_1".into(), Value::Array(vec![1.into()])),
         ]);
         let content = msgpack(&Value::Map(vec![]));
         let decoded = decode(signed(&msgpack(&header), &content, &[]), &signer()).unwrap();

@@ -21,7 +21,7 @@ fn jupdb_runtime_dir_is_used_for_writing_and_listing() {
     fs::create_dir_all(&temp).unwrap();
     std::env::set_var("TMPDIR", &temp);
 
-    let info = ConnectionInfo::new(&new_key().unwrap(), 1234, 1235);
+    let info = ConnectionInfo::new(&new_key().unwrap(), 1234);
     let path = write_connection_file(&info).unwrap();
     assert_eq!(path.parent(), Some(dir.as_path()));
     assert_eq!(read_connection_file(&path).unwrap(), info);

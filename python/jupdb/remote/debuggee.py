@@ -31,7 +31,7 @@ class DebugServer:
     _instance: Optional["DebugServer"] = None
     _lock = threading.Lock()
 
-    def __init__(self, ip: str = "127.0.0.1", request_port: int = 0, event_port: int = 0) -> None:
+    def __init__(self, ip: str = "127.0.0.1", request_port: int = 0) -> None:
         if ip not in _LOOPBACK:
             warnings.warn(
                 f"jupdb is listening on {ip}: anyone who can reach that address and read the "
@@ -48,14 +48,13 @@ class DebugServer:
                           f"the connection file goes to {self.directory} instead")
         self.session = secrets.token_hex(8)
         self.native = _native.Server(secrets.token_bytes(32), self.session, ip=ip,
-                                     request_port=request_port, event_port=event_port,
+                                     request_port=request_port,
                                      details={"python_version": "%d.%d.%d" % sys.version_info[:3],
                                               "argv": list(sys.argv)})
         self.info: Dict[str, Any] = {
             "transport": "tcp",
             "ip": ip,
             "request_port": self.native.request_port,
-            "event_port": self.native.event_port,
             "key": self.native.key.hex(),
             "signature_scheme": _native.SIGNATURE_SCHEME,
             "pid": os.getpid(),

@@ -218,15 +218,20 @@ class PausedThread:
         if pauser is not None:  # a client asked for this pause, or it is moot now
             pauser.cancel()
         forward_output(server.native)
-        handle = self.handle = server.native.pause(tid, self.thread.name, self.location(), self.where())
-        server.paused[tid] = self
-        server.update_state()
-        server.announce(self.location(), self.details.get("exception"))
+        # Watches first, before the thread is paused for clients: a watch that a
+        # client adds once it sees this pause is evaluated at the next one, never
+        # in between (one that never ends would keep this thread from serving).
         server.stops += 1
         event = {"thread": tid, "thread_name": self.thread.name, "stop": server.stops,
                  "watches": server.service.evaluate_watches(self.stack[0]), **self.stop_details()}
-        server.publish("paused", event, tid)
         try:
+            # In the try: Ctrl-C from here on leaves the pause (and unregisters it) as in the loop.
+            handle = self.handle = server.native.pause(tid, self.thread.name, self.location(), self.where())
+            server.paused[tid] = self
+            server.update_state()
+            server.publish("paused", event, tid)
+            # After the event: a client that connects when it reads this line gets the next one.
+            server.announce(self.location(), self.details.get("exception"))
             while self.resume is None:
                 request = handle.next_request()
                 if request is None:
@@ -266,7 +271,9 @@ class PausedThread:
 
     def _leave(self) -> None:
         """Stop being a paused thread, for every client (again: nothing)."""
-        self.handle.close()
+        handle = getattr(self, "handle", None)  # None: interrupted before it paused for clients
+        if handle is not None:
+            handle.close()
         if self.server.paused.pop(self.thread.ident, None) is not None:  # type: ignore[arg-type]
             self.server.update_state()
 

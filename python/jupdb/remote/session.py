@@ -255,8 +255,9 @@ class Session:
         self.path = path
         self.timeout = timeout
         host = f"[{info['ip']}]" if ":" in info["ip"] else info["ip"]
-        self._client = _native.Client(f"tcp://{host}:{info['request_port']}", f"tcp://{host}:{info['event_port']}",
-                                      bytes.fromhex(info["key"]), secrets.token_hex(8), timeout,
+        # Returns once subscribed: what the program prints or a pause from now on reaches wait().
+        self._client = _native.Client(f"tcp://{host}:{info['request_port']}", bytes.fromhex(info["key"]),
+                                      secrets.token_hex(8), timeout,
                                       signature_scheme=info["signature_scheme"])
         self._thread: Optional[int] = None
         self._last_stop = 0
@@ -501,11 +502,20 @@ class Session:
             msg_type, content, _, _ = event
             if msg_type == "output":
                 self._print_output(content)
+            elif msg_type == "dropped":
+                self._report_missed(content)
             elif msg_type == "exited":
                 raise SessionLost(f"the debugged program (pid {self.pid}) has exited")
             elif msg_type == "paused" and content.get("stop", 0) > stop and (thread is None or content["thread"] == thread):
                 self._last_stop = content["stop"]
                 return _stop(content["location"], content["thread"], content)
+
+    def _report_missed(self, dropped: Dict[str, Any]) -> None:
+        """Events the program dropped for this client, which did not read them in time."""
+        sys.stderr.write(f"[jupdb: {dropped.get('events', 0)} events for this client were dropped in the program "
+                         "while it did not read them]\n")
+        if self.pid != os.getpid():  # in the same process, the output is on the screen already
+            _report_dropped(dropped.get("output", 0), "in the program, while this client did not read them")
 
     def _print_output(self, content: Dict[str, Any]) -> None:
         """Print here what the program printed there (in the same process it is

@@ -1,14 +1,19 @@
-//! The client's transport: a DEALER for requests, a SUB for events.
+//! The client's transport: one DEALER, for requests, their replies and events.
 //!
 //! Any number of Python threads may have requests in flight; replies are
 //! matched to them by `parent` msg_id. Waiting happens with the GIL released,
 //! and the waiting thread reads the socket itself (see `runtime`). Events
-//! wait in an [`Inbox`] until taken.
+//! (messages without a parent) come only after the client subscribed with a
+//! signed request, which [`Client::new`] does before it returns; they wait in
+//! an [`Inbox`] until taken, and are acknowledged as they arrive so that the
+//! debuggee sends more (its window per client is bounded: see the server's
+//! `subscribers`).
 
 use super::frame::{frame_from, Frame};
 use super::runtime;
-use super::values::{from_value, to_value};
-use jupdb_protocol::{decode, encode, Bytes, Message, ProtocolError, Signers, MAX_BUFFERS, SIGNATURE_SCHEME};
+use super::subscribers::ACK_EVERY;
+use super::values::{field, from_value, to_value};
+use jupdb_protocol::{decode, encode, Bytes, Message, ProtocolError, Signers, Value, MAX_BUFFERS, SIGNATURE_SCHEME};
 use pyo3::exceptions::{PyConnectionError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -18,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, Notify};
-use zeromq::{DealerRecvHalf, DealerSendHalf, DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, SubSocket, ZmqMessage};
+use zeromq::{DealerRecvHalf, DealerSendHalf, DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
 
 struct Shared {
     /// Verify replies and events (debuggee to client); sign requests.
@@ -31,26 +36,67 @@ struct Shared {
     dropped: AtomicU64,
     /// The DEALER's sending half: the requesting thread sends itself.
     dealer: tokio::sync::Mutex<DealerSendHalf>,
+    /// Events received so far, and their bytes since the last acknowledgement.
+    received: Mutex<(u64, usize)>,
 }
 
 impl Shared {
-    fn deliver_reply(&self, frames: Vec<Bytes>) {
+    /// The frames of a request of this session: numbered (the debuggee refuses
+    /// a `seq` it has seen) and signed.
+    fn frames(&self, message: &mut Message) -> Option<ZmqMessage> {
+        message.header.seq = Some(self.next_seq.fetch_add(1, Ordering::Relaxed));
+        ZmqMessage::try_from(encode(message, &self.signers.outgoing)).ok()
+    }
+
+    /// Sends `message`, then waits for its reply; None if the connection is closed.
+    async fn exchange(&self, mut message: Message, reply: oneshot::Receiver<Message>) -> Option<Message> {
+        let frames = self.frames(&mut message)?;
+        self.dealer.lock().await.send(frames).await.ok()?;
+        reply.await.ok()
+    }
+
+    /// A reply goes to the request waiting for it; an event to `inbox`.
+    async fn deliver(&self, frames: Vec<Bytes>, inbox: &Inbox) {
+        let size = frames.iter().map(Bytes::len).sum::<usize>();
         let Ok(message) = decode(frames, &self.signers.incoming) else {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        let Some(parent) = message.header.parent.clone() else { return };
+        let Some(parent) = message.header.parent.clone() else {
+            inbox.push(message);
+            self.acknowledge(size).await;
+            return;
+        };
         if let Some(waiter) = self.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&parent) {
             let _ = waiter.send(message);
         }
     }
+
+    /// Counts an event received, and tells the debuggee every `ack_every` bytes.
+    async fn acknowledge(&self, size: usize) {
+        let received = {
+            let mut received = self.received.lock().unwrap_or_else(|e| e.into_inner());
+            received.0 += 1;
+            received.1 += size;
+            if received.1 < ACK_EVERY {
+                return;
+            }
+            received.1 = 0;
+            received.0
+        };
+        let content = Value::Map(vec![("received".into(), received.into())]);
+        let mut ack = Message::new("events_ack", self.session.clone(), content);
+        if let Some(frames) = self.frames(&mut ack) {
+            let _ = self.dealer.lock().await.send(frames).await;
+        }
+    }
 }
 
-async fn drive_replies(shared: Arc<Shared>, mut recv_half: DealerRecvHalf, mut stop: oneshot::Receiver<()>) {
+async fn read(shared: Arc<Shared>, mut recv_half: DealerRecvHalf, inbox: Arc<Inbox>, mut stop: oneshot::Receiver<()>) {
     loop {
         tokio::select! {
             received = recv_half.recv() => match received {
-                Ok(message) => shared.deliver_reply(message.into_vec()),
+                Ok(message) => shared.deliver(message.into_vec(), &inbox).await,
                 Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
             },
             _ = &mut stop => break,
@@ -87,8 +133,12 @@ fn output_len(event: &Message) -> Option<usize> {
     if event.header.msg_type != "output" {
         return None;
     }
-    let text = event.content.as_map()?.iter().find(|(k, _)| k.as_str() == Some("text"))?;
-    Some(text.1.as_str().map_or(0, str::len))
+    Some(field(&event.content, "text")?.as_str().map_or(0, str::len))
+}
+
+/// Bytes an `output` event says the debuggee dropped before it (its `dropped`).
+fn dropped_before(event: &Message) -> u64 {
+    field(&event.content, "dropped").and_then(Value::as_u64).unwrap_or(0)
 }
 
 impl Inbox {
@@ -102,9 +152,12 @@ impl Inbox {
             queue.output_bytes += len;
             while queue.output_bytes > OUTPUT_LIMIT {
                 let Some(oldest) = queue.events.iter().position(|e| output_len(e).is_some()) else { break };
-                let dropped = queue.events.remove(oldest).and_then(|e| output_len(&e)).unwrap_or(0);
-                queue.output_bytes -= dropped;
-                self.output_dropped.fetch_add(dropped as u64, Ordering::Relaxed);
+                let Some(oldest) = queue.events.remove(oldest) else { break };
+                let len = output_len(&oldest).unwrap_or(0);
+                queue.output_bytes -= len;
+                // What the debuggee dropped, and said so in this event, is lost here too:
+                // counted with it, so every byte printed is accounted for.
+                self.output_dropped.fetch_add(len as u64 + dropped_before(&oldest), Ordering::Relaxed);
             }
         }
         queue.events.push_back(event);
@@ -127,23 +180,6 @@ impl Inbox {
             }
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()).as_secs_f64());
             runtime::within(left, self.arrived.notified()).await?;
-        }
-    }
-}
-
-async fn drive_events(shared: Arc<Shared>, mut sub: SubSocket, inbox: Arc<Inbox>, mut stop: oneshot::Receiver<()>) {
-    loop {
-        tokio::select! {
-            received = sub.recv() => match received {
-                Ok(message) => match decode(message.into_vec(), &shared.signers.incoming) {
-                    Ok(event) => inbox.push(event),
-                    Err(_) => {
-                        shared.dropped.fetch_add(1, Ordering::Relaxed);
-                    }
-                },
-                Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
-            },
-            _ = &mut stop => break,
         }
     }
 }
@@ -201,14 +237,15 @@ fn physical_memory() -> usize {
 
 #[pymethods]
 impl Client {
-    /// Connects to `request_endpoint` and `event_endpoint` (e.g. "tcp://127.0.0.1:5555");
-    /// `signature_scheme` is the connection file's: ValueError if this jupdb does not speak it.
+    /// Connects to `request_endpoint` (e.g. "tcp://127.0.0.1:5555") and
+    /// subscribes to events: returns once the debuggee has confirmed it, so
+    /// that no event after this call is missed. `signature_scheme` is the
+    /// connection file's: ValueError if this jupdb does not speak it.
     #[new]
-    #[pyo3(signature = (request_endpoint, event_endpoint, key, session, timeout=10.0, *, signature_scheme))]
+    #[pyo3(signature = (request_endpoint, key, session, timeout=10.0, *, signature_scheme))]
     fn new(
         py: Python<'_>,
         request_endpoint: String,
-        event_endpoint: String,
         key: Vec<u8>,
         session: String,
         timeout: f64,
@@ -219,20 +256,14 @@ impl Client {
         }
         let signers = Signers::client(&key).map_err(|e| PyValueError::new_err(e.to_string()))?;
         let connected = py.allow_threads(|| {
-            runtime::drive(async {
-                runtime::within(Some(timeout), async {
-                    let mut dealer = DealerSocket::with_options(client_options());
-                    dealer.connect(&request_endpoint).await?;
-                    let mut sub = SubSocket::with_options(client_options());
-                    sub.connect(&event_endpoint).await?;
-                    sub.subscribe("").await?;
-                    Ok::<_, zeromq::ZmqError>((dealer, sub))
-                })
-                .await
-            })
+            runtime::drive(runtime::within(Some(timeout), async {
+                let mut dealer = DealerSocket::with_options(client_options());
+                dealer.connect(&request_endpoint).await?;
+                Ok::<_, zeromq::ZmqError>(dealer)
+            }))
         });
-        let (dealer, sub) = match connected {
-            Some(Ok(sockets)) => sockets,
+        let dealer = match connected {
+            Some(Ok(dealer)) => dealer,
             Some(Err(e)) => return Err(PyConnectionError::new_err(format!("cannot connect to {request_endpoint}: {e}"))),
             None => return Err(PyTimeoutError::new_err(format!("no answer from {request_endpoint} within {timeout} s"))),
         };
@@ -244,18 +275,14 @@ impl Client {
             pending: Mutex::new(FxHashMap::default()),
             dropped: AtomicU64::new(0),
             dealer: tokio::sync::Mutex::new(send_half),
+            received: Mutex::new((0, 0)),
         });
         let inbox = Arc::new(Inbox::default());
-        let (stop_requests, stop_requests_rx) = oneshot::channel();
-        let (stop_events, stop_events_rx) = oneshot::channel();
-        runtime::spawn(drive_replies(shared.clone(), recv_half, stop_requests_rx));
-        runtime::spawn(drive_events(shared.clone(), sub, inbox.clone(), stop_events_rx));
-        Ok(Client {
-            shared,
-            process: runtime::Process::current(),
-            inbox,
-            stops: Mutex::new(vec![stop_requests, stop_events]),
-        })
+        let (stop_reading, stop_reading_rx) = oneshot::channel();
+        runtime::spawn(read(shared.clone(), recv_half, inbox.clone(), stop_reading_rx));
+        let client = Client { shared, process: runtime::Process::current(), inbox, stops: Mutex::new(vec![stop_reading]) };
+        client.subscribe(py, &request_endpoint, timeout)?;
+        Ok(client)
     }
 
     /// Sends a request and waits (GIL released) for its reply:
@@ -277,21 +304,14 @@ impl Client {
         self.check_process()?;
         let mut message = Message::new(msg_type, self.shared.session.clone(), to_value(content.as_any())?);
         message.header.thread = thread;
-        message.header.seq = Some(self.shared.next_seq.fetch_add(1, Ordering::Relaxed));
         if buffers.len() > MAX_BUFFERS {
             return Err(PyValueError::new_err(format!("{} buffers, more than the protocol's {MAX_BUFFERS}", buffers.len())));
         }
         message.buffers = buffers.iter().map(frame_from).collect::<PyResult<_>>()?;
         let id = message.header.msg_id.clone();
-        let (waiter, reply) = oneshot::channel();
-        self.shared.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), waiter);
-        let shared = &self.shared;
+        let reply = self.expect_reply(&id);
         // The reply, or None if the connection is closed.
-        let exchange = async {
-            let message = ZmqMessage::try_from(encode(&message, &shared.signers.outgoing)).ok()?;
-            shared.dealer.lock().await.send(message).await.ok()?;
-            reply.await.ok()
-        };
+        let exchange = self.shared.exchange(message, reply);
         let mut checked = Instant::now();
         let check_alive = |_: Python<'_>| -> PyResult<()> {
             let Some(alive) = &alive else { return Ok(()) };
@@ -343,7 +363,7 @@ impl Client {
         self.shared.dropped.load(Ordering::Relaxed)
     }
 
-    /// Closes both sockets.
+    /// Closes the socket.
     fn close(&self) {
         if !self.process.is_current() {
             return; // a forked child: they are the parent's
@@ -355,6 +375,34 @@ impl Client {
 }
 
 impl Client {
+    /// Where the reply to request `id` will arrive.
+    fn expect_reply(&self, id: &str) -> oneshot::Receiver<Message> {
+        let (waiter, reply) = oneshot::channel();
+        self.shared.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_owned(), waiter);
+        reply
+    }
+
+    /// Subscribes to events, waiting (as a request does) for the debuggee to
+    /// confirm; events sent from then on come after its reply.
+    fn subscribe(&self, py: Python<'_>, endpoint: &str, timeout: f64) -> PyResult<()> {
+        let message = Message::new("subscribe_request", self.shared.session.clone(), Value::Map(Vec::new()));
+        let reply = self.expect_reply(&message.header.msg_id);
+        let exchange = self.shared.exchange(message, reply);
+        let reply = match runtime::wait_interruptibly(py, Some(timeout), true, exchange, |_| Ok(()))? {
+            Some(Some(reply)) => reply,
+            Some(None) => return Err(PyConnectionError::new_err("this connection is closed")),
+            None => {
+                let why = "the debuggee answers only requests signed with its key";
+                return Err(PyTimeoutError::new_err(format!("no answer from {endpoint} within {timeout} s ({why})")));
+            }
+        };
+        let text = |name: &str| field(&reply.content, name).and_then(Value::as_str).unwrap_or_default();
+        if text("status") != "ok" {
+            return Err(PyConnectionError::new_err(format!("{endpoint} refused to send events: {}: {}", text("ename"), text("evalue"))));
+        }
+        Ok(())
+    }
+
     /// A forked child shares its parent's sockets: using them would mix the
     /// two processes' messages.
     fn check_process(&self) -> PyResult<()> {
@@ -381,6 +429,18 @@ mod tests {
 
     fn event(msg_type: &str, text: &str) -> Message {
         Message::new(msg_type, "s", Value::Map(vec![("name".into(), "stdout".into()), ("text".into(), text.into())]))
+    }
+
+    #[test]
+    fn output_the_debuggee_dropped_is_still_counted_when_its_event_is_dropped_here() {
+        let inbox = Inbox::default();
+        let mut first = event("output", &"x".repeat(OUTPUT_LIMIT));
+        if let Value::Map(fields) = &mut first.content {
+            fields.push(("dropped".into(), 1000.into()));
+        }
+        inbox.push(first);
+        inbox.push(event("output", "y"));
+        assert_eq!(inbox.output_dropped.load(Ordering::Relaxed), OUTPUT_LIMIT as u64 + 1000);
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod interrupt;
 mod output;
 mod runtime;
 mod server;
+mod subscribers;
 mod values;
 
 use pyo3::prelude::*;

@@ -5,15 +5,17 @@
 //! then either answered here (`status_request`, which must work while Python
 //! is busy) or handed to the paused thread it names, whose command loop runs
 //! it in its own frame and replies through [`Request::reply`]. Events go out
-//! on a PUB socket. A message that fails the check is dropped and counted:
-//! it gets no reply and nothing runs.
+//! on the same socket, only to clients that subscribed with a signed request
+//! (see `subscribers`). A message that fails the check is dropped and
+//! counted: it gets no reply and nothing runs.
 
 use super::frame::{release_sent_buffers, sending_frame, Frame};
 use super::interrupt;
 use super::output::{OutputQueue, BATCH};
 use super::runtime;
-use super::values::{from_value, to_value};
-use jupdb_protocol::{decode_with_identities, encode_event, encode_with_identities, error_content, Bytes, Message, ReplayGuard, Signers, Value, MAX_BUFFERS};
+use super::subscribers::{Dropped, Subscribers, TooMany, ACK_EVERY, MAX_SUBSCRIBERS, WINDOW};
+use super::values::{field, from_value, to_value};
+use jupdb_protocol::{decode_with_identities, encode, encode_with_identities, error_content, Bytes, Message, ReplayGuard, Signers, Value, MAX_BUFFERS};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -21,8 +23,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, oneshot};
+use futures::StreamExt;
 use zeromq::{
-    PeerGuard, PeerLimits, PubSocket, RouterRecvHalf, RouterSendHalf, RouterSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage,
+    PeerGuard, PeerLimits, RouterRecvHalf, RouterSendHalf, RouterSocket, Socket, SocketEvent, SocketOptions, SocketRecv, SocketSend, ZmqMessage,
 };
 
 /// A request on its way to a paused thread, with the identities to reply to.
@@ -117,7 +120,9 @@ struct Shared {
     service: Mutex<Option<mpsc::UnboundedSender<Incoming>>>,
     /// The ROUTER's sending half: paused threads send their replies themselves.
     router: tokio::sync::Mutex<Option<RouterSendHalf>>,
-    events: mpsc::UnboundedSender<Vec<Bytes>>,
+    /// Signed events (without identity) and the length of their output text,
+    /// for the server task to send to each subscriber.
+    events: mpsc::UnboundedSender<(Vec<Bytes>, u64)>,
     /// What the program printed, waiting to be published.
     output: Arc<OutputQueue>,
     /// Held while publishing: queued output goes out before the event that follows it.
@@ -131,11 +136,15 @@ impl Shared {
         encode_with_identities(identities, message, &self.signers.outgoing)
     }
 
-    async fn send(&self, frames: Vec<Bytes>) {
-        let Ok(message) = ZmqMessage::try_from(frames) else { return };
-        if let Some(router) = self.router.lock().await.as_mut() {
+    /// Sends `frames` (identity first); false if the peer is gone. It never
+    /// waits for a slow peer: the transport queues up to 100,000 messages for
+    /// each, and events are held back well before that (see `subscribers`).
+    async fn send(&self, frames: Vec<Bytes>) -> bool {
+        let Ok(message) = ZmqMessage::try_from(frames) else { return false };
+        match self.router.lock().await.as_mut() {
             // A client that left before its reply: nothing to do.
-            let _ = router.send(message).await;
+            Some(router) => router.send(message).await.is_ok(),
+            None => false,
         }
     }
 
@@ -152,7 +161,9 @@ impl Shared {
         for (msg_type, content, thread) in output.chain(event) {
             let mut message = Message::new(msg_type, self.session.clone(), content);
             message.header.thread = thread;
-            let _ = self.events.send(encode_event(&message, &self.signers.outgoing));
+            let text = field(&message.content, "text").and_then(Value::as_str);
+            let output = if msg_type == "output" { text.map_or(0, |t| t.len() as u64) } else { 0 };
+            let _ = self.events.send((encode(&message, &self.signers.outgoing), output));
         }
     }
 
@@ -223,7 +234,7 @@ impl Shared {
 
     /// Routes one received multipart message; returns a reply to send at once,
     /// if it is answered at once. Runs on the thread that drives the sockets.
-    fn on_message(self: &Arc<Self>, frames: Vec<Bytes>) -> Option<Vec<Bytes>> {
+    fn on_message(self: &Arc<Self>, frames: Vec<Bytes>, subscribers: &mut Subscribers) -> Option<Vec<Bytes>> {
         let Ok((identities, message)) = decode_with_identities(frames, &self.signers.incoming) else {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return None;
@@ -242,6 +253,29 @@ impl Shared {
             return Some(self.error_frames(&incoming, "VersionMismatch", &err.to_string()));
         }
         let msg_type = incoming.message.header.msg_type.as_str();
+        let identity = incoming.identities.first().cloned().unwrap_or_default();
+        if msg_type == "subscribe_request" {
+            let content = match subscribers.subscribe(identity) {
+                Ok(()) => Value::Map(vec![
+                    ("status".into(), "ok".into()),
+                    ("window".into(), (WINDOW as u64).into()),
+                    ("ack_every".into(), (ACK_EVERY as u64).into()),
+                ]),
+                Err(TooMany) => {
+                    let why = format!("{MAX_SUBSCRIBERS} clients are subscribed already");
+                    error_content("TooManySubscribers", &why, "")
+                }
+            };
+            let reply = incoming.message.reply(self.session.clone(), content);
+            return Some(self.frames(&incoming.identities, &reply));
+        }
+        if msg_type == "events_ack" {
+            // A notice, not a request: no reply.
+            if let Some(received) = field(&incoming.message.content, "received").and_then(Value::as_u64) {
+                subscribers.ack(&identity, received);
+            }
+            return None;
+        }
         if msg_type == "status_request" {
             let reply = incoming.message.reply(self.session.clone(), self.status());
             return Some(self.frames(&incoming.identities, &reply));
@@ -250,7 +284,7 @@ impl Shared {
             // Answered here, at once: raising needs the GIL, which the code to
             // interrupt may hold for long (a call into C). The service thread
             // raises it when it gets the GIL; its reply is dropped.
-            let content = match content_field(&incoming.message.content, "thread") {
+            let content = match field(&incoming.message.content, "thread") {
                 None | Some(Value::Nil) => Some(None),
                 Some(thread) => thread.as_u64().map(|t| Some(t).filter(|&t| t != 0)),
             }
@@ -325,43 +359,68 @@ impl Shared {
     }
 }
 
-/// The value of `key` in a content map.
-fn content_field<'a>(content: &'a Value, key: &str) -> Option<&'a Value> {
-    content.as_map()?.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v)
+/// The `dropped` event that tells one subscriber what it missed there.
+fn dropped_notice(shared: &Shared, dropped: Dropped) -> Vec<Bytes> {
+    let content = Value::Map(vec![
+        ("events".into(), dropped.events.into()),
+        ("bytes".into(), dropped.bytes.into()),
+        ("output".into(), dropped.output.into()),
+    ]);
+    encode(&Message::new("dropped", shared.session.clone(), content), &shared.signers.outgoing)
+}
+
+/// Sends each subscriber what its window lets through. A subscriber that
+/// cannot be sent to has gone: it is forgotten.
+async fn send_events(shared: &Shared, subscribers: &mut Subscribers) {
+    for (identity, frames) in subscribers.ready(|dropped| dropped_notice(shared, dropped)) {
+        let mut routed = Vec::with_capacity(frames.len() + 1);
+        routed.push(identity.clone());
+        routed.extend(frames);
+        if !shared.send(routed).await {
+            subscribers.forget(&identity);
+        }
+    }
 }
 
 async fn serve(
     shared: Arc<Shared>,
     mut recv_half: RouterRecvHalf,
-    mut publisher: PubSocket,
-    mut events: mpsc::UnboundedReceiver<Vec<Bytes>>,
+    mut monitor: futures::channel::mpsc::Receiver<SocketEvent>,
+    mut events: mpsc::UnboundedReceiver<(Vec<Bytes>, u64)>,
     mut stop: oneshot::Receiver<()>,
 ) {
+    // Only this task touches them: no lock.
+    let mut subscribers = Subscribers::default();
     loop {
         tokio::select! {
+            // Events first: one published before a subscription arrived goes to
+            // the subscribers there were, not to the new one.
+            biased;
+            Some((frames, output)) = events.recv() => subscribers.publish(&frames, output),
             received = recv_half.recv() => match received {
                 Ok(message) => {
-                    if let Some(reply) = shared.on_message(message.into_vec()) {
+                    if let Some(reply) = shared.on_message(message.into_vec(), &mut subscribers) {
                         shared.send(reply).await;
                     }
                 }
                 // A peer that broke the ZMTP handshake or vanished; keep serving.
                 Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
             },
-            Some(frames) = events.recv() => {
-                if let Ok(message) = ZmqMessage::try_from(frames) {
-                    let _ = publisher.send(message).await;
+            Some(event) = monitor.next() => {
+                if let SocketEvent::Disconnected(peer) = event {
+                    subscribers.forget(&Bytes::from(peer));
                 }
             }
             _ = &mut stop => break,
         }
+        // After a subscription (its reply is out first), an acknowledgement or an event.
+        send_events(&shared, &mut subscribers).await;
     }
-    // Events already queued (the final "exited") still go out.
-    while let Ok(frames) = events.try_recv() {
-        if let Ok(message) = ZmqMessage::try_from(frames) {
-            let _ = publisher.send(message).await;
-        }
+    // Events already queued (the final "exited") still go out, as far as windows let them.
+    while let Ok((frames, output)) = events.try_recv() {
+        subscribers.publish(&frames, output);
     }
+    send_events(&shared, &mut subscribers).await;
 }
 
 /// Publishes what the program prints, a batch at a time.
@@ -417,30 +476,28 @@ fn port_of(endpoint: &zeromq::Endpoint) -> PyResult<u16> {
     }
 }
 
-/// The server of a debuggee: binds the request (ROUTER) and event (PUB)
-/// sockets and serves them on jupdb's runtime.
+/// The server of a debuggee: binds the ROUTER socket that takes requests and
+/// sends replies and events, and serves it on jupdb's runtime.
 #[pyclass(frozen, module = "jupdb._native")]
 pub struct Server {
     shared: Arc<Shared>,
     ip: String,
     request_port: u16,
-    event_port: u16,
     key: Vec<u8>,
     stops: Mutex<Vec<oneshot::Sender<()>>>,
 }
 
 #[pymethods]
 impl Server {
-    /// Binds both sockets on `ip` (ports 0: free ones) and starts serving.
+    /// Binds the socket on `ip` (port 0: a free one) and starts serving.
     #[new]
-    #[pyo3(signature = (key, session, *, ip="127.0.0.1", request_port=0, event_port=0, details=None))]
+    #[pyo3(signature = (key, session, *, ip="127.0.0.1", request_port=0, details=None))]
     fn new(
         py: Python<'_>,
         key: Vec<u8>,
         session: String,
         ip: &str,
         request_port: u16,
-        event_port: u16,
         details: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
         let details = match details {
@@ -457,15 +514,11 @@ impl Server {
             runtime::drive(async {
                 let mut router = RouterSocket::with_options(guarded_options(Some(&peers)));
                 let request = router.bind(&format!("tcp://{host}:{request_port}")).await?;
-                // Subscribers never prove the key (they only subscribe), so a
-                // guard would let a flood evict real ones.
-                let mut publisher = PubSocket::with_options(guarded_options(None));
-                let event = publisher.bind(&format!("tcp://{host}:{event_port}")).await?;
-                Ok::<_, zeromq::ZmqError>((router, request, publisher, event))
+                Ok::<_, zeromq::ZmqError>((router, request))
             })
         });
-        let (router, request, publisher, event) =
-            bound.map_err(|e| PyOSError::new_err(format!("jupdb server cannot listen on {ip}: {e}")))?;
+        let (mut router, request) = bound.map_err(|e| PyOSError::new_err(format!("jupdb server cannot listen on {ip}: {e}")))?;
+        let monitor = router.monitor();
         let (send_half, recv_half) = router.split();
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let (stop_serving, stop_serving_rx) = oneshot::channel();
@@ -485,13 +538,12 @@ impl Server {
             publishing: Mutex::new(()),
             peers,
         });
-        runtime::spawn(serve(shared.clone(), recv_half, publisher, events_rx, stop_serving_rx));
+        runtime::spawn(serve(shared.clone(), recv_half, monitor, events_rx, stop_serving_rx));
         runtime::spawn(forward_output(shared.clone(), stop_output_rx));
         Ok(Server {
             shared,
             ip: ip.to_owned(),
             request_port: port_of(&request)?,
-            event_port: port_of(&event)?,
             key,
             stops: Mutex::new(vec![stop_serving, stop_output]),
         })
@@ -505,11 +557,6 @@ impl Server {
     #[getter]
     fn request_port(&self) -> u16 {
         self.request_port
-    }
-
-    #[getter]
-    fn event_port(&self) -> u16 {
-        self.event_port
     }
 
     #[getter]
@@ -560,7 +607,7 @@ impl Server {
         busy.map(|value| from_value(py, &value)).transpose()
     }
 
-    /// Publishes an event (`paused`, `resumed`, `exited`) to every subscriber,
+    /// Sends an event (`paused`, `resumed`, `exited`) to every subscriber,
     /// after the output printed before it.
     #[pyo3(signature = (msg_type, content, thread=None))]
     fn publish(&self, py: Python<'_>, msg_type: &str, content: &Bound<'_, PyAny>, thread: Option<u64>) -> PyResult<()> {

@@ -87,3 +87,8 @@ pub fn from_value<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, Py
         Value::Ext(_, data) => PyBytes::new(py, data).into_any(),
     })
 }
+
+/// The field `name` of a content map (None if absent, or not a map).
+pub fn field<'a>(content: &'a Value, name: &str) -> Option<&'a Value> {
+    content.as_map()?.iter().find(|(k, _)| k.as_str() == Some(name)).map(|(_, v)| v)
+}
