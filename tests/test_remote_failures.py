@@ -542,16 +542,15 @@ def test_replies_and_events_sent_back_to_the_debuggee_are_dropped(launch, tmp_pa
     direction), so a reflected message is dropped: no reply, nothing runs."""
     target = Target(launch, tmp_path, CHATTY_TARGET)
     dealer = dealer_for(target, zmq_context)
-    dealer.send_multipart(request_frames(target.key, "status_request", {}))
-    reply = dealer.recv_multipart()
-    parse_reply(reply, target.key)
-    subscriber = zmq_context.socket(zmq.SUB)
-    subscriber.setsockopt(zmq.LINGER, 0)
-    subscriber.setsockopt(zmq.RCVTIMEO, int(TIMEOUT * 1000))
-    subscriber.setsockopt(zmq.SUBSCRIBE, b"output")
-    subscriber.connect(f"tcp://127.0.0.1:{target.info['event_port']}")
-    event = subscriber.recv_multipart()
-    parse_reply(event, target.key)  # authentic
+    dealer.send_multipart(request_frames(target.key, "subscribe_request", {}))
+    reply = event = None
+    while reply is None or event is None:  # the subscription's reply, then an output event (in any order)
+        message = dealer.recv_multipart()
+        header = parse_reply(message, target.key)["header"]  # authentic
+        if header["msg_type"] == "subscribe_reply":
+            reply = message
+        elif header["msg_type"] == "output":
+            event = message
     reflected = [reply[reply.index(DELIMITER):], event[event.index(DELIMITER):]]
     for message in reflected:
         dealer.send_multipart(message)
@@ -560,7 +559,6 @@ def test_replies_and_events_sent_back_to_the_debuggee_are_dropped(launch, tmp_pa
     replies = replies_until(dealer, target.key, control)
     assert len(replies) == 1, f"a reflected message was answered: {replies[:-1]}"
     assert target.new_drops() == len(reflected)
-    subscriber.close()
     dealer.close()
     target.assert_nothing_ran()
     target.finish(only_line=False)

@@ -262,27 +262,6 @@ def test_a_real_client_gets_in_while_strangers_keep_connecting(target):
     target.finish()
 
 
-def test_subscriptions_do_not_grow_the_program(target):
-    """A stranger on the event port subscribes to 300 MiB of prefixes, which a
-    publisher kept (and compared every event with)."""
-    port = target.session.info.get("event_port")
-    if not port:
-        pytest.skip("no event socket: events travel on the request connection")
-    rss = PeakRss(target.pid)
-    raw = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-    try:
-        raw.sendall(GREETING + ready(b"SUB"))
-        prefix = b"\x01" + b"s" * (60 * 1024)
-        subscribe = frame_header(len(prefix), more=False) + prefix
-        send_until_refused(raw, iter(lambda: subscribe, None), 300 * MiB)
-        time.sleep(0.5)  # let the debuggee take in what is in flight
-        assert rss.growth <= RSS_BUDGET, f"the debuggee grew by {rss.growth / MiB:.0f} MiB"
-        target.assert_alive_and_serving()
-    finally:
-        raw.close()
-    target.finish()
-
-
 def test_accept_does_not_spin_when_the_program_is_out_of_descriptors(target):
     """When accept() fails with EMFILE the listener must wait, not retry at once."""
     _, hard = resource.prlimit(target.pid, resource.RLIMIT_NOFILE)
@@ -310,7 +289,7 @@ FAKE_CLIENT = """
 import sys
 from jupdb.remote.session import Session
 info = {{"pid": 1, "session_id": "fake", "ip": "127.0.0.1", "request_port": {request_port},
-        "event_port": {event_port}, "key": "00" * 32}}
+        "key": "00" * 32, "signature_scheme": "jupdb-blake3-v1"}}
 try:
     session = Session(info, timeout=3)
     session.status()
@@ -322,14 +301,14 @@ else:
 
 
 class FakeDebuggee:
-    """A ZMTP endpoint with a debuggee's two ports: it greets each client
-    properly, then sends what `poison` gives on the request port."""
+    """A ZMTP endpoint in a debuggee's place: it greets its client properly as
+    a ROUTER, then sends what `poison` gives."""
 
     def __init__(self, poison: bytes):
         self.poison = poison
         self.listeners = {}
         self.threads = []
-        for name, socket_type in (("request_port", b"ROUTER"), ("event_port", b"PUB")):
+        for name, socket_type in (("request_port", b"ROUTER"),):
             listener = socket.socket()
             listener.bind(("127.0.0.1", 0))
             listener.listen(4)
@@ -374,4 +353,6 @@ def test_a_fake_debuggee_announcing_a_huge_frame_does_not_abort_the_client(tmp_p
     finally:
         fake.close()
     assert done.returncode == 0, f"the client died ({done.returncode}):\n{done.stderr[-1500:]}"
-    assert "survived" in done.stdout, done.stdout + done.stderr
+    # Not a KeyError or a refused scheme: the client went as far as reading the poison.
+    assert done.stdout.strip() in ("survived: TimeoutError", "survived: ConnectionError", "survived: SessionLost"), \
+        done.stdout + done.stderr
