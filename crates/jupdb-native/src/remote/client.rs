@@ -104,6 +104,10 @@ async fn read(shared: Arc<Shared>, mut recv_half: DealerRecvHalf, inbox: Arc<Inb
     }
 }
 
+/// How long a new client first waits for its subscription's reply before it
+/// asks again on a new connection (see [`Client::new`]).
+const SUBSCRIBE_PATIENCE: f64 = 0.25;
+
 /// How often a request that waits for its reply asks whether the other side
 /// still lives (the `alive` of [`Client::request`]).
 const ALIVE_CHECK: Duration = Duration::from_millis(250);
@@ -235,6 +239,21 @@ fn physical_memory() -> usize {
     }
 }
 
+/// A DEALER connected to `endpoint`. While strangers flood the debuggee with
+/// connections, its guard may close this one before its handshake is done
+/// (it makes room by closing the oldest peer that has not proven the key):
+/// then it tries again, until the caller's deadline.
+async fn connect(endpoint: &str) -> Result<DealerSocket, zeromq::ZmqError> {
+    loop {
+        let mut dealer = DealerSocket::with_options(client_options());
+        match dealer.connect(endpoint).await {
+            Ok(_) => return Ok(dealer),
+            Err(zeromq::ZmqError::Codec(_)) => tokio::time::sleep(Duration::from_millis(10)).await,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 #[pymethods]
 impl Client {
     /// Connects to `request_endpoint` (e.g. "tcp://127.0.0.1:5555") and
@@ -255,34 +274,35 @@ impl Client {
             return Err(PyValueError::new_err(ProtocolError::UnsupportedScheme(signature_scheme.to_owned()).to_string()));
         }
         let signers = Signers::client(&key).map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let connected = py.allow_threads(|| {
-            runtime::drive(runtime::within(Some(timeout), async {
-                let mut dealer = DealerSocket::with_options(client_options());
-                dealer.connect(&request_endpoint).await?;
-                Ok::<_, zeromq::ZmqError>(dealer)
-            }))
-        });
-        let dealer = match connected {
-            Some(Ok(dealer)) => dealer,
-            Some(Err(e)) => return Err(PyConnectionError::new_err(format!("cannot connect to {request_endpoint}: {e}"))),
-            None => return Err(PyTimeoutError::new_err(format!("no answer from {request_endpoint} within {timeout} s"))),
-        };
-        let (send_half, recv_half) = dealer.split();
-        let shared = Arc::new(Shared {
-            signers,
-            session,
-            next_seq: AtomicU64::new(1),
-            pending: Mutex::new(FxHashMap::default()),
-            dropped: AtomicU64::new(0),
-            dealer: tokio::sync::Mutex::new(send_half),
-            received: Mutex::new((0, 0)),
-        });
-        let inbox = Arc::new(Inbox::default());
-        let (stop_reading, stop_reading_rx) = oneshot::channel();
-        runtime::spawn(read(shared.clone(), recv_half, inbox.clone(), stop_reading_rx));
-        let client = Client { shared, process: runtime::Process::current(), inbox, stops: Mutex::new(vec![stop_reading]) };
-        client.subscribe(py, &request_endpoint, timeout)?;
-        Ok(client)
+        let deadline = Instant::now() + Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(Duration::MAX / 2);
+        let left = || deadline.saturating_duration_since(Instant::now()).as_secs_f64();
+        // A subscription whose connection the debuggee's guard closed before
+        // reading it (see `connect`) is never answered: after a while, ask again
+        // on a new connection, waiting twice as long each time.
+        let mut patience = SUBSCRIBE_PATIENCE;
+        let mut first_seq = 1;
+        loop {
+            let connected = py.allow_threads(|| runtime::drive(runtime::within(Some(left()), connect(&request_endpoint))));
+            let dealer = match connected {
+                Some(Ok(dealer)) => dealer,
+                Some(Err(e)) => return Err(PyConnectionError::new_err(format!("cannot connect to {request_endpoint}: {e}"))),
+                None => return Err(PyTimeoutError::new_err(format!("no answer from {request_endpoint} within {timeout} s"))),
+            };
+            let client = Client::open(dealer, signers.clone(), session.clone(), first_seq);
+            match client.subscribe(py, patience.min(left())) {
+                Ok(true) => return Ok(client),
+                Ok(false) if left() > 0.0 => {
+                    // The same session goes on: its numbers too, or the debuggee would refuse them as replays.
+                    first_seq = client.shared.next_seq.load(Ordering::Relaxed);
+                    patience *= 2.0;
+                }
+                Ok(false) => {
+                    let why = "the debuggee answers only requests signed with its key";
+                    return Err(PyTimeoutError::new_err(format!("no answer from {request_endpoint} within {timeout} s ({why})")));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Sends a request and waits (GIL released) for its reply:
@@ -382,25 +402,41 @@ impl Client {
         reply
     }
 
-    /// Subscribes to events, waiting (as a request does) for the debuggee to
-    /// confirm; events sent from then on come after its reply.
-    fn subscribe(&self, py: Python<'_>, endpoint: &str, timeout: f64) -> PyResult<()> {
+    /// A client on `dealer`, reading it; not subscribed yet.
+    fn open(dealer: DealerSocket, signers: Signers, session: String, first_seq: u64) -> Client {
+        let (send_half, recv_half) = dealer.split();
+        let shared = Arc::new(Shared {
+            signers,
+            session,
+            next_seq: AtomicU64::new(first_seq),
+            pending: Mutex::new(FxHashMap::default()),
+            dropped: AtomicU64::new(0),
+            dealer: tokio::sync::Mutex::new(send_half),
+            received: Mutex::new((0, 0)),
+        });
+        let inbox = Arc::new(Inbox::default());
+        let (stop_reading, stop_reading_rx) = oneshot::channel();
+        runtime::spawn(read(shared.clone(), recv_half, inbox.clone(), stop_reading_rx));
+        Client { shared, process: runtime::Process::current(), inbox, stops: Mutex::new(vec![stop_reading]) }
+    }
+
+    /// Subscribes to events, waiting up to `timeout` s (as a request does) for
+    /// the debuggee to confirm; false if it did not. Events sent from then on
+    /// come after its reply.
+    fn subscribe(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
         let message = Message::new("subscribe_request", self.shared.session.clone(), Value::Map(Vec::new()));
         let reply = self.expect_reply(&message.header.msg_id);
         let exchange = self.shared.exchange(message, reply);
         let reply = match runtime::wait_interruptibly(py, Some(timeout), true, exchange, |_| Ok(()))? {
             Some(Some(reply)) => reply,
             Some(None) => return Err(PyConnectionError::new_err("this connection is closed")),
-            None => {
-                let why = "the debuggee answers only requests signed with its key";
-                return Err(PyTimeoutError::new_err(format!("no answer from {endpoint} within {timeout} s ({why})")));
-            }
+            None => return Ok(false),
         };
         let text = |name: &str| field(&reply.content, name).and_then(Value::as_str).unwrap_or_default();
         if text("status") != "ok" {
-            return Err(PyConnectionError::new_err(format!("{endpoint} refused to send events: {}: {}", text("ename"), text("evalue"))));
+            return Err(PyConnectionError::new_err(format!("the debuggee refused to send events: {}: {}", text("ename"), text("evalue"))));
         }
-        Ok(())
+        Ok(true)
     }
 
     /// A forked child shares its parent's sockets: using them would mix the
