@@ -10,6 +10,7 @@ probe cannot look fast.  nopdb and hunter cases are skipped if not installed.
 Run:  bench/run.sh                     # every CPython 3.10+, own venvs
       python bench/calls.py [--json F] # this interpreter only
 """
+
 from __future__ import annotations
 
 import sys
@@ -88,8 +89,9 @@ def _hunter(**options):
     import hunter
 
     seen = []
-    tracer = hunter.trace(function="target", kind="return", action=lambda e: seen.append(e.arg),
-                          threading_support=False, **options)
+    tracer = hunter.trace(
+        function="target", kind="return", action=lambda e: seen.append(e.arg), threading_support=False, **options
+    )
     try:
         workload()
     finally:
@@ -177,7 +179,9 @@ def main():
     args = arg_parser(__doc__).parse_args()
     cases = {name: fn for name, (fn, _, mod) in CASES.items() if available(mod)}
     skipped = [name for name in CASES if name not in cases]
-    print("bench/calls.py on %s: %d calls of tiny() + 1 call of target(), best of %d" % (interpreter(), N_CALLS, REPEAT))
+    print(
+        "bench/calls.py on %s: %d calls of tiny() + 1 call of target(), best of %d" % (interpreter(), N_CALLS, REPEAT)
+    )
     if available("jupdb"):
         print("jupdb from %s" % sys.modules["jupdb"].__file__)
 
@@ -192,11 +196,28 @@ def main():
         ratio = rec["best_s"] / bare_s
         limit = target_for(name)
         v = verdict(ratio if fired else None, limit)
-        rows.append([name, "%.3f" % (rec["best_s"] * 1e3), "%.2fx" % ratio, rec["runs"],
-                     "yes" if fired else "NO: got %r" % (rec["value"],),
-                     "<= %gx" % limit if limit else "", v])
-        records.append({"case": name, "best_s": rec["best_s"], "ratio": ratio, "runs": rec["runs"],
-                        "fired": fired, "target": limit, "verdict": v})
+        rows.append(
+            [
+                name,
+                "%.3f" % (rec["best_s"] * 1e3),
+                "%.2fx" % ratio,
+                rec["runs"],
+                "yes" if fired else "NO: got %r" % (rec["value"],),
+                "<= %gx" % limit if limit else "",
+                v,
+            ]
+        )
+        records.append(
+            {
+                "case": name,
+                "best_s": rec["best_s"],
+                "ratio": ratio,
+                "runs": rec["runs"],
+                "fired": fired,
+                "target": limit,
+                "verdict": v,
+            }
+        )
     for name in skipped:
         rows.append([name, "-", "-", 0, "skipped (%s not installed)" % CASES[name][2], "", ""])
     print(table(["case", "best ms", "ratio", "runs", "probe fired", "target", ""], rows))

@@ -2,6 +2,7 @@
 
 Not a benchmark itself; imported by ``calls.py``, ``import_time.py`` and ``summary.py``.
 """
+
 from __future__ import annotations
 
 import argparse

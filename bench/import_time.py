@@ -8,6 +8,7 @@ threads (Python or native) and opens no sockets.  Also prints the top
 Run:  bench/run.sh                           # every CPython 3.10+, own venvs
       python bench/import_time.py [--json F] # this interpreter only
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,24 @@ from common import PY, arg_parser, interpreter, table, verdict, write_json
 LIMIT_MS = 30.0
 RUNS = 20
 # Modules whose presence after `import jupdb` hints at eager work (servers, threads, frameworks).
-HEAVY = ("socket", "ssl", "asyncio", "selectors", "threading", "multiprocessing", "concurrent",
-         "zmq", "IPython", "ipykernel", "numpy", "json", "pdb", "inspect", "ast", "typing")
+HEAVY = (
+    "socket",
+    "ssl",
+    "asyncio",
+    "selectors",
+    "threading",
+    "multiprocessing",
+    "concurrent",
+    "zmq",
+    "IPython",
+    "ipykernel",
+    "numpy",
+    "json",
+    "pdb",
+    "inspect",
+    "ast",
+    "typing",
+)
 
 PROBE = r"""
 import os, sys, json, threading
@@ -96,16 +113,28 @@ def main():
         ["open sockets", len(state["sockets"]), "0", verdict(len(state["sockets"]), 0)],
     ]
     print(table(["check", "value", "target", ""], checks))
-    print("bare start %.1f ms, with import jupdb %.1f ms (best of %d); %d modules imported, heavy: %s"
-          % (bare_ms, import_ms, RUNS, len(state["new_modules"]), ", ".join(heavy) or "none"))
+    print(
+        "bare start %.1f ms, with import jupdb %.1f ms (best of %d); %d modules imported, heavy: %s"
+        % (bare_ms, import_ms, RUNS, len(state["new_modules"]), ", ".join(heavy) or "none")
+    )
     ok = all(c[3] == "PASS" for c in checks)
     print("python %s: %s" % (PY, "import targets met" if ok else "import targets MISSED"))
-    write_json(args.json, "import", {
-        "bare_ms": bare_ms, "import_ms": import_ms, "diff_ms": diff, "limit_ms": LIMIT_MS,
-        "threads": state["threads"], "os_threads": state["os_threads"], "sockets": len(state["sockets"]),
-        "new_modules": len(state["new_modules"]), "heavy_modules": heavy,
-        "verdict": "PASS" if ok else "MISS",
-    })
+    write_json(
+        args.json,
+        "import",
+        {
+            "bare_ms": bare_ms,
+            "import_ms": import_ms,
+            "diff_ms": diff,
+            "limit_ms": LIMIT_MS,
+            "threads": state["threads"],
+            "os_threads": state["os_threads"],
+            "sockets": len(state["sockets"]),
+            "new_modules": len(state["new_modules"]),
+            "heavy_modules": heavy,
+            "verdict": "PASS" if ok else "MISS",
+        },
+    )
     return 0 if ok else 1
 
 

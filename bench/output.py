@@ -70,8 +70,9 @@ PROGRAM = textwrap.dedent(
 
 def run(path: str, mode: str) -> tuple[float, int, int]:
     """Seconds the loop took; events and bytes a client received (0 without one)."""
-    proc = subprocess.Popen([sys.executable, path, mode, str(LINES)], stdin=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, path, mode, str(LINES)], stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert proc.stdin is not None and proc.stderr is not None
     events = received = 0
     if mode == "client":
@@ -115,12 +116,17 @@ def main() -> None:
     plain = best["plain"]
     print(f"CPython {sys.version.split()[0]}: {LINES} prints to /dev/null, best of {ROUNDS}")
     print(f"  {'plain':28s} {plain / LINES * 1e9:7.0f} ns/line")
-    print(f"  {'anchor: minimal Python tee':28s} {best['python-tee'] / LINES * 1e9:7.0f} ns/line  {best['python-tee'] / plain:5.2f}x plain")
-    print(f"  {'forwarding, no client':28s} {best['forwarding'] / LINES * 1e9:7.0f} ns/line  {best['forwarding'] / plain:5.2f}x plain")
-    print(f"  {'forwarding to a client':28s} {best['client'] / LINES * 1e9:7.0f} ns/line  {best['client'] / plain:5.2f}x plain")
+    ns = best["python-tee"] / LINES * 1e9
+    print(f"  {'anchor: minimal Python tee':28s} {ns:7.0f} ns/line  {best['python-tee'] / plain:5.2f}x plain")
+    ns = best["forwarding"] / LINES * 1e9
+    print(f"  {'forwarding, no client':28s} {ns:7.0f} ns/line  {best['forwarding'] / plain:5.2f}x plain")
+    ns = best["client"] / LINES * 1e9
+    print(f"  {'forwarding to a client':28s} {ns:7.0f} ns/line  {best['client'] / plain:5.2f}x plain")
     events, received = client
-    print(f"  the client received {received} of {printed} bytes in {events} events "
-          f"({'all' if received == printed else 'SOME LOST'})")
+    print(
+        f"  the client received {received} of {printed} bytes in {events} events "
+        f"({'all' if received == printed else 'SOME LOST'})"
+    )
 
 
 if __name__ == "__main__":

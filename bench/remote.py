@@ -274,8 +274,9 @@ def main() -> None:
         for _ in range(3):
             reset_peak(debuggee.pid)
             server_before = vm(debuggee.pid, "VmRSS")
-            out = subprocess.run([sys.executable, fetch_py, str(debuggee.pid)], env=env, capture_output=True,
-                                 text=True, check=True).stdout.split()
+            out = subprocess.run(
+                [sys.executable, fetch_py, str(debuggee.pid)], env=env, capture_output=True, text=True, check=True
+            ).stdout.split()
             server_extra = vm(debuggee.pid, "VmHWM") - server_before
             fetches.append((float(out[0]), int(out[1]), server_extra, float(out[2])))
         echo_p50, floor_first, floor_again = transport_floor(workdir, env, len(fetches))
@@ -291,9 +292,11 @@ def main() -> None:
 
     print(f"CPython {sys.version.split()[0]}: eval round trip, p50 of {CALLS} calls")
     base = latency["original, reused socket"]
-    print(f"  {'floor: plain TCP echo':34s} {echo_p50 * 1e6:8.1f} us   {echo_p50 / base:5.2f}x the original's reused socket")
+    ratio = echo_p50 / base
+    print(f"  {'floor: plain TCP echo':34s} {echo_p50 * 1e6:8.1f} us   {ratio:5.2f}x the original's reused socket")
     for name, value in latency.items():
         print(f"  {name:34s} {value * 1e6:8.1f} us   {value / base:5.2f}x the original's reused socket")
+
     def gbps(seconds: float) -> float:
         return ARRAY_BYTES / seconds / 1e9
 
@@ -301,11 +304,15 @@ def main() -> None:
     client_extra = max(f[1] for f in fetches) / ARRAY_BYTES
     server_extra = max(f[2] for f in fetches) / ARRAY_BYTES
     mb = ARRAY_BYTES // 10**6
-    print(f"  fetch of a {mb} MB array, first on a new connection: {first:.2f} GB/s "
-          f"(best of {len(fetches)} clients); floor, plain TCP: {gbps(floor_first):.2f} GB/s")
-    print(f"  fetch of a {mb} MB array, again on that connection:  {again:.2f} GB/s "
-          f"(best of {len(fetches) * FETCH_AGAIN}); floor, plain TCP: {gbps(floor_again):.2f} GB/s "
-          f"(fetch is {again / gbps(floor_again):.2f}x of it)")
+    print(
+        f"  fetch of a {mb} MB array, first on a new connection: {first:.2f} GB/s "
+        f"(best of {len(fetches)} clients); floor, plain TCP: {gbps(floor_first):.2f} GB/s"
+    )
+    print(
+        f"  fetch of a {mb} MB array, again on that connection:  {again:.2f} GB/s "
+        f"(best of {len(fetches) * FETCH_AGAIN}); floor, plain TCP: {gbps(floor_again):.2f} GB/s "
+        f"(fetch is {again / gbps(floor_again):.2f}x of it)"
+    )
     print(f"  peak extra memory of a first fetch: client {client_extra:.2f}x, debuggee {server_extra:.2f}x the array")
     checks = [
         ("Session.eval p50 <= 60 us", latency["jupdb Session.eval"] <= 60e-6),

@@ -7,6 +7,7 @@ then one detailed table per version).
 
 Run:  python bench/summary.py [--markdown] bench/.env-*/results-*.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,10 @@ def main():
             else:
                 row.append(cell(r["ratio"], r["fired"], r["verdict"]) if r else "-")
         rows.append(row)
-    for label, key, fmt in [("import jupdb (ms over bare)", "diff_ms", "%.1f"),
-                            ("threads / sockets after import", None, None)]:
+    for label, key, fmt in [
+        ("import jupdb (ms over bare)", "diff_ms", "%.1f"),
+        ("threads / sockets after import", None, None),
+    ]:
         row = [label]
         for v in versions:
             d = imports.get(v)
@@ -63,10 +66,24 @@ def main():
     if args.markdown:
         for v in versions:
             print("\n#### CPython %s\n" % exact[v])
-            print(table(["case", "best ms", "ratio", "runs", "probe fired", "target", ""],
-                        [[r["case"], "%.1f" % (r["best_s"] * 1e3), "%.2fx" % r["ratio"], r["runs"],
-                          "yes" if r["fired"] else "NO", "<= %gx" % r["target"] if r["target"] else "", r["verdict"]]
-                         for r in calls.get(v, {}).values()], markdown=True))
+            print(
+                table(
+                    ["case", "best ms", "ratio", "runs", "probe fired", "target", ""],
+                    [
+                        [
+                            r["case"],
+                            "%.1f" % (r["best_s"] * 1e3),
+                            "%.2fx" % r["ratio"],
+                            r["runs"],
+                            "yes" if r["fired"] else "NO",
+                            "<= %gx" % r["target"] if r["target"] else "",
+                            r["verdict"],
+                        ]
+                        for r in calls.get(v, {}).values()
+                    ],
+                    markdown=True,
+                )
+            )
 
 
 if __name__ == "__main__":

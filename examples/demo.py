@@ -5,6 +5,7 @@ a running function, and a capture of a call made in a worker thread.
 
 Run:  python examples/demo.py
 """
+
 import threading
 
 import jupdb

@@ -13,6 +13,7 @@ tutorial with jupdb:
 
 Run:  python examples/numpy_attention.py
 """
+
 import numpy as np
 
 import jupdb
@@ -33,7 +34,7 @@ class Attention:
     def __init__(self, dim, num_heads, rng):
         self.num_heads = num_heads
         self.head_dim = dim // num_heads
-        self.scale = self.head_dim ** -0.5
+        self.scale = self.head_dim**-0.5
         self.qkv = rng.standard_normal((dim, 3 * dim)) / np.sqrt(dim)
         self.proj = rng.standard_normal((dim, dim)) / np.sqrt(dim)
 
@@ -93,8 +94,7 @@ def main():
     with jupdb.capture_call(model.blocks[1].attn.forward) as call:
         model(patches)
     attn = call.locals["attn"]
-    print("block 1 attention: shape %s (heads, queries, keys), rows sum to %.3f"
-          % (attn.shape, attn.sum(-1).mean()))
+    print("block 1 attention: shape %s (heads, queries, keys), rows sum to %.3f" % (attn.shape, attn.sum(-1).mean()))
     print("class token attends most to tokens", attn[:, 0].argmax(-1), "(one per head)")
 
     # 2. Sharpen every block's attention before the softmax; the model code is untouched.
@@ -103,9 +103,15 @@ def main():
         sharpened = model(patches)
     print("logits              :", np.round(logits, 2))
     print("logits with attn * 3:", np.round(sharpened, 2))
-    print("prediction %d -> %d, max |change| %.3f; after the with block: %s"
-          % (logits.argmax(), sharpened.argmax(), abs(sharpened - logits).max(),
-             "unchanged" if np.array_equal(model(patches), logits) else "CHANGED"))
+    print(
+        "prediction %d -> %d, max |change| %.3f; after the with block: %s"
+        % (
+            logits.argmax(),
+            sharpened.argmax(),
+            abs(sharpened - logits).max(),
+            "unchanged" if np.array_equal(model(patches), logits) else "CHANGED",
+        )
+    )
 
 
 if __name__ == "__main__":

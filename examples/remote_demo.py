@@ -55,18 +55,22 @@ def main() -> None:
         with open(script, "w") as f:
             f.write(PROGRAM)
         # Its output reaches this terminal through the session (as it reaches a notebook).
-        program = subprocess.Popen([sys.executable, "-m", "jupdb", "run", script], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        program = subprocess.Popen(
+            [sys.executable, "-m", "jupdb", "run", script],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             session = connect_when_paused()
             print("connected to", session.where()[0])
             print("weights =", session.eval("weights"))
-            session.exec("lr = 0.01")                      # written back into the paused frame
+            session.exec("lr = 0.01")  # written back into the paused frame
             print("changed lr to", session.eval("lr"))
             print("next ->", session.next())
             print("step ->", session.step())
-            print("step into ->", session.step())           # into loss_of()
-            print("finish ->", session.finish())            # back in train(), loss assigned
+            print("step into ->", session.step())  # into loss_of()
+            print("finish ->", session.finish())  # back in train(), loss assigned
             print("source:\n" + session.source(context=2))
             threading.Thread(target=interrupt_when_running, args=(session,), daemon=True).start()  # or Ctrl-C
             try:

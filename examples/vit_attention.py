@@ -16,6 +16,7 @@ attention maps are not meaningful pictures, only real tensors from a real model.
 Needs:  pip install torch timm matplotlib
 Run:    python examples/vit_attention.py [--out vit_attention.png] [--device cuda|cpu] [--bench]
 """
+
 import argparse
 import time
 
@@ -131,8 +132,10 @@ def bench(model, device, batch=8, warmup=3, runs=10):
         cases[name + " capture_call(blocks[%d].attn.forward)" % BLOCK] = lambda d=debugger: capture(d)
         cases[name + " breakpoint(Attention.forward) + exec"] = lambda d=debugger: breakpoint_exec(d)
 
-    print("forward pass, batch %d on %s, best of %d after %d warm-up rounds (cases interleaved)"
-          % (batch, device, runs, warmup))
+    print(
+        "forward pass, batch %d on %s, best of %d after %d warm-up rounds (cases interleaved)"
+        % (batch, device, runs, warmup)
+    )
     best = dict.fromkeys(cases, float("inf"))
     with torch.no_grad():
         for i in range(warmup + runs):

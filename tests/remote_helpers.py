@@ -100,8 +100,9 @@ def wait_until(predicate, timeout: float = TIMEOUT, interval: float = 0.02, what
 class Program:
     """A program running in a subprocess, its stdout and stderr collected line by line."""
 
-    def __init__(self, path: str, env: Dict[str, str], args: List[str], reap: bool = True,
-                 command: Optional[List[str]] = None) -> None:
+    def __init__(
+        self, path: str, env: Dict[str, str], args: List[str], reap: bool = True, command: Optional[List[str]] = None
+    ) -> None:
         self.path = path
         self.source = open(path, encoding="utf-8").read()
         self.proc = subprocess.Popen(
@@ -255,8 +256,14 @@ def launch(tmp_path, runtime_dir):
     with this test's runtime dir, as ``command + [path] + args`` (``command``: python)."""
     started: List[Program] = []
 
-    def start(source: str, name: str = "prog", env: Optional[Dict[str, str]] = None, args=(),
-              reap: bool = True, command: Optional[List[str]] = None) -> Program:
+    def start(
+        source: str,
+        name: str = "prog",
+        env: Optional[Dict[str, str]] = None,
+        args=(),
+        reap: bool = True,
+        command: Optional[List[str]] = None,
+    ) -> Program:
         path = tmp_path / f"{name}.py"
         path.write_text(textwrap.dedent(source).lstrip("\n"), encoding="utf-8")
         full_env = dict(os.environ, JUPDB_RUNTIME_DIR=runtime_dir, PYTHONUNBUFFERED="1")
@@ -326,8 +333,10 @@ def msgpack_packb(obj: Any) -> bytes:
     if isinstance(obj, (list, tuple)):
         return b"\xdd" + struct.pack(">I", len(obj)) + b"".join(msgpack_packb(x) for x in obj)
     if isinstance(obj, dict):
-        return b"\xdf" + struct.pack(">I", len(obj)) + b"".join(
-            msgpack_packb(k) + msgpack_packb(v) for k, v in obj.items()
+        return (
+            b"\xdf"
+            + struct.pack(">I", len(obj))
+            + b"".join(msgpack_packb(k) + msgpack_packb(v) for k, v in obj.items())
         )
     raise TypeError(f"cannot pack {type(obj).__name__}")
 
@@ -348,7 +357,7 @@ def _unpack(data: bytes, i: int):  # noqa: C901 - one branch per format
         return b - 0x100, i
     if 0xA0 <= b <= 0xBF:
         n = b & 0x1F
-        return data[i:i + n].decode("utf-8"), i + n
+        return data[i : i + n].decode("utf-8"), i + n
     if 0x90 <= b <= 0x9F:
         return _unpack_array(data, i, b & 0x0F)
     if 0x80 <= b <= 0x8F:
@@ -356,23 +365,43 @@ def _unpack(data: bytes, i: int):  # noqa: C901 - one branch per format
     simple = {0xC0: None, 0xC2: False, 0xC3: True}
     if b in simple:
         return simple[b], i
-    sized = {0xCC: ">B", 0xCD: ">H", 0xCE: ">I", 0xCF: ">Q", 0xD0: ">b", 0xD1: ">h", 0xD2: ">i", 0xD3: ">q",
-             0xCA: ">f", 0xCB: ">d"}
+    sized = {
+        0xCC: ">B",
+        0xCD: ">H",
+        0xCE: ">I",
+        0xCF: ">Q",
+        0xD0: ">b",
+        0xD1: ">h",
+        0xD2: ">i",
+        0xD3: ">q",
+        0xCA: ">f",
+        0xCB: ">d",
+    }
     if b in sized:
         fmt = sized[b]
         size = struct.calcsize(fmt)
-        return struct.unpack(fmt, data[i:i + size])[0], i + size
-    lengths = {0xD9: ">B", 0xDA: ">H", 0xDB: ">I", 0xC4: ">B", 0xC5: ">H", 0xC6: ">I",
-               0xDC: ">H", 0xDD: ">I", 0xDE: ">H", 0xDF: ">I"}
+        return struct.unpack(fmt, data[i : i + size])[0], i + size
+    lengths = {
+        0xD9: ">B",
+        0xDA: ">H",
+        0xDB: ">I",
+        0xC4: ">B",
+        0xC5: ">H",
+        0xC6: ">I",
+        0xDC: ">H",
+        0xDD: ">I",
+        0xDE: ">H",
+        0xDF: ">I",
+    }
     if b in lengths:
         fmt = lengths[b]
         size = struct.calcsize(fmt)
-        (n,) = struct.unpack(fmt, data[i:i + size])
+        (n,) = struct.unpack(fmt, data[i : i + size])
         i += size
         if b in (0xD9, 0xDA, 0xDB):
-            return data[i:i + n].decode("utf-8"), i + n
+            return data[i : i + n].decode("utf-8"), i + n
         if b in (0xC4, 0xC5, 0xC6):
-            return bytes(data[i:i + n]), i + n
+            return bytes(data[i : i + n]), i + n
         if b in (0xDC, 0xDD):
             return _unpack_array(data, i, n)
         return _unpack_map(data, i, n)
@@ -431,13 +460,25 @@ def date(seconds_from_now: float = 0.0) -> str:
 
 
 def header(msg_type: str, session: str = "raw-test-client", **extra: Any) -> Dict[str, Any]:
-    return {"msg_id": str(uuid.uuid4()), "session": session, "msg_type": msg_type, "version": PROTOCOL_VERSION,
-            "date": date(), "seq": next(_next_seq), **extra}
+    return {
+        "msg_id": str(uuid.uuid4()),
+        "session": session,
+        "msg_type": msg_type,
+        "version": PROTOCOL_VERSION,
+        "date": date(),
+        "seq": next(_next_seq),
+        **extra,
+    }
 
 
-def request_frames(key: Optional[bytes], msg_type: str, content: Dict[str, Any],
-                   signature: Optional[bytes] = None, body: Optional[bytes] = None,
-                   **header_extra: Any) -> List[bytes]:
+def request_frames(
+    key: Optional[bytes],
+    msg_type: str,
+    content: Dict[str, Any],
+    signature: Optional[bytes] = None,
+    body: Optional[bytes] = None,
+    **header_extra: Any,
+) -> List[bytes]:
     """A request as a DEALER sends it: delimiter, signature, header, content.
 
     The signature is the right one for ``key`` unless ``signature`` is given;
@@ -455,7 +496,7 @@ def request_frames(key: Optional[bytes], msg_type: str, content: Dict[str, Any],
 def parse_reply(frames: List[bytes], key: bytes) -> Dict[str, Any]:
     """Checks a reply's signature; its header and content."""
     at = frames.index(DELIMITER)
-    signature, head, body = frames[at + 1:at + 4]
-    expected = sign(key, [head, body, *frames[at + 4:]], direction="to_client")
+    signature, head, body = frames[at + 1 : at + 4]
+    expected = sign(key, [head, body, *frames[at + 4 :]], direction="to_client")
     assert hmac.compare_digest(signature, expected), "reply badly signed"
     return {"header": msgpack_unpackb(head), "content": msgpack_unpackb(body)}

@@ -212,7 +212,6 @@ def test_breakpoint_in_a_loop_fires_every_iteration():
     assert seen == [(0, 0), (1, 0), (2, 1)]
 
 
-
 def sets_its_own_breakpoint(debugger, n, seen, remove_at=-1):
     """Sets a breakpoint in its own loop, while that loop runs."""
     bp = None

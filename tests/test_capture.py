@@ -235,8 +235,7 @@ def test_repr_uses_value_reprs():
     with jupdb.capture_call(reassigning) as call:
         reassigning("ab", [1])
     assert repr(call) == (
-        "CallCapture(name='reassigning', args=OrderedDict(a='ab', b=[1]), "
-        "return_value='abababababababababab')"
+        "CallCapture(name='reassigning', args=OrderedDict(a='ab', b=[1]), return_value='abababababababababab')"
     )
 
 

@@ -79,8 +79,12 @@ def test_run_wait_stops_at_the_first_line_before_anything_runs(launch):
 def test_run_m_runs_a_module_from_the_current_directory(launch, tmp_path):
     (tmp_path / "helper_mod.py").write_text("VALUE = 7\n", encoding="utf-8")
     # launch runs `command + [path] + args`: here the path is the module's first argument.
-    program = launch("import helper_mod, sys\nprint('value', helper_mod.VALUE, sys.argv[1:], flush=True)\n",
-                     name="mod_main", command=[*RUN, "--wait", "-m", "mod_main"], args=["x"])
+    program = launch(
+        "import helper_mod, sys\nprint('value', helper_mod.VALUE, sys.argv[1:], flush=True)\n",
+        name="mod_main",
+        command=[*RUN, "--wait", "-m", "mod_main"],
+        args=["x"],
+    )
     program.wait_paused()
     session = program.connect()
     top = session.where()[0]
@@ -101,13 +105,12 @@ def test_breakpoint_pauses_a_program_run_by_jupdb(launch):
     program.assert_finishes_ok()
 
 
-
-
 def test_jupdbs_own_lines_are_not_forwarded_as_the_programs_output(launch, capsys):
     # A client connected before the first pause receives what the program
     # prints, and not jupdb's "paused at ..." line to the program's terminal.
-    program = launch("import sys, time\ntime.sleep(0.5)\nprint('mine', file=sys.stderr, flush=True)\nbreakpoint()\n",
-                     command=RUN)
+    program = launch(
+        "import sys, time\ntime.sleep(0.5)\nprint('mine', file=sys.stderr, flush=True)\nbreakpoint()\n", command=RUN
+    )
     program.wait_stderr("jupdb: running")
     session = program.connect(wait=False)
     capsys.readouterr()
@@ -116,6 +119,7 @@ def test_jupdbs_own_lines_are_not_forwarded_as_the_programs_output(launch, capsy
     session.cont()
     program.assert_finishes_ok()
     assert capsys.readouterr().err == "mine\n"
+
 
 #: Paused in a function called by the module.
 NESTED = """
@@ -157,19 +161,21 @@ def test_run_prints_the_programs_traceback_without_jupdbs_frames(launch):
 def test_run_wait_with_a_script_that_does_not_compile_or_is_empty(tmp_path, runtime_dir):
     (tmp_path / "broken.py").write_text("x = (\n", encoding="utf-8")
     (tmp_path / "empty.py").write_text("# nothing\n", encoding="utf-8")
-    broken = subprocess.run([*RUN, "--wait", "broken.py"], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=TIMEOUT)
+    broken = subprocess.run(
+        [*RUN, "--wait", "broken.py"], cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT
+    )
     assert broken.returncode == 1
     assert broken.stderr.splitlines()[-1].startswith("SyntaxError: ")
     assert "cli.py" not in broken.stderr and "service.py" not in broken.stderr
-    empty = subprocess.run([*RUN, "--wait", "empty.py"], cwd=tmp_path, capture_output=True, text=True,
-                           timeout=TIMEOUT)
+    empty = subprocess.run([*RUN, "--wait", "empty.py"], cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT)
     assert empty.returncode == 0, empty.stderr
 
 
 def test_run_refuses_what_it_cannot_run(tmp_path, runtime_dir):
-    for args, message in [(["missing.py"], "jupdb run: no such file: missing.py"),
-                          (["-m", "no_such_module_here"], "jupdb run: no module named no_such_module_here")]:
+    for args, message in [
+        (["missing.py"], "jupdb run: no such file: missing.py"),
+        (["-m", "no_such_module_here"], "jupdb run: no module named no_such_module_here"),
+    ]:
         done = subprocess.run([*RUN, *args], cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT)
         assert done.returncode != 0
         assert message in done.stderr
@@ -179,8 +185,14 @@ def test_run_refuses_what_it_cannot_run(tmp_path, runtime_dir):
 def test_the_jupdb_command_lists_sessions(launch):
     program = launch(LOOPING, command=[os.path.join(os.path.dirname(sys.executable), "jupdb"), "run"])
     program.wait_stderr("jupdb: running")
-    listing = wait_until(lambda: subprocess.run([sys.executable, "-m", "jupdb", "sessions"], capture_output=True,
-                                                text=True, timeout=TIMEOUT).stdout, what="a listed session")
+    listing = wait_until(
+        lambda: (
+            subprocess.run(
+                [sys.executable, "-m", "jupdb", "sessions"], capture_output=True, text=True, timeout=TIMEOUT
+            ).stdout
+        ),
+        what="a listed session",
+    )
     assert f"{program.pid}  running  {program.path}" in listing
     session = program.connect(wait=False)
     session.pause()

@@ -2,6 +2,7 @@
 
 The ViT example needs torch and timm; without them only its static checks run.
 """
+
 import ast
 import importlib.util
 import json
@@ -129,8 +130,9 @@ def test_demo_runs():
 
 
 def test_remote_demo_runs():
-    proc = subprocess.run([sys.executable, str(EXAMPLES / "remote_demo.py")], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / "remote_demo.py")], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     for expected in [
         "changed lr to 0.01",
@@ -184,8 +186,12 @@ def test_vit_example_runs(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("timm")
     png = tmp_path / "attn.png"
-    proc = subprocess.run([sys.executable, str(EXAMPLES / "vit_attention.py"), "--out", str(png), "--device", "cpu"],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / "vit_attention.py"), "--out", str(png), "--device", "cpu"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "block 4 attention: (2, 12, 197, 197)" in proc.stdout
     assert "predictions changed: True" in proc.stdout

@@ -38,7 +38,7 @@ def gen_returns_on_close():
 
 
 def gen_with_heap_locals(n):
-    data = [object() for _ in range(n)]
+    data = [object() for _ in range(n)]  # noqa: F841 (locals the capture must see)
     for i in range(n):
         yield i
 

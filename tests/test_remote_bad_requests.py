@@ -119,8 +119,9 @@ def finish(program, session) -> None:
     assert program.stdout_lines() == ["a 10"]
 
 
-@pytest.mark.parametrize("msg_type", ["eval_request", "locals_request", "threads_request", "break_request",
-                                      "watch_request"])
+@pytest.mark.parametrize(
+    "msg_type", ["eval_request", "locals_request", "threads_request", "break_request", "watch_request"]
+)
 def test_a_content_map_with_a_list_or_map_as_key(paused, msg_type):
     program, session, raw = paused
     for key in ([1, 2], Pairs([("x", 1)])):
@@ -157,8 +158,12 @@ def test_objects_whose_repr_raises_system_exit_or_keyboard_interrupt(paused):
 
 def test_bad_resume_and_stepping_arguments(paused):
     program, session, raw = paused
-    for content in ({"action": "until", "line": "x"}, {"action": "until", "line": [1]}, {"action": 5},
-                    {"action": "jump", "line": 1.5}):
+    for content in (
+        {"action": "until", "line": "x"},
+        {"action": "until", "line": [1]},
+        {"action": 5},
+        {"action": "jump", "line": 1.5},
+    ):
         reply = raw.ask("resume_request", content)
         assert reply["status"] == "error", (content, reply)
         still_paused_and_serving(program, session)
@@ -167,26 +172,71 @@ def test_bad_resume_and_stepping_arguments(paused):
 
 # -- fuzzing: random well-signed requests -----------------------------------------------------------
 
-scalars = (st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats()
-           | st.text(max_size=20) | st.binary(max_size=20))
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
-                      | st.lists(st.tuples(inner, inner), max_size=4).map(Pairs), max_leaves=12)
-fields = st.sampled_from(["code", "frame", "repr_limit", "mime", "str", "index", "move", "count", "context",
-                          "whole", "file", "line", "condition", "temporary", "id", "all", "expression", "thread"])
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats()
+    | st.text(max_size=20)
+    | st.binary(max_size=20)
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.lists(st.tuples(inner, inner), max_size=4).map(Pairs),
+    max_leaves=12,
+)
+fields = st.sampled_from(
+    [
+        "code",
+        "frame",
+        "repr_limit",
+        "mime",
+        "str",
+        "index",
+        "move",
+        "count",
+        "context",
+        "whole",
+        "file",
+        "line",
+        "condition",
+        "temporary",
+        "id",
+        "all",
+        "expression",
+        "thread",
+    ]
+)
 contents = st.lists(st.tuples(fields | values, values), max_size=5).map(Pairs)
 #: Every request but those that may resume the thread (resume, jump): a random
 #: one of those would let the program go on, which is no failure.
-msg_types = st.sampled_from(["eval_request", "exec_request", "fetch_request", "locals_request", "where_request",
-                             "frame_request", "source_request", "threads_request", "pause_request",
-                             "interrupt_request", "break_request", "breakpoints_request", "clear_request",
-                             "watch_request", "unwatch_request", "status_request", "nonsense_request"])
+msg_types = st.sampled_from(
+    [
+        "eval_request",
+        "exec_request",
+        "fetch_request",
+        "locals_request",
+        "where_request",
+        "frame_request",
+        "source_request",
+        "threads_request",
+        "pause_request",
+        "interrupt_request",
+        "break_request",
+        "breakpoints_request",
+        "clear_request",
+        "watch_request",
+        "unwatch_request",
+        "status_request",
+        "nonsense_request",
+    ]
+)
 
 
 def test_random_well_signed_requests_never_end_the_program(paused):
     program, session, raw = paused
 
-    @settings(max_examples=300, deadline=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
     @given(msg_type=msg_types, content=contents)
     def one(msg_type, content):
         reply = raw.ask(msg_type, content)

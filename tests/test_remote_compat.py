@@ -11,7 +11,14 @@ import jupdb.client
 from jupdb.client import JuPDbClient, debug_continue, debug_eval
 from jupdb.core import JuPDb
 from remote_helpers import (  # noqa: F401
-    TIMEOUT, free_port, in_process, launch, port_is_free, runtime_dir, wait_paused_in_process, wait_until,
+    TIMEOUT,
+    free_port,
+    in_process,
+    launch,
+    port_is_free,
+    runtime_dir,
+    wait_paused_in_process,
+    wait_until,
 )
 
 # The README's app.py, verbatim.
@@ -95,7 +102,8 @@ def test_errors_are_error_dicts_and_the_program_stays_paused(launch):
 
 def test_set_trace_called_again_on_the_same_port(launch):
     port = free_port()
-    app = launch(f"""
+    app = launch(
+        f"""
         from jupdb.core import JuPDb
 
         def step(i):
@@ -105,7 +113,9 @@ def test_set_trace_called_again_on_the_same_port(launch):
 
         for i in range(3):
             step(i)
-    """, name="app")
+    """,
+        name="app",
+    )
     app.wait_paused()
     for i in range(3):
         wait_until(lambda: debug_eval("i", port=port) == {"result": str(i)}, what=f"pause number {i + 1}")

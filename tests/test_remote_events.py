@@ -25,7 +25,7 @@ def listening_ports(pid: int) -> list:
         except OSError:
             continue
         if target.startswith("socket:["):
-            inodes.add(target[len("socket:["):-1])
+            inodes.add(target[len("socket:[") : -1])
     ports = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with open(table) as f:
@@ -127,8 +127,13 @@ def test_a_stopped_client_costs_bounded_memory_blocks_nobody_and_learns_what_it_
     script = tmp_path / "stopped_client.py"
     script.write_text(STOPPED_CLIENT)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    stopped = subprocess.Popen([sys.executable, str(script), str(program.pid)], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, text=True, env=env)
+    stopped = subprocess.Popen(
+        [sys.executable, str(script), str(program.pid)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         assert stopped.stdout.readline() == "subscribed\n"
         session = program.connect()

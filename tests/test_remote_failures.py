@@ -20,8 +20,20 @@ import pytest
 import zmq
 
 import jupdb
-from remote_helpers import (DELIMITER, TIMEOUT, date, header, launch, msgpack_packb, msgpack_unpackb,  # noqa: F401
-                            parse_reply, request_frames, runtime_dir, sign, wait_until)
+from remote_helpers import (
+    DELIMITER,
+    TIMEOUT,
+    date,
+    header,
+    launch,  # noqa: F401 (a fixture)
+    msgpack_packb,
+    msgpack_unpackb,
+    parse_reply,
+    request_frames,
+    runtime_dir,  # noqa: F401 (a fixture)
+    sign,
+    wait_until,
+)
 
 PAUSED_THEN_BUSY = """
 import os, time, jupdb
@@ -169,8 +181,10 @@ def test_the_reply_to_resume_is_out_before_the_program_goes_on(runtime_dir):
     for _ in range(runs):
         program = subprocess.Popen([sys.executable, "-c", source], stderr=subprocess.DEVNULL)
         try:
-            wait_until(lambda: any(s.pid == program.pid and s.state == "paused" for s in jupdb.sessions()),
-                       what="the program to pause")
+            wait_until(
+                lambda: any(s.pid == program.pid and s.state == "paused" for s in jupdb.sessions()),
+                what="the program to pause",
+            )
             session = jupdb.connect(program.pid, timeout=3)
             session.exec("threading.Thread(target=hold_the_gil, daemon=True).start()")
             try:
@@ -216,8 +230,10 @@ def test_a_killed_client_leaves_the_program_paused_and_serving(launch, tmp_path)
     program = launch(PAUSED_THEN_BUSY.replace("time.sleep(120)", "print('a is', a, flush=True)"))
     program.wait_paused()
     started, release = tmp_path / "started", tmp_path / "release"
-    slow_code = (f"open({str(started)!r}, 'w').close()\nimport os, time\n"
-                 f"while not os.path.exists({str(release)!r}): time.sleep(0.01)\nlate = 'set'")
+    slow_code = (
+        f"open({str(started)!r}, 'w').close()\nimport os, time\n"
+        f"while not os.path.exists({str(release)!r}): time.sleep(0.01)\nlate = 'set'"
+    )
     client = launch(CLIENT, name="client", args=[str(program.pid), slow_code])
     client.wait_stdout("ready")
     wait_until(started.exists, what="the first client's last request to start")
@@ -360,8 +376,10 @@ def test_unsigned_and_badly_signed_messages(target, zmq_context):
     malformed = [
         ["content not a map", signed(good_header, msgpack_packb(["not", "a", "map"]))],
         ["header not MessagePack", signed(b"\xc1\xc1", content)],
-        ["header missing msg_type", signed(msgpack_packb({k: v for k, v in header("x").items()
-                                                           if k != "msg_type"}), content)],
+        [
+            "header missing msg_type",
+            signed(msgpack_packb({k: v for k, v in header("x").items() if k != "msg_type"}), content),
+        ],
         ["bytes after the header", signed(good_header + b"\x00", content)],
         ["header over 64 KiB", signed(msgpack_packb(header("exec_request", pad="x" * 70_000)), content)],
     ]
@@ -418,7 +436,7 @@ def test_client_written_from_the_protocol_document_fetches_large_buffers(target,
     reply = parse_reply(frames, target.key)  # asserts the signature
     assert reply["content"]["status"] == "ok"
     at = frames.index(DELIMITER) + 4
-    signature, head, body, buffers = *frames[at - 3:at], frames[at:]
+    signature, head, body, buffers = *frames[at - 3 : at], frames[at:]
     assert [len(b) for b in buffers[1:]] == [(5 << 20) + 3, 1 << 20, 9]  # the pickle, then each array
     assert sign(target.key, [head, body, *buffers], direction="to_client") == signature
     fetched, expected = pickle.loads(buffers[0], buffers=buffers[1:]), eval(blob, {"numpy": numpy})
@@ -428,7 +446,7 @@ def test_client_written_from_the_protocol_document_fetches_large_buffers(target,
         tampered[at + changed] = b"!" + frames[at + changed][1:]
         with pytest.raises(AssertionError, match="badly signed"):
             parse_reply(tampered, target.key)
-    swapped = [*frames[:at + 1], frames[at + 2], frames[at + 1], frames[at + 3]]
+    swapped = [*frames[: at + 1], frames[at + 2], frames[at + 1], frames[at + 3]]
     with pytest.raises(AssertionError, match="badly signed"):
         parse_reply(swapped, target.key)
     dealer.close()
@@ -552,7 +570,7 @@ def test_replies_and_events_sent_back_to_the_debuggee_are_dropped(launch, tmp_pa
             reply = message
         elif header["msg_type"] == "output":
             event = message
-    reflected = [reply[reply.index(DELIMITER):], event[event.index(DELIMITER):]]
+    reflected = [reply[reply.index(DELIMITER) :], event[event.index(DELIMITER) :]]
     for message in reflected:
         dealer.send_multipart(message)
     control = request_frames(target.key, "eval_request", {"code": "a"})
@@ -640,10 +658,13 @@ def test_a_flood_of_tiny_buffers_with_a_bad_signature_is_rejected_at_once(target
         done.set()
         thread.join()
         evaluator.close()
-    print(f"dropped after {flood:.2f} s (a message refused at sight: {reference:.2f} s); 2 million frames cut "
-          f"after {cut:.2f} s; {len(answers)} evals meanwhile, the slowest {slowest[0] * 1e3:.0f} ms")
-    assert flood < 3 * reference + 1.0, f"refusing a forged message took {flood:.2f} s, one without delimiter " \
-                                        f"{reference:.2f} s"
+    print(
+        f"dropped after {flood:.2f} s (a message refused at sight: {reference:.2f} s); 2 million frames cut "
+        f"after {cut:.2f} s; {len(answers)} evals meanwhile, the slowest {slowest[0] * 1e3:.0f} ms"
+    )
+    assert flood < 3 * reference + 1.0, (
+        f"refusing a forged message took {flood:.2f} s, one without delimiter {reference:.2f} s"
+    )
     assert answers and set(answers) == {"10"}
     target.assert_nothing_ran()
     target.finish()
@@ -822,8 +843,18 @@ def test_one_session_shared_by_many_threads(launch):
     program.assert_finishes_ok()
 
 
-@pytest.mark.parametrize("ip, here", [("127.0.0.1", True), ("::1", True), ("0.0.0.0", True), ("::", True),
-                                      ("localhost", True), ("10.1.2.3", False), ("fd00::1", False)])
+@pytest.mark.parametrize(
+    "ip, here",
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("0.0.0.0", True),
+        ("::", True),
+        ("localhost", True),
+        ("10.1.2.3", False),
+        ("fd00::1", False),
+    ],
+)
 def test_only_a_debuggee_on_this_machine_is_checked_by_pid(ip, here):
     """A request asks whether the program's pid still lives only where that pid is
     this machine's: a connection file copied from another machine names its address,

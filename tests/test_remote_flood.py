@@ -215,11 +215,17 @@ def test_idle_and_half_open_connections_are_bounded(target):
                 held.append(raw)
         # The debuggee keeps a bounded number (128 for unproven peers), and lets
         # go of those that did not finish their handshake within 5 s.
-        wait_until(lambda: descriptors(target.pid) <= before + 130, timeout=8,
-                   what="the debuggee to let go of the strangers' connections")
+        wait_until(
+            lambda: descriptors(target.pid) <= before + 130,
+            timeout=8,
+            what="the debuggee to let go of the strangers' connections",
+        )
         target.assert_alive_and_serving()
-        wait_until(lambda: descriptors(target.pid) <= before + 70, timeout=8,
-                   what="the debuggee to close connections whose handshake did not end")
+        wait_until(
+            lambda: descriptors(target.pid) <= before + 70,
+            timeout=8,
+            what="the debuggee to close connections whose handshake did not end",
+        )
     finally:
         for raw in held:
             raw.close()
@@ -342,8 +348,9 @@ class FakeDebuggee:
             sock.close()
 
 
-@pytest.mark.parametrize("poison", [frame_header(1 << 40, more=False), frame_header(1 << 62, more=False)],
-                         ids=["1TiB", "2**62"])
+@pytest.mark.parametrize(
+    "poison", [frame_header(1 << 40, more=False), frame_header(1 << 62, more=False)], ids=["1TiB", "2**62"]
+)
 def test_a_fake_debuggee_announcing_a_huge_frame_does_not_abort_the_client(tmp_path, poison):
     fake = FakeDebuggee(poison)
     try:
@@ -354,5 +361,6 @@ def test_a_fake_debuggee_announcing_a_huge_frame_does_not_abort_the_client(tmp_p
         fake.close()
     assert done.returncode == 0, f"the client died ({done.returncode}):\n{done.stderr[-1500:]}"
     # Not a KeyError or a refused scheme: the client went as far as reading the poison.
-    assert done.stdout.strip() in ("survived: TimeoutError", "survived: ConnectionError", "survived: SessionLost"), \
+    assert done.stdout.strip() in ("survived: TimeoutError", "survived: ConnectionError", "survived: SessionLost"), (
         done.stdout + done.stderr
+    )

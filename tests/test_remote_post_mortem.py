@@ -47,8 +47,9 @@ def test_jupdb_run_pauses_at_an_uncaught_exception(launch):
     assert (stop.exception.ename, stop.exception.evalue) == ("ZeroDivisionError", "division by zero")
     assert "ratio = a / b" in stop.exception.remote_traceback
     assert "runpy" not in stop.exception.remote_traceback  # the program's traceback, not the launcher's
-    assert str(stop).endswith("-> ratio = a / b                                  # RAISES\n"
-                              "!! ZeroDivisionError: division by zero")  # as pdb names what it examines
+    assert str(stop).endswith(
+        "-> ratio = a / b                                  # RAISES\n!! ZeroDivisionError: division by zero"
+    )  # as pdb names what it examines
 
     frames = session.where()
     assert [(f.function, f.line) for f in frames] == [

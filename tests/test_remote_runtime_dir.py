@@ -23,8 +23,7 @@ from remote_helpers import TIMEOUT, launch, runtime_dir, wait_until  # noqa: F40
 
 NOBODY = 65534
 IS_ROOT = os.geteuid() == 0
-needs_root = pytest.mark.skipif(not IS_ROOT or not shutil.which("setpriv"),
-                                reason="only root can act as another user")
+needs_root = pytest.mark.skipif(not IS_ROOT or not shutil.which("setpriv"), reason="only root can act as another user")
 
 PAUSES = """
 import jupdb
@@ -65,18 +64,32 @@ def listener():
 def fake_connection(pid: int, port: int) -> str:
     """A well-formed connection file's text, as an attacker would write it: a
     live pid (the victim's), the attacker's port and key."""
-    return json.dumps({
-        "transport": "tcp", "ip": "127.0.0.1", "request_port": port, "event_port": port,
-        "key": "00" * 32, "signature_scheme": "hmac-sha256", "pid": pid, "argv": ["evil.py"],
-        "python_version": "3.12.1", "session_id": "evil", "created": "2099-01-01T00:00:00.000000Z",
-        "state": "paused", "location": {"file": "evil.py", "line": 1, "function": "<module>"},
-    })
+    return json.dumps(
+        {
+            "transport": "tcp",
+            "ip": "127.0.0.1",
+            "request_port": port,
+            "event_port": port,
+            "key": "00" * 32,
+            "signature_scheme": "hmac-sha256",
+            "pid": pid,
+            "argv": ["evil.py"],
+            "python_version": "3.12.1",
+            "session_id": "evil",
+            "created": "2099-01-01T00:00:00.000000Z",
+            "state": "paused",
+            "location": {"file": "evil.py", "line": 1, "function": "<module>"},
+        }
+    )
 
 
 def as_nobody(script: str) -> None:
     """Run the shell ``script`` as another user (uid and gid 65534, no groups)."""
-    subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "sh", "-c", script],
-                   check=True, timeout=TIMEOUT)
+    subprocess.run(
+        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "sh", "-c", script],
+        check=True,
+        timeout=TIMEOUT,
+    )
 
 
 @pytest.fixture
@@ -89,8 +102,7 @@ def shared_dir():
 
 
 @needs_root
-def test_files_planted_in_a_shared_runtime_dir_are_never_used(launch, shared_dir, monkeypatch, listener,
-                                                               private_tmp):
+def test_files_planted_in_a_shared_runtime_dir_are_never_used(launch, shared_dir, monkeypatch, listener, private_tmp):
     monkeypatch.setenv("JUPDB_RUNTIME_DIR", shared_dir)
     program = launch(PAUSES, env={"JUPDB_RUNTIME_DIR": shared_dir})
     program.wait_paused()
@@ -135,8 +147,12 @@ def _refused(kind: str, tmp_path) -> str:
     return path
 
 
-REASONS = {"symlink": "is a symbolic link", "0755": "has mode 0755", "sticky": "has mode 1777",
-           "foreign": f"is owned by uid {NOBODY}, not by you"}
+REASONS = {
+    "symlink": "is a symbolic link",
+    "0755": "has mode 0755",
+    "sticky": "has mode 1777",
+    "foreign": f"is owned by uid {NOBODY}, not by you",
+}
 
 
 @pytest.mark.parametrize("kind", ["symlink", "0755", "sticky", "foreign"])
@@ -189,8 +205,9 @@ def _plant_in_own_dir(runtime_dir: str, port: int) -> dict:
     text = fake_connection(os.getpid(), port)
     planted = {}
     for kind in ("foreign", "readable", "target"):
-        path = os.path.join(runtime_dir if kind != "target" else os.path.dirname(runtime_dir),
-                            f"jupdb-{os.getpid()}-{kind}.json")
+        path = os.path.join(
+            runtime_dir if kind != "target" else os.path.dirname(runtime_dir), f"jupdb-{os.getpid()}-{kind}.json"
+        )
         with open(path, "w") as fh:
             fh.write(text)
         os.chmod(path, 0o644 if kind == "readable" else 0o600)
@@ -205,8 +222,11 @@ def _plant_in_own_dir(runtime_dir: str, port: int) -> dict:
     return planted
 
 
-FILE_REASONS = {"foreign": f"is owned by uid {NOBODY}, not by you", "readable": "has mode 0644",
-                "link": "is a symbolic link"}
+FILE_REASONS = {
+    "foreign": f"is owned by uid {NOBODY}, not by you",
+    "readable": "has mode 0644",
+    "link": "is a symbolic link",
+}
 
 
 def test_clients_read_only_the_users_own_private_files_and_say_what_they_skipped(runtime_dir, listener):
@@ -224,8 +244,7 @@ def test_clients_read_only_the_users_own_private_files_and_say_what_they_skipped
     with pytest.raises(OSError, match="has mode 0644"):
         jupdb.connect(planted["readable"])
     # ``jupdb sessions`` says the same.
-    cli = subprocess.run([sys.executable, "-m", "jupdb", "sessions"], capture_output=True, text=True,
-                         timeout=TIMEOUT)
+    cli = subprocess.run([sys.executable, "-m", "jupdb", "sessions"], capture_output=True, text=True, timeout=TIMEOUT)
     assert cli.returncode == 0
     for kind, path in planted.items():
         assert f"{path}: {FILE_REASONS[kind]}" in cli.stderr

@@ -133,9 +133,11 @@ def test_fetch_of_several_large_buffers_in_one_reply(launch):
     come between small ones and at the 1 MiB threshold, and the connection goes on."""
     program = launch(VALUES)
     session = program.connect(timeout=10)
-    expr = ("{'w': numpy.arange(3_000_000, dtype=numpy.float32), 'b': numpy.arange(10),"
-            " 'at': numpy.ones(1 << 20, numpy.uint8), 'below': numpy.ones((1 << 20) - 1, numpy.uint8),"
-            " 'v': numpy.full(2_000_000, 7, numpy.int16)}")
+    expr = (
+        "{'w': numpy.arange(3_000_000, dtype=numpy.float32), 'b': numpy.arange(10),"
+        " 'at': numpy.ones(1 << 20, numpy.uint8), 'below': numpy.ones((1 << 20) - 1, numpy.uint8),"
+        " 'v': numpy.full(2_000_000, 7, numpy.int16)}"
+    )
     for _ in range(2):
         got = session.fetch(expr)
         np.testing.assert_array_equal(got["w"], np.arange(3_000_000, dtype=np.float32))
@@ -171,8 +173,10 @@ def _huge_page_bytes_at(address: int) -> int:
     raise AssertionError(f"no mapping holds {address:#x}")
 
 
-@pytest.mark.skipif(_transparent_huge_pages() not in ("always", "madvise"),
-                    reason="this kernel gives no transparent huge pages, even on request")
+@pytest.mark.skipif(
+    _transparent_huge_pages() not in ("always", "madvise"),
+    reason="this kernel gives no transparent huge pages, even on request",
+)
 def test_a_large_fetched_array_lies_in_huge_pages(launch):
     """A large frame body is backed by huge pages (vendor/zeromq patch 4), as NumPy's
     own large arrays are: receiving 100 MB into 4 KiB pages took 24,000 page faults,
@@ -224,8 +228,7 @@ def test_fetch_of_an_unpicklable_object(launch):
     assert session.eval("a").repr == "10"
     session.cont()
     program.assert_finishes_ok()
-    assert program.stdout_lines()[:5] == ["a = 10", "text = hello", "arr sum = 66.0", "lock is a lock: True",
-                                          "after"]
+    assert program.stdout_lines()[:5] == ["a = 10", "text = hello", "arr sum = 66.0", "lock is a lock: True", "after"]
 
 
 STACK = """
@@ -257,8 +260,11 @@ def test_where_up_down_frame_locals_source(launch):
 
     stack = session.where()
     assert [(f.function, f.line, f.index) for f in stack] == [
-        ("inner", lines["INNER"], 0), ("middle", lines["MIDDLE"], 1),
-        ("outer", lines["OUTER"], 2), ("<module>", lines["MODULE"], 3)]
+        ("inner", lines["INNER"], 0),
+        ("middle", lines["MIDDLE"], 1),
+        ("outer", lines["OUTER"], 2),
+        ("<module>", lines["MODULE"], 3),
+    ]
     assert all(f.file == path for f in stack)
     assert stack[0].code == "jupdb.set_trace()                 # INNER"
     assert stack[1].code == "got = inner(m_local)              # MIDDLE"
@@ -376,17 +382,23 @@ def test_system_exit_and_keyboard_interrupt_in_requests_do_not_end_the_program(l
 
 
 def test_pythonbreakpoint_env(launch):
-    program = launch("""
+    program = launch(
+        """
         def compute():
             value = 6 * 7
             breakpoint()                       # HERE
             print("value", value, flush=True)
 
         compute()
-    """, env={"PYTHONBREAKPOINT": "jupdb.set_trace"})
+    """,
+        env={"PYTHONBREAKPOINT": "jupdb.set_trace"},
+    )
     match = program.wait_paused()
     assert (match["file"], int(match["line"]), match["function"]) == (
-        program.path, line_in(program.source, "# HERE"), "compute")
+        program.path,
+        line_in(program.source, "# HERE"),
+        "compute",
+    )
     session = program.connect()
     assert session.where()[0].function == "compute"
     assert session.eval("value").repr == "42"
@@ -412,7 +424,10 @@ def test_stderr_line_sessions_and_connection_file(launch, runtime_dir, tmp_path)
     assert info.pid == program.pid and info.state == "paused"
     assert info.program[0] == program.path
     assert (info.location.file, info.location.line, info.location.function) == (
-        program.path, line_in(program.source, "# INNER"), "inner")
+        program.path,
+        line_in(program.source, "# INNER"),
+        "inner",
+    )
     assert os.path.dirname(info.path) == runtime_dir
     assert os.path.basename(info.path) == f"jupdb-{program.pid}-{info.session_id}.json"
 
@@ -584,7 +599,7 @@ def test_values_whose_repr_or_str_fails(launch):
     assert "RuntimeError" in broken.repr and "no repr for you" in broken.repr and broken.len is None
     assert "broken" in session.locals()
     assert session.eval("text").repr == repr("h\u00e9llo \u4e16\u754c \U0001f600")
-    assert session.eval("big").repr == str(2 ** 200)
+    assert session.eval("big").repr == str(2**200)
     assert session.eval("b'\\x00\\xff'").repr == "b'\\x00\\xff'"
     assert session.fetch("text") == "h\u00e9llo \u4e16\u754c \U0001f600"
     session.cont()

@@ -21,8 +21,9 @@ def test_a_new_session_answers_its_first_request(launch):
     # each of threads, pause and break must be served the first time.
     for i in range(20):
         program = launch(LOOP, name=f"loop{i}", command=RUN)
-        wait_until(lambda: any(s.pid == program.pid for s in jupdb.sessions()), interval=0.001,
-                   what="the connection file")
+        wait_until(
+            lambda: any(s.pid == program.pid for s in jupdb.sessions()), interval=0.001, what="the connection file"
+        )
         session = jupdb.connect(program.pid, timeout=TIMEOUT)
         program.sessions.append(session)
         what = i % 3

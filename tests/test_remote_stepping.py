@@ -101,7 +101,6 @@ def test_next_steps_over_calls_and_out_of_the_frame(launch):
     assert program.stdout_lines() == ["c 70", "done"]
 
 
-
 def test_stepping_off_the_end_of_the_program_lets_it_finish(launch):
     # As with pdb: once the main module's code returned, the main thread runs
     # only the interpreter's shutdown (threading._shutdown, atexit), where a
@@ -271,8 +270,15 @@ def test_breakpoint_added_while_paused(launch):
 
     bid = session.add_breakpoint(program.path, line)
     [bp] = session.breakpoints()
-    assert bp == {"id": bid, "file": program.path, "line": line, "condition": None, "temporary": False,
-                  "enabled": True, "hits": 0}
+    assert bp == {
+        "id": bid,
+        "file": program.path,
+        "line": line,
+        "condition": None,
+        "temporary": False,
+        "enabled": True,
+        "hits": 0,
+    }
 
     session.cont()
     stop = session.wait(timeout=TIMEOUT)
@@ -368,7 +374,6 @@ def test_breakpoint_added_while_nothing_is_paused(launch):
     session.cont()
     program.assert_finishes_ok()
     assert program.stdout_lines() == ["total 55"]
-
 
 
 def test_breakpoint_in_the_paused_frame_itself(launch):
@@ -502,7 +507,9 @@ def test_watches_are_reported_with_each_stop(launch):
     assert program.stdout_lines() == [f"total {0 + 49 + 4 + 9 + 16 + 25}"]
 
 
-@pytest.mark.parametrize("expression", ["exit()", "__import__('sys').exit(5)", "(_ for _ in ()).throw(KeyboardInterrupt)"])
+@pytest.mark.parametrize(
+    "expression", ["exit()", "__import__('sys').exit(5)", "(_ for _ in ()).throw(KeyboardInterrupt)"]
+)
 def test_a_watch_that_raises_base_exceptions_still_stops(launch, expression):
     """A watch that raises SystemExit or KeyboardInterrupt is reported as that
     watch's error; the stop still happens and the program goes on normally."""

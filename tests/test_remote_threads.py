@@ -38,8 +38,7 @@ def test_two_threads_paused_at_once(launch):
     for name in ("worker-a", "worker-b"):
         info = threads[name]
         assert info.paused
-        assert (info.location.file, info.location.line, info.location.function) == (
-            program.path, trace_line, "worker")
+        assert (info.location.file, info.location.line, info.location.function) == (program.path, trace_line, "worker")
     assert threads["MainThread"].paused is False
     assert threads["MainThread"].location is not None  # where it runs (inside Thread.join)
     a, b = threads["worker-a"].id, threads["worker-b"].id
@@ -62,8 +61,10 @@ def test_two_threads_paused_at_once(launch):
     assert {t.name: t.paused for t in session.threads()}["worker-b"] is True
     session.cont()
     program.wait_stdout("done a A!")
-    wait_until(lambda: [t["name"] for t in session.status()["paused_threads"]] == ["worker-b"],
-               what="only worker-b to stay paused")
+    wait_until(
+        lambda: [t["name"] for t in session.status()["paused_threads"]] == ["worker-b"],
+        what="only worker-b to stay paused",
+    )
     assert "done b" not in program.stdout
     threads = {t.name: t for t in session.threads()}
     assert threads["worker-b"].paused

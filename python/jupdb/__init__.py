@@ -46,8 +46,18 @@ if TYPE_CHECKING:
     import types
 
 # The remote debugger is imported on first use, so that `import jupdb` stays cheap.
-_REMOTE = {"connect", "sessions", "Session", "RemoteValue", "RemoteError", "SessionLost",
-           "FrameInfo", "Stack", "ThreadInfo", "SessionInfo"}
+_REMOTE = {
+    "connect",
+    "sessions",
+    "Session",
+    "RemoteValue",
+    "RemoteError",
+    "SessionLost",
+    "FrameInfo",
+    "Stack",
+    "ThreadInfo",
+    "SessionInfo",
+}
 __all__ += sorted(_REMOTE | {"set_trace", "post_mortem", "pm"})
 
 
@@ -72,8 +82,9 @@ def set_trace(*, ip: str = "127.0.0.1", port: int = 0) -> None:
     pause(sys._getframe(1), ip=ip, port=port)
 
 
-def post_mortem(exception: "BaseException | types.TracebackType | None" = None, *, ip: str = "127.0.0.1",
-                port: int = 0) -> None:
+def post_mortem(
+    exception: "BaseException | types.TracebackType | None" = None, *, ip: str = "127.0.0.1", port: int = 0
+) -> None:
     """Pause the calling thread where ``exception`` (default: the one being
     handled; or a traceback) was raised and serve remote clients until one
     continues: ``pdb.post_mortem`` for the remote debugger."""

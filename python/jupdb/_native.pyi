@@ -58,7 +58,7 @@ def active_probes() -> int:
     """Number of installed probes."""
 
 def backend_name() -> str:
-    """"sys.monitoring" (3.12+) or "frame evaluation hook" (3.10, 3.11)."""
+    """ "sys.monitoring" (3.12+) or "frame evaluation hook" (3.10, 3.11)."""
 
 def watch_running_code(code: CodeType) -> None:
     """Let matcher line probes reach ``code`` although it is already running."""
@@ -152,8 +152,9 @@ class Server:
     @property
     def dropped(self) -> int:
         """Messages dropped for a bad signature or framing, or as stale or replayed requests."""
-    def pause(self, thread: int, name: str, location: dict[str, Any],
-              stack: Optional[dict[str, Any]] = None) -> PauseHandle:
+    def pause(
+        self, thread: int, name: str, location: dict[str, Any], stack: Optional[dict[str, Any]] = None
+    ) -> PauseHandle:
         """Register the calling thread as paused; its requests arrive through the handle.
         ``stack`` (a ``where`` reply) answers ``where`` while the thread is busy."""
     def busy(self, thread: int) -> Optional[dict[str, Any]]:
@@ -200,8 +201,9 @@ class Client:
         """Send a request, wait (GIL released) for its reply; TimeoutError after ``timeout``.
         Signal handlers run meanwhile: Ctrl-C raises KeyboardInterrupt (the late reply is dropped).
         ``alive`` is called every 0.25 s while waiting: once it returns false, ConnectionError."""
-    def next_event(self, timeout: Optional[float] = None
-                   ) -> Optional[tuple[str, dict[str, Any], list[Frame], Optional[int]]]:
+    def next_event(
+        self, timeout: Optional[float] = None
+    ) -> Optional[tuple[str, dict[str, Any], list[Frame], Optional[int]]]:
         """The next event, waiting up to ``timeout`` s (None: for ever); None if none came.
         Signal handlers run meanwhile."""
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import types
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without the cost of importing typing
 
 from . import _native
@@ -156,8 +157,7 @@ class Breakpoint(Probe):
             clash = before.keys() & extra.keys()
             if clash:
                 raise RuntimeError(
-                    "The following external variables conflict with local ones: "
-                    + ", ".join(sorted(map(repr, clash)))
+                    "The following external variables conflict with local ones: " + ", ".join(sorted(map(repr, clash)))
                 )
             namespace = {**before, **extra}
             exec(compiled, frame.f_globals, namespace)

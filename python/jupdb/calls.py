@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import types
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without the cost of importing typing
 
 from . import _native
@@ -57,8 +58,10 @@ class CallInfo:
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in (self.args or {}).items())
-        return (f"{type(self).__name__}(name={self.name!r}, "
-                f"args={type(self.args).__name__}({args}), return_value={self.return_value!r})")
+        return (
+            f"{type(self).__name__}(name={self.name!r}, "
+            f"args={type(self.args).__name__}({args}), return_value={self.return_value!r})"
+        )
 
     def print_stack(self, file: Any = None) -> None:
         """Print the call stack, as :func:`traceback.print_stack` would."""

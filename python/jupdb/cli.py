@@ -28,14 +28,23 @@ from .scope import is_launcher_code
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jupdb", description="Debug Python programs from a notebook or another process.")
+    parser = argparse.ArgumentParser(
+        prog="jupdb", description="Debug Python programs from a notebook or another process."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run a script or module with jupdb's server started",
-                              description="Run a script (or -m module) as __main__ with jupdb's server started, "
-                                          "so that a client can connect before any breakpoint.")
+    run = commands.add_parser(
+        "run",
+        help="run a script or module with jupdb's server started",
+        description="Run a script (or -m module) as __main__ with jupdb's server started, "
+        "so that a client can connect before any breakpoint.",
+    )
     run.add_argument("--wait", action="store_true", help="stop at the program's first line until a client continues")
-    run.add_argument("--no-post-mortem", dest="post_mortem", action="store_false",
-                     help="do not pause at an uncaught exception (by default its thread waits for a client)")
+    run.add_argument(
+        "--no-post-mortem",
+        dest="post_mortem",
+        action="store_false",
+        help="do not pause at an uncaught exception (by default its thread waits for a client)",
+    )
     run.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: loopback only)")
     run.add_argument("--port", type=int, default=0, help="request port (default: a free one)")
     run.add_argument("-m", dest="module", action="store_true", help="the target is a module, as with python -m")
@@ -49,8 +58,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     options = _parser().parse_args(argv)
     if options.command == "sessions":
         return _list_sessions()
-    return run(options.target, options.args, module=options.module, wait=options.wait, ip=options.ip,
-               port=options.port, post_mortem=options.post_mortem)
+    return run(
+        options.target,
+        options.args,
+        module=options.module,
+        wait=options.wait,
+        ip=options.ip,
+        port=options.port,
+        post_mortem=options.post_mortem,
+    )
 
 
 def _list_sessions() -> int:
@@ -82,8 +98,16 @@ def _source_of(target: str, module: bool) -> str:
     return spec.origin
 
 
-def run(target: str, args: List[str], *, module: bool = False, wait: bool = False, ip: str = "127.0.0.1",
-        port: int = 0, post_mortem: bool = True) -> int:
+def run(
+    target: str,
+    args: List[str],
+    *,
+    module: bool = False,
+    wait: bool = False,
+    ip: str = "127.0.0.1",
+    port: int = 0,
+    post_mortem: bool = True,
+) -> int:
     """Run ``target`` as ``__main__`` with the server started; its exit code."""
     from .remote.debuggee import DebugServer, set_trace, tell_terminal
     from .remote.debuggee import post_mortem as pause_at
@@ -96,8 +120,10 @@ def run(target: str, args: List[str], *, module: bool = False, wait: bool = Fals
         server = DebugServer.get(ip, port)
     except OSError as exc:
         raise SystemExit(f"jupdb run: cannot serve the program: {exc}") from None
-    tell_terminal(f"jupdb: running {target} (pid {os.getpid()}, port {server.info['request_port']}); "
-                  f"connect with jupdb.connect({os.getpid()})")
+    tell_terminal(
+        f"jupdb: running {target} (pid {os.getpid()}, port {server.info['request_port']}); "
+        f"connect with jupdb.connect({os.getpid()})"
+    )
     if not os.environ.get("PYTHONBREAKPOINT"):
         sys.breakpointhook = set_trace
     if wait:

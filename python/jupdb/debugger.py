@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import types
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without the cost of importing typing
 
 from .breakpoints import Breakpoint
@@ -83,8 +84,14 @@ class NoPdb:
         self._probes.remove(probe)
         probe._uninstall()
 
-    def capture_call(self, function: Target = None, *, module: Optional[types.ModuleType] = None,
-                     file: FileSpec = None, unwrap: bool = True) -> CallCapture:
+    def capture_call(
+        self,
+        function: Target = None,
+        *,
+        module: Optional[types.ModuleType] = None,
+        file: FileSpec = None,
+        unwrap: bool = True,
+    ) -> CallCapture:
         """Capture the most recent call to return (a :class:`CallInfo` that is also a context manager).
 
         Args:
@@ -99,8 +106,14 @@ class NoPdb:
         capture.enable()
         return capture
 
-    def capture_calls(self, function: Target = None, *, module: Optional[types.ModuleType] = None,
-                      file: FileSpec = None, unwrap: bool = True) -> CallListCapture:
+    def capture_calls(
+        self,
+        function: Target = None,
+        *,
+        module: Optional[types.ModuleType] = None,
+        file: FileSpec = None,
+        unwrap: bool = True,
+    ) -> CallListCapture:
         """Capture every call: a list of :class:`CallInfo` in return order (and a context manager).
 
         Arguments as for :meth:`capture_call`.
@@ -109,9 +122,16 @@ class NoPdb:
         capture.enable()
         return capture
 
-    def breakpoint(self, function: Target = None, *, module: Optional[types.ModuleType] = None,
-                   file: FileSpec = None, line: Union[int, str, None] = None,
-                   cond: Optional[Source] = None, unwrap: bool = True) -> Breakpoint:
+    def breakpoint(
+        self,
+        function: Target = None,
+        *,
+        module: Optional[types.ModuleType] = None,
+        file: FileSpec = None,
+        line: Union[int, str, None] = None,
+        cond: Optional[Source] = None,
+        unwrap: bool = True,
+    ) -> Breakpoint:
         """Set a breakpoint that runs scheduled actions instead of stopping.
 
         Args:
@@ -142,19 +162,27 @@ def get_nopdb() -> NoPdb:
     return default
 
 
-def capture_call(function: Target = None, *, module: Optional[types.ModuleType] = None,
-                 file: FileSpec = None, unwrap: bool = True) -> CallCapture:
+def capture_call(
+    function: Target = None, *, module: Optional[types.ModuleType] = None, file: FileSpec = None, unwrap: bool = True
+) -> CallCapture:
     return get_nopdb().capture_call(function, module=module, file=file, unwrap=unwrap)
 
 
-def capture_calls(function: Target = None, *, module: Optional[types.ModuleType] = None,
-                  file: FileSpec = None, unwrap: bool = True) -> CallListCapture:
+def capture_calls(
+    function: Target = None, *, module: Optional[types.ModuleType] = None, file: FileSpec = None, unwrap: bool = True
+) -> CallListCapture:
     return get_nopdb().capture_calls(function, module=module, file=file, unwrap=unwrap)
 
 
-def breakpoint(function: Target = None, *, module: Optional[types.ModuleType] = None,
-               file: FileSpec = None, line: Union[int, str, None] = None,
-               cond: Optional[Source] = None, unwrap: bool = True) -> Breakpoint:
+def breakpoint(
+    function: Target = None,
+    *,
+    module: Optional[types.ModuleType] = None,
+    file: FileSpec = None,
+    line: Union[int, str, None] = None,
+    cond: Optional[Source] = None,
+    unwrap: bool = True,
+) -> Breakpoint:
     return get_nopdb().breakpoint(function, module=module, file=file, line=line, cond=cond, unwrap=unwrap)
 
 

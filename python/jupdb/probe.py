@@ -9,6 +9,7 @@ reported as :class:`RuntimeWarning` with the traceback.
 from __future__ import annotations
 
 import types
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without the cost of importing typing
 
 from . import _native
@@ -28,8 +29,9 @@ def report_failure(what: str, frame: Optional[types.FrameType]) -> None:
     import warnings
 
     where = f" at {frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else ""
-    warnings.warn(f"jupdb: {what} failed{where}; the program continues.\n{traceback.format_exc()}",
-                  RuntimeWarning, stacklevel=2)
+    warnings.warn(
+        f"jupdb: {what} failed{where}; the program continues.\n{traceback.format_exc()}", RuntimeWarning, stacklevel=2
+    )
 
 
 class Probe:

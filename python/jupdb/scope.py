@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import types
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without the cost of importing typing
 
 from . import _native
@@ -151,8 +152,17 @@ def _code_and_instance(fn: Any, unwrap: bool) -> tuple[types.CodeType, Any]:
             raise _not_python(owner)
         return code
 
-    if isinstance(fn, (types.BuiltinFunctionType, types.BuiltinMethodType, types.WrapperDescriptorType,
-                       types.MethodWrapperType, types.MethodDescriptorType, types.ClassMethodDescriptorType)):
+    if isinstance(
+        fn,
+        (
+            types.BuiltinFunctionType,
+            types.BuiltinMethodType,
+            types.WrapperDescriptorType,
+            types.MethodWrapperType,
+            types.MethodDescriptorType,
+            types.ClassMethodDescriptorType,
+        ),
+    ):
         raise _not_python(fn)
     if isinstance(fn, types.MethodType):
         return function_code(fn.__func__, fn), fn.__self__

@@ -50,7 +50,10 @@ fn local_variable<'py>(
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
     // PyFrame_GetVar (3.12+) reads one variable without building the locals dict.
     extern "C" {
-        fn PyFrame_GetVar(frame: *mut ffi::PyFrameObject, name: *mut ffi::PyObject) -> *mut ffi::PyObject;
+        fn PyFrame_GetVar(
+            frame: *mut ffi::PyFrameObject,
+            name: *mut ffi::PyObject,
+        ) -> *mut ffi::PyObject;
     }
     let py = frame.py();
     unsafe {
@@ -150,14 +153,23 @@ pub mod hooks {
 
     /// `_PyFrameEvalFunction`: the frame is a `PyFrameObject` on 3.10 and a
     /// `_PyInterpreterFrame` on 3.11; only `frame_code` looks inside it.
-    pub type EvalFrame = unsafe extern "C" fn(*mut ffi::PyThreadState, *mut c_void, c_int) -> *mut ffi::PyObject;
+    pub type EvalFrame =
+        unsafe extern "C" fn(*mut ffi::PyThreadState, *mut c_void, c_int) -> *mut ffi::PyObject;
 
     extern "C" {
         // Exported by libpython 3.10/3.11 (Include/cpython/pystate.h, ceval.h).
         fn _PyInterpreterState_GetEvalFrameFunc(interp: *mut ffi::PyInterpreterState) -> EvalFrame;
         fn _PyInterpreterState_SetEvalFrameFunc(interp: *mut ffi::PyInterpreterState, f: EvalFrame);
-        fn _PyEval_SetProfile(ts: *mut ffi::PyThreadState, func: Option<TraceFunc>, arg: *mut ffi::PyObject) -> c_int;
-        fn _PyEval_SetTrace(ts: *mut ffi::PyThreadState, func: Option<TraceFunc>, arg: *mut ffi::PyObject) -> c_int;
+        fn _PyEval_SetProfile(
+            ts: *mut ffi::PyThreadState,
+            func: Option<TraceFunc>,
+            arg: *mut ffi::PyObject,
+        ) -> c_int;
+        fn _PyEval_SetTrace(
+            ts: *mut ffi::PyThreadState,
+            func: Option<TraceFunc>,
+            arg: *mut ffi::PyObject,
+        ) -> c_int;
     }
 
     /// The start of `struct _ts` (Include/cpython/pystate.h), up to the hooks.
@@ -266,7 +278,11 @@ pub mod hooks {
                 return false;
             }
             let unit = *head.prev_instr;
-            let opcode = if cfg!(target_endian = "big") { unit >> 8 } else { unit & 0xff };
+            let opcode = if cfg!(target_endian = "big") {
+                unit >> 8
+            } else {
+                unit & 0xff
+            };
             opcode == RETURN_GENERATOR
         }
     }
@@ -294,12 +310,22 @@ pub mod hooks {
 
     /// The calling thread's profile hook (borrowed object).
     pub fn profile_hook() -> Hook {
-        unsafe { Hook { func: (*head()).c_profilefunc, obj: (*head()).c_profileobj } }
+        unsafe {
+            Hook {
+                func: (*head()).c_profilefunc,
+                obj: (*head()).c_profileobj,
+            }
+        }
     }
 
     /// The calling thread's trace hook (borrowed object).
     pub fn trace_hook() -> Hook {
-        unsafe { Hook { func: (*head()).c_tracefunc, obj: (*head()).c_traceobj } }
+        unsafe {
+            Hook {
+                func: (*head()).c_tracefunc,
+                obj: (*head()).c_traceobj,
+            }
+        }
     }
 
     /// Sets the calling thread's profile hook (CPython takes its own reference).
@@ -335,7 +361,6 @@ pub mod hooks {
         ffi::PyFrame_GetLineNumber(frame) as u32
     }
 }
-
 
 /// What `engine::quiet_close` needs (3.12+): 3.13's generator frames, whose
 /// `close()` may end them without any event.
@@ -396,7 +421,9 @@ pub mod generator_frames {
                 .is_ok_and(|flags| flags & CO_OPTIMIZED != 0);
             // SAFETY: a live frame object (its type checked first), the GIL held.
             unsafe {
-                if !optimized || ffi::Py_TYPE(frame.as_ptr()) != std::ptr::addr_of_mut!(ffi::PyFrame_Type) {
+                if !optimized
+                    || ffi::Py_TYPE(frame.as_ptr()) != std::ptr::addr_of_mut!(ffi::PyFrame_Type)
+                {
                     return None;
                 }
                 let inner = (*(frame.as_ptr() as *mut FrameObjectHead)).f_frame;
@@ -413,7 +440,9 @@ pub mod generator_frames {
     /// False, and `object` is dropped, where the frame is not as expected.
     #[cfg(all(Py_3_13, not(Py_3_14), not(Py_GIL_DISABLED)))]
     pub fn release_with_frame(frame: &Bound<'_, PyAny>, object: Bound<'_, PyAny>) -> bool {
-        let Some(inner) = frame_layout::of(frame) else { return false };
+        let Some(inner) = frame_layout::of(frame) else {
+            return false;
+        };
         // SAFETY: checked by `of`; the slot is empty, so nothing is leaked.
         unsafe {
             if !(*inner).f_locals.is_null() {
@@ -435,7 +464,9 @@ pub mod generator_frames {
     /// Empties them, so the frame reads as having no locals left.
     #[cfg(all(Py_3_13, not(Py_3_14), not(Py_GIL_DISABLED)))]
     pub fn forget_freed_locals(frame: &Bound<'_, PyAny>) {
-        let Some(inner) = frame_layout::of(frame) else { return };
+        let Some(inner) = frame_layout::of(frame) else {
+            return;
+        };
         let py = frame.py();
         let names = |attr: &str| -> Vec<String> {
             frame
@@ -444,9 +475,16 @@ pub mod generator_frames {
                 .and_then(|names| names.extract())
                 .unwrap_or_default()
         };
-        let (varnames, cellvars, freevars) = (names("co_varnames"), names("co_cellvars"), names("co_freevars"));
+        let (varnames, cellvars, freevars) = (
+            names("co_varnames"),
+            names("co_cellvars"),
+            names("co_freevars"),
+        );
         // One slot per name; an argument that is also a cell has one slot.
-        let shared = cellvars.iter().filter(|name| varnames.contains(name)).count();
+        let shared = cellvars
+            .iter()
+            .filter(|name| varnames.contains(name))
+            .count();
         let slots = varnames.len() + cellvars.len() - shared + freevars.len();
         // SAFETY: checked by `of`; stacktop 0 says the slots were released, and the
         // frame has room for them all.
@@ -454,7 +492,8 @@ pub mod generator_frames {
             if (*inner).stacktop != 0 {
                 return;
             }
-            let locals = std::ptr::addr_of_mut!((*inner).localsplus) as *mut *mut pyo3::ffi::PyObject;
+            let locals =
+                std::ptr::addr_of_mut!((*inner).localsplus) as *mut *mut pyo3::ffi::PyObject;
             for i in 0..slots {
                 *locals.add(i) = std::ptr::null_mut();
             }

@@ -13,7 +13,9 @@ pub fn write_locals(
     deleted: Vec<Bound<'_, PyString>>,
 ) -> PyResult<()> {
     if frame.get_type().name()? != "frame" {
-        return Err(pyo3::exceptions::PyTypeError::new_err("write_locals needs a frame object"));
+        return Err(pyo3::exceptions::PyTypeError::new_err(
+            "write_locals needs a frame object",
+        ));
     }
     crate::compat::write_locals(frame, updates, &deleted)
 }

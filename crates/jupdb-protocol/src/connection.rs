@@ -586,7 +586,10 @@ mod tests {
         assert_eq!(info.request_endpoint(), "tcp://[::1]:5555");
         info.transport = Transport::Ipc;
         info.ip = "/run/user/1000/jupdb/s1".into();
-        assert_eq!(info.request_endpoint(), "ipc:///run/user/1000/jupdb/s1-5555");
+        assert_eq!(
+            info.request_endpoint(),
+            "ipc:///run/user/1000/jupdb/s1-5555"
+        );
     }
 
     #[test]

@@ -6,8 +6,29 @@ Debuggee side: :func:`set_trace` (or ``breakpoint()`` with
 """
 
 from .debuggee import set_trace
-from .session import (FrameInfo, RemoteError, RemoteValue, Session, SessionInfo, SessionLost, Stack, ThreadInfo,
-                      connect, sessions)
+from .session import (
+    FrameInfo,
+    RemoteError,
+    RemoteValue,
+    Session,
+    SessionInfo,
+    SessionLost,
+    Stack,
+    ThreadInfo,
+    connect,
+    sessions,
+)
 
-__all__ = ["FrameInfo", "RemoteError", "RemoteValue", "Session", "SessionInfo", "SessionLost", "Stack", "ThreadInfo",
-           "connect", "sessions", "set_trace"]
+__all__ = [
+    "FrameInfo",
+    "RemoteError",
+    "RemoteValue",
+    "Session",
+    "SessionInfo",
+    "SessionLost",
+    "Stack",
+    "ThreadInfo",
+    "connect",
+    "sessions",
+    "set_trace",
+]

@@ -44,13 +44,18 @@ class DebugServer:
         self.directory = str(directory)
         self.private_fallback = refused is not None  # a directory of our own, removed at exit
         if refused is not None:
-            tell_terminal(f"jupdb: not using the runtime directory {refused}; "
-                          f"the connection file goes to {self.directory} instead")
+            tell_terminal(
+                f"jupdb: not using the runtime directory {refused}; "
+                f"the connection file goes to {self.directory} instead"
+            )
         self.session = secrets.token_hex(8)
-        self.native = _native.Server(secrets.token_bytes(32), self.session, ip=ip,
-                                     request_port=request_port,
-                                     details={"python_version": "%d.%d.%d" % sys.version_info[:3],
-                                              "argv": list(sys.argv)})
+        self.native = _native.Server(
+            secrets.token_bytes(32),
+            self.session,
+            ip=ip,
+            request_port=request_port,
+            details={"python_version": "%d.%d.%d" % sys.version_info[:3], "argv": list(sys.argv)},
+        )
         self.info: Dict[str, Any] = {
             "transport": "tcp",
             "ip": ip,
@@ -140,9 +145,11 @@ class DebugServer:
             return
         self.announced = True
         what = "paused" if exception is None else f"post-mortem of {exception['ename']}"
-        tell_terminal(f"jupdb: {what} at {location['file']}:{location['line']} in {location['function']}() "
-                      f"(pid {os.getpid()}, port {self.info['request_port']}); "
-                      f"connect with jupdb.connect({os.getpid()})")
+        tell_terminal(
+            f"jupdb: {what} at {location['file']}:{location['line']} in {location['function']}() "
+            f"(pid {os.getpid()}, port {self.info['request_port']}); "
+            f"connect with jupdb.connect({os.getpid()})"
+        )
 
     def publish(self, msg_type: str, content: Dict[str, Any], thread: Optional[int] = None) -> None:
         self.native.publish(msg_type, content, thread)
@@ -237,8 +244,9 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def post_mortem(exception: Union[BaseException, types.TracebackType, None] = None, *, ip: str = "127.0.0.1",
-                port: int = 0) -> None:
+def post_mortem(
+    exception: Union[BaseException, types.TracebackType, None] = None, *, ip: str = "127.0.0.1", port: int = 0
+) -> None:
     """Pause the calling thread where ``exception`` was raised (default: the one
     being handled) and serve remote clients until one continues, as
     ``pdb.post_mortem`` does locally. Clients see the traceback's frames (and

@@ -55,8 +55,11 @@ def user_code_failed(exc: BaseException, handled: Optional[BaseException]) -> Re
 
 def location_of(frame: types.FrameType, line: Optional[int] = None) -> Dict[str, Any]:
     """Where ``frame`` is (at ``line``, if not at its current one)."""
-    return {"file": frame.f_code.co_filename, "line": frame.f_lineno if line is None else line,
-            "function": frame.f_code.co_name}
+    return {
+        "file": frame.f_code.co_filename,
+        "line": frame.f_lineno if line is None else line,
+        "function": frame.f_code.co_name,
+    }
 
 
 def exception_details(exc: BaseException) -> Dict[str, str]:
@@ -65,8 +68,11 @@ def exception_details(exc: BaseException) -> Dict[str, str]:
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None and is_launcher_code(tb.tb_frame.f_code):
         tb = tb.tb_next
-    return {"ename": type(exc).__name__, "evalue": safe_str(exc),
-            "traceback": "".join(traceback.format_exception(type(exc), exc, tb))}
+    return {
+        "ename": type(exc).__name__,
+        "evalue": safe_str(exc),
+        "traceback": "".join(traceback.format_exception(type(exc), exc, tb)),
+    }
 
 
 def reply_error(request: Any, exc: BaseException) -> None:
@@ -115,8 +121,9 @@ class _ThreadOutput(io.TextIOBase):
 class PausedThread:
     """The calling thread, paused at ``frame``, serving requests until resumed."""
 
-    def __init__(self, server: "DebugServer", frame: types.FrameType, reason: str, *,
-                 in_line_event: bool = False, **details: Any) -> None:
+    def __init__(
+        self, server: "DebugServer", frame: types.FrameType, reason: str, *, in_line_event: bool = False, **details: Any
+    ) -> None:
         self.server = server
         self.stack: List[types.FrameType] = []
         #: The stack's line numbers where they are not the frames' current ones
@@ -222,8 +229,13 @@ class PausedThread:
         # client adds once it sees this pause is evaluated at the next one, never
         # in between (one that never ends would keep this thread from serving).
         server.stops += 1
-        event = {"thread": tid, "thread_name": self.thread.name, "stop": server.stops,
-                 "watches": server.service.evaluate_watches(self.stack[0]), **self.stop_details()}
+        event = {
+            "thread": tid,
+            "thread_name": self.thread.name,
+            "stop": server.stops,
+            "watches": server.service.evaluate_watches(self.stack[0]),
+            **self.stop_details(),
+        }
         try:
             # In the try: Ctrl-C from here on leaves the pause (and unregisters it) as in the loop.
             handle = self.handle = server.native.pause(tid, self.thread.name, self.location(), self.where())
@@ -321,9 +333,10 @@ class PausedThread:
         try:
             data = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
         except BaseException as exc:  # a __reduce__ may raise anything, SystemExit too
-            raise RequestError(type(exc).__name__ if not isinstance(exc, Exception) else "PicklingError",
-                               f"cannot send {c['code']!r} ({type(value).__name__}): "
-                               f"{type(exc).__name__}: {safe_str(exc)}") from None
+            raise RequestError(
+                type(exc).__name__ if not isinstance(exc, Exception) else "PicklingError",
+                f"cannot send {c['code']!r} ({type(value).__name__}): {type(exc).__name__}: {safe_str(exc)}",
+            ) from None
         # The pickle travels as the first buffer frame: buffers have no size limit.
         raws = [data, *(_contiguous(b) for b in buffers)]
         return {"buffer_count": len(raws) - 1, "value": summarize(value, mime=False)}, raws
@@ -372,15 +385,22 @@ class PausedThread:
         else:
             context = int(c.get("context", 5))
             first = max(current - context, 1)
-            chosen = lines[first - 1:current + context]
-        return {"file": filename, "first_line": first, "current_line": current,
-                "lines": [line.rstrip("\n") for line in chosen]}, []
+            chosen = lines[first - 1 : current + context]
+        return {
+            "file": filename,
+            "first_line": first,
+            "current_line": current,
+            "lines": [line.rstrip("\n") for line in chosen],
+        }, []
 
     # -- moving on -------------------------------------------------------------------
     def _check_running(self, what: str) -> None:
         if self.is_post_mortem:
-            raise RequestError("PostMortem", f"no {what} in a post-mortem (of {self.details['exception']['ename']}): "
-                                             "its frames have finished; cont() lets the program go on")
+            raise RequestError(
+                "PostMortem",
+                f"no {what} in a post-mortem (of {self.details['exception']['ename']}): "
+                "its frames have finished; cont() lets the program go on",
+            )
 
     def do_resume(self, c: Dict[str, Any]) -> Reply:
         action = c.get("action", "continue")

@@ -144,8 +144,15 @@ class Service:
 
     def _describe(self, bid: int) -> Dict[str, Any]:
         bp = self.breakpoints[bid]
-        return {"id": bid, "file": str(bp.scope.file), "line": bp.line, "condition": self.conditions[bid][0],
-                "temporary": bp.temporary, "enabled": bp.enabled, "hits": self.hits[bid]}  # type: ignore[attr-defined]
+        return {
+            "id": bid,
+            "file": str(bp.scope.file),
+            "line": bp.line,
+            "condition": self.conditions[bid][0],
+            "temporary": bp.temporary,  # type: ignore[attr-defined]
+            "enabled": bp.enabled,
+            "hits": self.hits[bid],
+        }
 
     def _hit(self, bid: int, frame: types.FrameType) -> None:
         from .paused import PausedThread
@@ -215,7 +222,9 @@ class Service:
                 path = str(find_source(c["file"]))
             except FileNotFoundError:
                 path = os.path.realpath(c["file"])  # a file gone since: its breakpoints still go
-            chosen = [b for b, bp in self.breakpoints.items() if str(bp.scope.file) == path and bp.line == c.get("line")]
+            chosen = [
+                b for b, bp in self.breakpoints.items() if str(bp.scope.file) == path and bp.line == c.get("line")
+            ]
         for bid in chosen:
             self._clear(bid)
         return {"cleared": chosen}

@@ -1,11 +1,11 @@
 """The client: find a paused program, connect, and drive it.
 
-    session = jupdb.connect()          # the most recently paused program
-    session.eval("df.shape")           # RemoteValue; shown richly in a notebook
-    session.exec("lr = 1e-4")          # written back into the paused frame
-    arr = session.fetch("weights")     # the real object (pickle protocol 5)
-    session.next()                     # FrameInfo of the new stop
-    session.cont()
+session = jupdb.connect()          # the most recently paused program
+session.eval("df.shape")           # RemoteValue; shown richly in a notebook
+session.exec("lr = 1e-4")          # written back into the paused frame
+arr = session.fetch("weights")     # the real object (pickle protocol 5)
+session.next()                     # FrameInfo of the new stop
+session.cont()
 """
 
 from __future__ import annotations
@@ -150,8 +150,9 @@ class RemoteValue:
         return {"text/plain": repr(self), **self.mime}
 
 
-def _frame(info: Optional[Dict[str, Any]], thread: Optional[int] = None, stop: Optional[Dict[str, Any]] = None
-           ) -> Optional[FrameInfo]:
+def _frame(
+    info: Optional[Dict[str, Any]], thread: Optional[int] = None, stop: Optional[Dict[str, Any]] = None
+) -> Optional[FrameInfo]:
     """A FrameInfo from a reply's frame, with what ``stop`` (a ``paused`` event,
     or a thread's entry in ``threads``) says about the stop there."""
     if not info:
@@ -159,12 +160,22 @@ def _frame(info: Optional[Dict[str, Any]], thread: Optional[int] = None, stop: O
     stop = stop or {}
     shown: Dict[str, Any] = {}
     for w in stop.get("watches") or []:
-        shown[w["expression"]] = RemoteValue(w["value"]) if "value" in w else f"{w['error']['ename']}: {w['error']['evalue']}"
+        shown[w["expression"]] = (
+            RemoteValue(w["value"]) if "value" in w else f"{w['error']['ename']}: {w['error']['evalue']}"
+        )
     exc = stop.get("exception")
-    return FrameInfo(info["file"], info["line"], info["function"], info.get("code", ""), info.get("index", 0), thread,
-                     shown, stop.get("reason"),
-                     None if exc is None else RemoteError(exc["ename"], exc["evalue"], exc.get("traceback", "")),
-                     stop.get("breakpoint"))
+    return FrameInfo(
+        info["file"],
+        info["line"],
+        info["function"],
+        info.get("code", ""),
+        info.get("index", 0),
+        thread,
+        shown,
+        stop.get("reason"),
+        None if exc is None else RemoteError(exc["ename"], exc["evalue"], exc.get("traceback", "")),
+        stop.get("breakpoint"),
+    )
 
 
 def sessions() -> List[SessionInfo]:
@@ -181,8 +192,17 @@ def find_sessions() -> Tuple[List[SessionInfo], List[str], List[str]]:
     files, skipped, searched = _native.list_connections()
     found = []
     for path, info in files:
-        found.append(SessionInfo(info["pid"], info.get("argv", []), info.get("state", "?"), _frame(info.get("location")),
-                                 info["session_id"], str(path), info.get("created", "")))
+        found.append(
+            SessionInfo(
+                info["pid"],
+                info.get("argv", []),
+                info.get("state", "?"),
+                _frame(info.get("location")),
+                info["session_id"],
+                str(path),
+                info.get("created", ""),
+            )
+        )
     found.sort(key=lambda s: _mtime(s.path), reverse=True)
     return found, skipped, [str(dir) for dir in searched]
 
@@ -214,8 +234,11 @@ def _find(target: Union[None, int, str, os.PathLike[str]]) -> Tuple[str, Dict[st
     else:
         chosen = next((s for s in live if s.session_id == target), None)
     if chosen is None:
-        raise no_session_error("no jupdb session is running" if target is None else
-                               f"no jupdb session matches {target!r}", skipped, searched)
+        raise no_session_error(
+            "no jupdb session is running" if target is None else f"no jupdb session matches {target!r}",
+            skipped,
+            searched,
+        )
     return chosen.path, _native.read_connection(chosen.path)
 
 
@@ -256,9 +279,13 @@ class Session:
         self.timeout = timeout
         host = f"[{info['ip']}]" if ":" in info["ip"] else info["ip"]
         # Returns once subscribed: what the program prints or a pause from now on reaches wait().
-        self._client = _native.Client(f"tcp://{host}:{info['request_port']}", bytes.fromhex(info["key"]),
-                                      secrets.token_hex(8), timeout,
-                                      signature_scheme=info["signature_scheme"])
+        self._client = _native.Client(
+            f"tcp://{host}:{info['request_port']}",
+            bytes.fromhex(info["key"]),
+            secrets.token_hex(8),
+            timeout,
+            signature_scheme=info["signature_scheme"],
+        )
         self._thread: Optional[int] = None
         self._last_stop = 0
         self._closed = False
@@ -269,17 +296,29 @@ class Session:
         self._pid_is_here = _on_this_machine(info["ip"])
 
     # -- plumbing -------------------------------------------------------------------
-    def request(self, msg_type: str, content: Optional[Dict[str, Any]] = None, *, buffers: Sequence[Any] = (),
-                thread: Optional[int] = None, timeout: Optional[float] = None) -> Tuple[Dict[str, Any], List[Any]]:
+    def request(
+        self,
+        msg_type: str,
+        content: Optional[Dict[str, Any]] = None,
+        *,
+        buffers: Sequence[Any] = (),
+        thread: Optional[int] = None,
+        timeout: Optional[float] = None,
+    ) -> Tuple[Dict[str, Any], List[Any]]:
         """Send ``<msg_type>_request`` and return the reply's content and buffers."""
         if self._closed:
             raise ConnectionError(f"this session (pid {self.pid}) has been closed")
         limit = self.timeout if timeout is None else timeout
         thread = self._thread if thread is None else thread
         try:
-            _, reply, frames, _ = self._client.request(f"{msg_type}_request", content or {}, buffers=list(buffers),
-                                                       thread=thread, timeout=limit,
-                                                       alive=self.alive if self._pid_is_here else None)
+            _, reply, frames, _ = self._client.request(
+                f"{msg_type}_request",
+                content or {},
+                buffers=list(buffers),
+                thread=thread,
+                timeout=limit,
+                alive=self.alive if self._pid_is_here else None,
+            )
         except KeyboardInterrupt:
             if msg_type in _RUNS_CLIENT_CODE:  # Ctrl-C on a long eval: stop it there too, as in a notebook
                 raise KeyboardInterrupt(self._interrupt_quietly(thread, msg_type)) from None
@@ -321,9 +360,11 @@ class Session:
         except (RemoteError, ConnectionError, TimeoutError):
             busy = []
         since = next((f" since {b['since']} ({b['seconds']:.1f} s)" for b in busy if b), "")
-        return (f"{what} abandoned here; thread {interrupted[0]} of the debuggee was busy with it{since} and "
-                "was interrupted: KeyboardInterrupt is raised there at its next Python bytecode "
-                "(a call into C runs to its end first); its reply will not be shown")
+        return (
+            f"{what} abandoned here; thread {interrupted[0]} of the debuggee was busy with it{since} and "
+            "was interrupted: KeyboardInterrupt is raised there at its next Python bytecode "
+            "(a call into C runs to its end first); its reply will not be shown"
+        )
 
     def alive(self) -> bool:
         """Whether the debugged process still runs (a zombie, dead but not yet
@@ -476,10 +517,13 @@ class Session:
         except TimeoutError:
             why = "a call such as time.sleep may block it"
             if tuple(map(int, self.info["python_version"].split(".")[:2])) < (3, 12):
-                why += ("; on CPython 3.10 and 3.11 a thread other than the main one stops at its next call "
-                        "of a Python function")
-            raise TimeoutError(f"thread {tid} ran no line of the program within {limit} s ({why}); "
-                               "it pauses when it does") from None
+                why += (
+                    "; on CPython 3.10 and 3.11 a thread other than the main one stops at its next call "
+                    "of a Python function"
+                )
+            raise TimeoutError(
+                f"thread {tid} ran no line of the program within {limit} s ({why}); it pauses when it does"
+            ) from None
 
     def wait(self, timeout: Optional[float] = None) -> FrameInfo:
         """Block until a thread pauses (after the last resume); its FrameInfo.
@@ -506,14 +550,20 @@ class Session:
                 self._report_missed(content)
             elif msg_type == "exited":
                 raise SessionLost(f"the debugged program (pid {self.pid}) has exited")
-            elif msg_type == "paused" and content.get("stop", 0) > stop and (thread is None or content["thread"] == thread):
+            elif (
+                msg_type == "paused"
+                and content.get("stop", 0) > stop
+                and (thread is None or content["thread"] == thread)
+            ):
                 self._last_stop = content["stop"]
                 return _stop(content["location"], content["thread"], content)
 
     def _report_missed(self, dropped: Dict[str, Any]) -> None:
         """Events the program dropped for this client, which did not read them in time."""
-        sys.stderr.write(f"[jupdb: {dropped.get('events', 0)} events for this client were dropped in the program "
-                         "while it did not read them]\n")
+        sys.stderr.write(
+            f"[jupdb: {dropped.get('events', 0)} events for this client were dropped in the program "
+            "while it did not read them]\n"
+        )
         if self.pid != os.getpid():  # in the same process, the output is on the screen already
             _report_dropped(dropped.get("output", 0), "in the program, while this client did not read them")
 
@@ -561,9 +611,16 @@ class Session:
     # -- threads --------------------------------------------------------------------------
     def threads(self) -> List[ThreadInfo]:
         reply, _ = self.request("threads")
-        return [ThreadInfo(t["id"], t["name"], t["paused"],
-                           _stop(t["location"], t["id"], t) if t.get("location") else None, t.get("busy"))
-                for t in reply["threads"]]
+        return [
+            ThreadInfo(
+                t["id"],
+                t["name"],
+                t["paused"],
+                _stop(t["location"], t["id"], t) if t.get("location") else None,
+                t.get("busy"),
+            )
+            for t in reply["threads"]
+        ]
 
     def select_thread(self, id: Optional[int]) -> None:
         """Send later requests to thread ``id`` (None: the most recently paused one)."""

@@ -87,8 +87,9 @@ class Stepper:
         details: Dict[str, Any] = {}
         if self.action == "jump":
             details["jumped"] = jump(frame, self.line)  # type: ignore[arg-type]
-        PausedThread(self.server, frame, reason="jump" if self.action == "jump" else "step",
-                     in_line_event=True, **details).serve()
+        PausedThread(
+            self.server, frame, reason="jump" if self.action == "jump" else "step", in_line_event=True, **details
+        ).serve()
 
 
 class Pauser:
@@ -129,8 +130,11 @@ class Pauser:
             _native.uninstall(self.probe)
 
     def on_line(self, frame: types.FrameType, line: int) -> None:
-        if not self.active or self.thread in self.server.debugging \
-                or not _runs_for_program(frame, self.running, orphans=True):
+        if (
+            not self.active
+            or self.thread in self.server.debugging
+            or not _runs_for_program(frame, self.running, orphans=True)
+        ):
             return
         self.cancel()
         from .paused import PausedThread
@@ -159,8 +163,12 @@ def _is_main_module_run_by_runpy(frame: types.FrameType) -> bool:
     module code that runpy's ``_run_code`` execs (client code that jupdb
     evaluates is module-like code too, but called by jupdb's own)."""
     caller = frame.f_back
-    return (frame.f_code.co_name == "<module>" and caller is not None and caller.f_code.co_name == "_run_code"
-            and is_launcher_code(caller.f_code))
+    return (
+        frame.f_code.co_name == "<module>"
+        and caller is not None
+        and caller.f_code.co_name == "_run_code"
+        and is_launcher_code(caller.f_code)
+    )
 
 
 def _program_lines(code: types.CodeType) -> Any:

@@ -36,8 +36,6 @@ def safe_repr(obj: Any, limit: int = REPR_LIMIT) -> tuple[str, bool]:
         text = repr(obj)
     except BaseException as exc:  # a broken __repr__ must not break the debugger, nor end the program
         text = f"<{type_name(obj)} object; repr() raised {type(exc).__name__}: {safe_str(exc)}>"
-    if not isinstance(text, str):  # only a C type can return something else
-        text = f"<{type_name(obj)} object>"
     if len(text) > limit:
         return text[:limit], True
     return text, False

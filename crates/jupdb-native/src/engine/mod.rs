@@ -72,11 +72,15 @@ impl Probe {
         thread: Option<u64>,
     ) -> PyResult<Self> {
         if events == 0 || events & !(CALL | RETURN | LINE) != 0 {
-            return Err(pyo3::exceptions::PyValueError::new_err(format!("invalid event mask {events}")));
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "invalid event mask {events}"
+            )));
         }
         if let Some(code) = &code {
             if code.get_type().name()? != "code" {
-                return Err(pyo3::exceptions::PyTypeError::new_err("code must be a code object"));
+                return Err(pyo3::exceptions::PyTypeError::new_err(
+                    "code must be a code object",
+                ));
             }
         }
         let lines = match lines {
@@ -84,7 +88,9 @@ impl Probe {
             Some(lines) => Some(Arc::new(line_set(&lines)?)),
         };
         if events & LINE != 0 && lines.is_none() && matcher.is_none() {
-            return Err(pyo3::exceptions::PyValueError::new_err("a line probe needs lines"));
+            return Err(pyo3::exceptions::PyValueError::new_err(
+                "a line probe needs lines",
+            ));
         }
         Ok(Probe {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -111,8 +117,15 @@ impl Probe {
     }
 
     fn __repr__(&self) -> String {
-        let target = if self.code.is_some() { "code" } else { "matcher" };
-        format!("<jupdb Probe #{} target={target} events={}>", self.id, self.events)
+        let target = if self.code.is_some() {
+            "code"
+        } else {
+            "matcher"
+        };
+        format!(
+            "<jupdb Probe #{} target={target} events={}>",
+            self.id, self.events
+        )
     }
 }
 
@@ -127,7 +140,12 @@ pub(crate) fn line_set(lines: &Bound<'_, PyAny>) -> PyResult<FxHashSet<u32>> {
 /// Starts firing `probe`. Adding a probe that is already active does nothing.
 #[pyfunction]
 pub fn install(py: Python<'_>, probe: Bound<'_, Probe>) -> PyResult<()> {
-    let running = probe.get().code.as_ref().filter(|_| probe.get().events & LINE != 0).map(|c| c.clone_ref(py));
+    let running = probe
+        .get()
+        .code
+        .as_ref()
+        .filter(|_| probe.get().events & LINE != 0)
+        .map(|c| c.clone_ref(py));
     if registry::add(py, probe.unbind()) {
         backend::sync(py)?;
         if let Some(code) = running {
@@ -230,17 +248,30 @@ pub(crate) fn fire_call(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyA
         if probe.events & (CALL | RETURN) == 0 || !instance_matches(py, probe, frame) {
             continue;
         }
-        if let Err(err) = probe.handler.call_method1(py, pyo3::intern!(py, "on_call"), (frame,)) {
+        if let Err(err) = probe
+            .handler
+            .call_method1(py, pyo3::intern!(py, "on_call"), (frame,))
+        {
             report(py, err, &probe.handler);
         }
     }
 }
 
-pub(crate) fn fire_return(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) {
+pub(crate) fn fire_return(
+    py: Python<'_>,
+    entry: &CodeEntry,
+    frame: &Bound<'_, PyAny>,
+    value: &Bound<'_, PyAny>,
+) {
     fire_end(py, entry, frame, pyo3::intern!(py, "on_return"), value);
 }
 
-pub(crate) fn fire_raise(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyAny>, exc: &Bound<'_, PyAny>) {
+pub(crate) fn fire_raise(
+    py: Python<'_>,
+    entry: &CodeEntry,
+    frame: &Bound<'_, PyAny>,
+    exc: &Bound<'_, PyAny>,
+) {
     fire_end(py, entry, frame, pyo3::intern!(py, "on_raise"), exc);
 }
 
@@ -253,7 +284,9 @@ fn fire_end(
 ) {
     for target in &entry.targets {
         let probe = target.probe.get();
-        if probe.events & RETURN == 0 || (probe.thread.is_some() && !instance_matches(py, probe, frame)) {
+        if probe.events & RETURN == 0
+            || (probe.thread.is_some() && !instance_matches(py, probe, frame))
+        {
             continue;
         }
         if let Err(err) = probe.handler.call_method1(py, method, (frame, value)) {
@@ -280,7 +313,11 @@ pub(crate) fn fire_line(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyA
         if !target.watches(line) || !instance_matches(py, probe, frame) {
             continue;
         }
-        if let Err(err) = probe.handler.call_method1(py, pyo3::intern!(py, "on_line"), (frame, line)) {
+        if let Err(err) =
+            probe
+                .handler
+                .call_method1(py, pyo3::intern!(py, "on_line"), (frame, line))
+        {
             report(py, err, &probe.handler);
         }
     }
@@ -289,9 +326,15 @@ pub(crate) fn fire_line(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyA
 /// The frozenset of line numbers a code object can report (`co_lines`), for
 /// matchers and validation on the Python side.
 #[pyfunction]
-pub fn code_lines<'py>(py: Python<'py>, code: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyFrozenSet>> {
+pub fn code_lines<'py>(
+    py: Python<'py>,
+    code: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyFrozenSet>> {
     let mut lines = FxHashSet::default();
-    for item in code.call_method0(pyo3::intern!(py, "co_lines"))?.try_iter()? {
+    for item in code
+        .call_method0(pyo3::intern!(py, "co_lines"))?
+        .try_iter()?
+    {
         let (_, _, line): (isize, isize, Option<u32>) = item?.extract()?;
         if let Some(line) = line {
             lines.insert(line);

@@ -6,8 +6,10 @@
 //! one callback per code object. `PY_UNWIND` can only be global: its callback
 //! is one hash lookup.
 
-use super::{fire_call, fire_line, fire_raise, fire_return, quiet_close, registry, CALL, LINE, RETURN};
 use super::registry::Lookup;
+use super::{
+    fire_call, fire_line, fire_raise, fire_return, quiet_close, registry, CALL, LINE, RETURN,
+};
 use crate::compat::current_frame;
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
@@ -46,13 +48,23 @@ fn events(py: Python<'_>) -> PyResult<&'static Events> {
     EVENTS.get_or_try_init(py, || {
         let ev = monitoring(py)?.getattr("events")?;
         let get = |name: &str| -> PyResult<u32> { ev.getattr(name)?.extract() };
-        Ok(Events { py_start: get("PY_START")?, py_return: get("PY_RETURN")?, py_unwind: get("PY_UNWIND")?, line: get("LINE")? })
+        Ok(Events {
+            py_start: get("PY_START")?,
+            py_return: get("PY_RETURN")?,
+            py_unwind: get("PY_UNWIND")?,
+            line: get("LINE")?,
+        })
     })
 }
 
 fn disable(py: Python<'_>) -> Py<PyAny> {
     DISABLE
-        .get_or_init(py, || monitoring(py).and_then(|m| m.getattr("DISABLE")).map(Bound::unbind).unwrap_or_else(|_| py.None()))
+        .get_or_init(py, || {
+            monitoring(py)
+                .and_then(|m| m.getattr("DISABLE"))
+                .map(Bound::unbind)
+                .unwrap_or_else(|_| py.None())
+        })
         .clone_ref(py)
 }
 
@@ -75,8 +87,12 @@ fn claim_tool(py: Python<'_>, mon: &Bound<'_, PyAny>) -> PyResult<u8> {
         if mon.call_method1("get_tool", (id,))?.is_none() {
             mon.call_method1("use_tool_id", (id, "jupdb"))?;
             let ev = events(py)?;
-            let callbacks: [(u32, &str); 4] =
-                [(ev.py_start, "py_start"), (ev.py_return, "py_return"), (ev.py_unwind, "py_unwind"), (ev.line, "line")];
+            let callbacks: [(u32, &str); 4] = [
+                (ev.py_start, "py_start"),
+                (ev.py_return, "py_return"),
+                (ev.py_unwind, "py_unwind"),
+                (ev.line, "line"),
+            ];
             for (event, name) in callbacks {
                 let callback = make_callback(py, name)?;
                 mon.call_method1("register_callback", (id, event, callback))?;
@@ -96,12 +112,14 @@ fn make_callback<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyCFun
             Ok::<_, PyErr>(on_py_start(args.py(), &code))
         }),
         "py_return" => PyCFunction::new_closure(py, None, None, |args, _| {
-            let (code, _offset, value): (Bound<'_, PyAny>, Bound<'_, PyAny>, Bound<'_, PyAny>) = args.extract()?;
+            let (code, _offset, value): (Bound<'_, PyAny>, Bound<'_, PyAny>, Bound<'_, PyAny>) =
+                args.extract()?;
             on_end(args.py(), &code, &value, false);
             Ok::<_, PyErr>(args.py().None())
         }),
         "py_unwind" => PyCFunction::new_closure(py, None, None, |args, _| {
-            let (code, _offset, exc): (Bound<'_, PyAny>, Bound<'_, PyAny>, Bound<'_, PyAny>) = args.extract()?;
+            let (code, _offset, exc): (Bound<'_, PyAny>, Bound<'_, PyAny>, Bound<'_, PyAny>) =
+                args.extract()?;
             on_end(args.py(), &code, &exc, true);
             Ok::<_, PyErr>(args.py().None())
         }),
@@ -142,7 +160,9 @@ fn on_py_start(py: Python<'_>, code: &Bound<'_, PyAny>) -> Py<PyAny> {
 }
 
 fn on_end(py: Python<'_>, code: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>, raised: bool) {
-    let Some(entry) = registry::lookup(code.as_ptr() as usize) else { return };
+    let Some(entry) = registry::lookup(code.as_ptr() as usize) else {
+        return;
+    };
     if entry.events & RETURN == 0 {
         return;
     }
@@ -159,7 +179,9 @@ fn on_end(py: Python<'_>, code: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>, rai
 }
 
 fn on_line(py: Python<'_>, code: &Bound<'_, PyAny>, line: u32) -> Py<PyAny> {
-    let Some(entry) = registry::lookup(code.as_ptr() as usize) else { return disable(py) };
+    let Some(entry) = registry::lookup(code.as_ptr() as usize) else {
+        return disable(py);
+    };
     if !entry.watches_line(line) {
         return disable(py);
     }
@@ -172,10 +194,14 @@ fn on_line(py: Python<'_>, code: &Bound<'_, PyAny>, line: u32) -> Py<PyAny> {
 /// Switches local events on for a code object the matchers just accepted.
 pub fn code_resolved(py: Python<'_>, code: &Bound<'_, PyAny>) -> PyResult<()> {
     let key = code.as_ptr() as usize;
-    let Some(entry) = registry::lookup(key) else { return Ok(()) };
+    let Some(entry) = registry::lookup(key) else {
+        return Ok(());
+    };
     let mask = local_mask(events(py)?, entry.events);
     let mut guard = STATE.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(state) = guard.as_mut() else { return Ok(()) };
+    let Some(state) = guard.as_mut() else {
+        return Ok(());
+    };
     if state.applied.get(&key).is_some_and(|(_, m)| *m == mask) {
         return Ok(());
     }
@@ -212,7 +238,11 @@ pub fn sync(py: Python<'_>) -> PyResult<()> {
 
     if guard.is_none() {
         let tool = claim_tool(py, &mon)?;
-        *guard = Some(State { tool, applied: FxHashMap::default(), global: 0 });
+        *guard = Some(State {
+            tool,
+            applied: FxHashMap::default(),
+            global: 0,
+        });
     }
     let state = guard.as_mut().unwrap();
     let mut grew = false;
@@ -262,7 +292,9 @@ pub fn sync(py: Python<'_>) -> PyResult<()> {
 
 /// Puts back a trace function that a debugger displaced (see `restore_trace`).
 pub fn restore_trace(py: Python<'_>, previous: &Bound<'_, PyAny>) -> PyResult<()> {
-    py.import("sys")?.call_method1("settrace", (previous,)).map(drop)
+    py.import("sys")?
+        .call_method1("settrace", (previous,))
+        .map(drop)
 }
 
 /// Nothing to hold: `sys.monitoring` line events reach running frames anyway.

@@ -37,9 +37,15 @@ pub fn watch(py: Python<'_>, frame: &Bound<'_, PyAny>) {
     }
     let key = frame.as_ptr() as usize;
     let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
-    let Ok(watch) = Bound::new(py, EndWatch { frame: key, token }) else { return };
+    let Ok(watch) = Bound::new(py, EndWatch { frame: key, token }) else {
+        return;
+    };
     if compat::release_with_frame(frame, watch.into_any()) {
-        let old = OPEN.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_with(FxHashMap::default).insert(key, (token, frame.clone().unbind()));
+        let old = OPEN
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert_with(FxHashMap::default)
+            .insert(key, (token, frame.clone().unbind()));
         drop(old); // outside the lock: dropping a frame may release another watch
     }
 }
@@ -47,7 +53,11 @@ pub fn watch(py: Python<'_>, frame: &Bound<'_, PyAny>) {
 /// The call of `frame` ended with an event: its watch has nothing left to tell.
 pub fn ended(frame: &Bound<'_, PyAny>) {
     if compat::CLOSE_MAY_RUN_NOTHING {
-        let old = OPEN.lock().unwrap_or_else(|e| e.into_inner()).as_mut().and_then(|open| open.remove(&(frame.as_ptr() as usize)));
+        let old = OPEN
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+            .and_then(|open| open.remove(&(frame.as_ptr() as usize)));
         drop(old);
     }
 }
@@ -68,8 +78,12 @@ fn closed_quietly(py: Python<'_>, key: usize, token: u64) {
     };
     let Some((_, frame)) = open else { return };
     let frame = frame.bind(py);
-    let Ok(code) = frame.getattr(pyo3::intern!(py, "f_code")) else { return };
-    let Some(entry) = registry::lookup(code.as_ptr() as usize) else { return };
+    let Ok(code) = frame.getattr(pyo3::intern!(py, "f_code")) else {
+        return;
+    };
+    let Some(entry) = registry::lookup(code.as_ptr() as usize) else {
+        return;
+    };
     if entry.events & RETURN == 0 {
         return;
     }

@@ -28,7 +28,8 @@ pub struct CodeEntry {
 impl Target {
     /// Whether this target's probe wants line events at `line`.
     pub fn watches(&self, line: u32) -> bool {
-        self.probe.get().events & LINE != 0 && self.lines.as_ref().is_some_and(|l| l.contains(&line))
+        self.probe.get().events & LINE != 0
+            && self.lines.as_ref().is_some_and(|l| l.contains(&line))
     }
 }
 
@@ -41,7 +42,9 @@ impl CodeEntry {
     /// Whether some target wants line events here on this thread.
     #[cfg_attr(Py_3_12, allow(dead_code))]
     pub fn wants_lines_on_this_thread(&self) -> bool {
-        self.targets.iter().any(|t| t.probe.get().events & LINE != 0 && t.probe.get().fires_on_this_thread())
+        self.targets
+            .iter()
+            .any(|t| t.probe.get().events & LINE != 0 && t.probe.get().fires_on_this_thread())
     }
 }
 
@@ -76,7 +79,10 @@ pub fn add(py: Python<'_>, probe: Py<Probe>) -> bool {
     }
     let p = probe.get();
     if let Some(code) = &p.code {
-        let target = Target { probe: probe.clone_ref(py), lines: p.lines.clone() };
+        let target = Target {
+            probe: probe.clone_ref(py),
+            lines: p.lines.clone(),
+        };
         add_target(py, reg, code.bind(py), target);
     }
     if p.matcher.is_some() {
@@ -94,12 +100,16 @@ fn add_target(py: Python<'_>, reg: &mut Registry, code: &Bound<'_, PyAny>, targe
         Some(entry) => entry
             .targets
             .iter()
-            .map(|t| Target { probe: t.probe.clone_ref(py), lines: t.lines.clone() })
+            .map(|t| Target {
+                probe: t.probe.clone_ref(py),
+                lines: t.lines.clone(),
+            })
             .collect(),
         None => Vec::new(),
     };
     targets.push(target);
-    reg.codes.insert(key, Arc::new(new_entry(py, code, targets)));
+    reg.codes
+        .insert(key, Arc::new(new_entry(py, code, targets)));
 }
 
 fn new_entry(py: Python<'_>, code: &Bound<'_, PyAny>, targets: Vec<Target>) -> CodeEntry {
@@ -137,18 +147,30 @@ pub fn remove(py: Python<'_>, id: u64) -> Option<Removed> {
             .targets
             .iter()
             .filter(|t| t.probe.get().id != id)
-            .map(|t| Target { probe: t.probe.clone_ref(py), lines: t.lines.clone() })
+            .map(|t| Target {
+                probe: t.probe.clone_ref(py),
+                lines: t.lines.clone(),
+            })
             .collect();
         let code = entry.code.clone_ref(py);
         let old = if targets.is_empty() {
             reg.codes.remove(&key)
         } else {
-            reg.codes.insert(key, Arc::new(new_entry(py, code.bind(py), targets)))
+            reg.codes
+                .insert(key, Arc::new(new_entry(py, code.bind(py), targets)))
         };
         old_entries.extend(old);
     }
-    let rejected = if reg.probes.is_empty() { std::mem::take(&mut reg.rejected) } else { Default::default() };
-    Some(Removed { _probe: probe, _entries: old_entries, _rejected: rejected })
+    let rejected = if reg.probes.is_empty() {
+        std::mem::take(&mut reg.rejected)
+    } else {
+        Default::default()
+    };
+    Some(Removed {
+        _probe: probe,
+        _entries: old_entries,
+        _rejected: rejected,
+    })
 }
 
 /// What [`remove`] took out of the registry.
@@ -178,7 +200,9 @@ pub enum Lookup {
 #[inline]
 pub fn classify(code: usize) -> Lookup {
     let guard = lock();
-    let Some(reg) = guard.as_ref() else { return Lookup::Miss };
+    let Some(reg) = guard.as_ref() else {
+        return Lookup::Miss;
+    };
     if let Some(entry) = reg.codes.get(&code) {
         Lookup::Hit(entry.clone())
     } else if reg.matchers > 0 && !reg.rejected.contains_key(&code) {
@@ -202,7 +226,11 @@ pub fn resolve(py: Python<'_>, code: &Bound<'_, PyAny>) -> Option<Arc<CodeEntry>
         reg.probes
             .iter()
             .filter(|p| p.get().matcher.is_some())
-            .filter(|p| !reg.codes.get(&key).is_some_and(|e| e.targets.iter().any(|t| t.probe.get().id == p.get().id)))
+            .filter(|p| {
+                !reg.codes
+                    .get(&key)
+                    .is_some_and(|e| e.targets.iter().any(|t| t.probe.get().id == p.get().id))
+            })
             .map(|p| p.clone_ref(py))
             .collect()
     };
@@ -255,7 +283,10 @@ pub fn resolve(py: Python<'_>, code: &Bound<'_, PyAny>) -> Option<Arc<CodeEntry>
 /// backends that switch events on per code object.
 pub fn code_events(py: Python<'_>) -> Vec<(usize, Py<PyAny>, u8)> {
     lock().as_ref().map_or_else(Vec::new, |r| {
-        r.codes.iter().map(|(k, e)| (*k, e.code.clone_ref(py), e.events)).collect()
+        r.codes
+            .iter()
+            .map(|(k, e)| (*k, e.code.clone_ref(py), e.events))
+            .collect()
     })
 }
 
@@ -263,6 +294,9 @@ pub fn code_events(py: Python<'_>) -> Vec<(usize, Py<PyAny>, u8)> {
 /// Union of the events of all probes, and whether any probe uses a matcher.
 pub fn summary() -> (u8, bool) {
     lock().as_ref().map_or((0, false), |r| {
-        (r.probes.iter().fold(0, |m, p| m | p.get().events), r.matchers > 0)
+        (
+            r.probes.iter().fold(0, |m, p| m | p.get().events),
+            r.matchers > 0,
+        )
     })
 }

@@ -13,7 +13,9 @@ use super::frame::{frame_from, Frame};
 use super::runtime;
 use super::subscribers::ACK_EVERY;
 use super::values::{field, from_value, to_value};
-use jupdb_protocol::{decode, encode, Bytes, Message, ProtocolError, Signers, Value, MAX_BUFFERS, SIGNATURE_SCHEME};
+use jupdb_protocol::{
+    decode, encode, Bytes, Message, ProtocolError, Signers, Value, MAX_BUFFERS, SIGNATURE_SCHEME,
+};
 use pyo3::exceptions::{PyConnectionError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -23,7 +25,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, Notify};
-use zeromq::{DealerRecvHalf, DealerSendHalf, DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
+use zeromq::{
+    DealerRecvHalf, DealerSendHalf, DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend,
+    ZmqMessage,
+};
 
 struct Shared {
     /// Verify replies and events (debuggee to client); sign requests.
@@ -49,7 +54,11 @@ impl Shared {
     }
 
     /// Sends `message`, then waits for its reply; None if the connection is closed.
-    async fn exchange(&self, mut message: Message, reply: oneshot::Receiver<Message>) -> Option<Message> {
+    async fn exchange(
+        &self,
+        mut message: Message,
+        reply: oneshot::Receiver<Message>,
+    ) -> Option<Message> {
         let frames = self.frames(&mut message)?;
         self.dealer.lock().await.send(frames).await.ok()?;
         reply.await.ok()
@@ -67,7 +76,12 @@ impl Shared {
             self.acknowledge(size).await;
             return;
         };
-        if let Some(waiter) = self.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&parent) {
+        if let Some(waiter) = self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&parent)
+        {
             let _ = waiter.send(message);
         }
     }
@@ -92,7 +106,12 @@ impl Shared {
     }
 }
 
-async fn read(shared: Arc<Shared>, mut recv_half: DealerRecvHalf, inbox: Arc<Inbox>, mut stop: oneshot::Receiver<()>) {
+async fn read(
+    shared: Arc<Shared>,
+    mut recv_half: DealerRecvHalf,
+    inbox: Arc<Inbox>,
+    mut stop: oneshot::Receiver<()>,
+) {
     loop {
         tokio::select! {
             received = recv_half.recv() => match received {
@@ -142,7 +161,9 @@ fn output_len(event: &Message) -> Option<usize> {
 
 /// Bytes an `output` event says the debuggee dropped before it (its `dropped`).
 fn dropped_before(event: &Message) -> u64 {
-    field(&event.content, "dropped").and_then(Value::as_u64).unwrap_or(0)
+    field(&event.content, "dropped")
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
 }
 
 impl Inbox {
@@ -155,13 +176,18 @@ impl Inbox {
         if let Some(len) = output_len(&event) {
             queue.output_bytes += len;
             while queue.output_bytes > OUTPUT_LIMIT {
-                let Some(oldest) = queue.events.iter().position(|e| output_len(e).is_some()) else { break };
-                let Some(oldest) = queue.events.remove(oldest) else { break };
+                let Some(oldest) = queue.events.iter().position(|e| output_len(e).is_some()) else {
+                    break;
+                };
+                let Some(oldest) = queue.events.remove(oldest) else {
+                    break;
+                };
                 let len = output_len(&oldest).unwrap_or(0);
                 queue.output_bytes -= len;
                 // What the debuggee dropped, and said so in this event, is lost here too:
                 // counted with it, so every byte printed is accounted for.
-                self.output_dropped.fetch_add(len as u64 + dropped_before(&oldest), Ordering::Relaxed);
+                self.output_dropped
+                    .fetch_add(len as u64 + dropped_before(&oldest), Ordering::Relaxed);
             }
         }
         queue.events.push_back(event);
@@ -201,12 +227,19 @@ pub struct Client {
 /// `(msg_type, content, buffers, thread)`; the buffers are handed over to
 /// Python (writable, see `Frame::owned`).
 fn message_tuple(py: Python<'_>, mut message: Message) -> PyResult<Bound<'_, PyTuple>> {
-    let buffers: PyResult<Vec<Bound<'_, Frame>>> =
-        std::mem::take(&mut message.buffers).into_iter().map(|b| Bound::new(py, Frame::owned(b))).collect();
+    let buffers: PyResult<Vec<Bound<'_, Frame>>> = std::mem::take(&mut message.buffers)
+        .into_iter()
+        .map(|b| Bound::new(py, Frame::owned(b)))
+        .collect();
     PyTuple::new(
         py,
         [
-            message.header.msg_type.as_str().into_pyobject(py)?.into_any(),
+            message
+                .header
+                .msg_type
+                .as_str()
+                .into_pyobject(py)?
+                .into_any(),
             from_value(py, &message.content)?,
             PyList::new(py, buffers?)?.into_any(),
             message.header.thread.into_pyobject(py)?.into_any(),
@@ -232,9 +265,16 @@ fn client_options() -> SocketOptions {
 /// This machine's memory in bytes (no more than the address space can hold).
 fn physical_memory() -> usize {
     // SAFETY: sysconf only reads a configuration value.
-    let (pages, page_size) = unsafe { (libc::sysconf(libc::_SC_PHYS_PAGES), libc::sysconf(libc::_SC_PAGESIZE)) };
+    let (pages, page_size) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
     match (usize::try_from(pages), usize::try_from(page_size)) {
-        (Ok(pages), Ok(page_size)) if pages > 0 => pages.saturating_mul(page_size).min(isize::MAX as usize / 2),
+        (Ok(pages), Ok(page_size)) if pages > 0 => {
+            pages.saturating_mul(page_size).min(isize::MAX as usize / 2)
+        }
         _ => isize::MAX as usize / 2,
     }
 }
@@ -271,22 +311,39 @@ impl Client {
         signature_scheme: &str,
     ) -> PyResult<Self> {
         if signature_scheme != SIGNATURE_SCHEME {
-            return Err(PyValueError::new_err(ProtocolError::UnsupportedScheme(signature_scheme.to_owned()).to_string()));
+            return Err(PyValueError::new_err(
+                ProtocolError::UnsupportedScheme(signature_scheme.to_owned()).to_string(),
+            ));
         }
         let signers = Signers::client(&key).map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let deadline = Instant::now() + Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(Duration::MAX / 2);
-        let left = || deadline.saturating_duration_since(Instant::now()).as_secs_f64();
+        let deadline = Instant::now()
+            + Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(Duration::MAX / 2);
+        let left = || {
+            deadline
+                .saturating_duration_since(Instant::now())
+                .as_secs_f64()
+        };
         // A subscription whose connection the debuggee's guard closed before
         // reading it (see `connect`) is never answered: after a while, ask again
         // on a new connection, waiting twice as long each time.
         let mut patience = SUBSCRIBE_PATIENCE;
         let mut first_seq = 1;
         loop {
-            let connected = py.allow_threads(|| runtime::drive(runtime::within(Some(left()), connect(&request_endpoint))));
+            let connected = py.allow_threads(|| {
+                runtime::drive(runtime::within(Some(left()), connect(&request_endpoint)))
+            });
             let dealer = match connected {
                 Some(Ok(dealer)) => dealer,
-                Some(Err(e)) => return Err(PyConnectionError::new_err(format!("cannot connect to {request_endpoint}: {e}"))),
-                None => return Err(PyTimeoutError::new_err(format!("no answer from {request_endpoint} within {timeout} s"))),
+                Some(Err(e)) => {
+                    return Err(PyConnectionError::new_err(format!(
+                        "cannot connect to {request_endpoint}: {e}"
+                    )))
+                }
+                None => {
+                    return Err(PyTimeoutError::new_err(format!(
+                        "no answer from {request_endpoint} within {timeout} s"
+                    )))
+                }
             };
             let client = Client::open(dealer, signers.clone(), session.clone(), first_seq);
             match client.subscribe(py, patience.min(left())) {
@@ -298,7 +355,9 @@ impl Client {
                 }
                 Ok(false) => {
                     let why = "the debuggee answers only requests signed with its key";
-                    return Err(PyTimeoutError::new_err(format!("no answer from {request_endpoint} within {timeout} s ({why})")));
+                    return Err(PyTimeoutError::new_err(format!(
+                        "no answer from {request_endpoint} within {timeout} s ({why})"
+                    )));
                 }
                 Err(e) => return Err(e),
             }
@@ -322,10 +381,17 @@ impl Client {
         alive: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         self.check_process()?;
-        let mut message = Message::new(msg_type, self.shared.session.clone(), to_value(content.as_any())?);
+        let mut message = Message::new(
+            msg_type,
+            self.shared.session.clone(),
+            to_value(content.as_any())?,
+        );
         message.header.thread = thread;
         if buffers.len() > MAX_BUFFERS {
-            return Err(PyValueError::new_err(format!("{} buffers, more than the protocol's {MAX_BUFFERS}", buffers.len())));
+            return Err(PyValueError::new_err(format!(
+                "{} buffers, more than the protocol's {MAX_BUFFERS}",
+                buffers.len()
+            )));
         }
         message.buffers = buffers.iter().map(frame_from).collect::<PyResult<_>>()?;
         let id = message.header.msg_id.clone();
@@ -342,17 +408,26 @@ impl Client {
             if alive.call0()?.is_truthy()? {
                 Ok(())
             } else {
-                Err(PyConnectionError::new_err(format!("the other side ended before it replied to {msg_type}")))
+                Err(PyConnectionError::new_err(format!(
+                    "the other side ended before it replied to {msg_type}"
+                )))
             }
         };
         // Ctrl-C while waiting raises KeyboardInterrupt here; the late reply is dropped.
-        let failed = match runtime::wait_interruptibly(py, Some(timeout), true, exchange, check_alive) {
-            Ok(Some(Some(message))) => return message_tuple(py, message),
-            failed => failed,
-        };
-        self.shared.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+        let failed =
+            match runtime::wait_interruptibly(py, Some(timeout), true, exchange, check_alive) {
+                Ok(Some(Some(message))) => return message_tuple(py, message),
+                failed => failed,
+            };
+        self.shared
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
         match failed? {
-            None => Err(PyTimeoutError::new_err(format!("no reply to {msg_type} within {timeout} s"))),
+            None => Err(PyTimeoutError::new_err(format!(
+                "no reply to {msg_type} within {timeout} s"
+            ))),
             Some(_) => Err(PyConnectionError::new_err("this connection is closed")),
         }
     }
@@ -360,13 +435,22 @@ impl Client {
     /// The next event `(msg_type, content, buffers, thread)`, waiting up to
     /// `timeout` seconds (None: for ever) with the GIL released; None if none came.
     #[pyo3(signature = (timeout=None))]
-    fn next_event<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+    fn next_event<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
         self.check_process()?;
         // A timeout too long to represent waits for ever.
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(Duration::try_from_secs_f64(t.max(0.0)).ok()?));
+        let deadline = timeout.and_then(|t| {
+            Instant::now().checked_add(Duration::try_from_secs_f64(t.max(0.0)).ok()?)
+        });
         let event = match self.inbox.pop() {
             Some(event) => Some(event), // no need to release the GIL
-            None => runtime::wait_interruptibly(py, None, false, self.inbox.next(deadline), |_| Ok(()))?.flatten(),
+            None => {
+                runtime::wait_interruptibly(py, None, false, self.inbox.next(deadline), |_| Ok(()))?
+                    .flatten()
+            }
         };
         event.map(|e| message_tuple(py, e)).transpose()
     }
@@ -388,7 +472,12 @@ impl Client {
         if !self.process.is_current() {
             return; // a forked child: they are the parent's
         }
-        for stop in self.stops.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        for stop in self
+            .stops
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
             let _ = stop.send(());
         }
     }
@@ -398,7 +487,11 @@ impl Client {
     /// Where the reply to request `id` will arrive.
     fn expect_reply(&self, id: &str) -> oneshot::Receiver<Message> {
         let (waiter, reply) = oneshot::channel();
-        self.shared.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_owned(), waiter);
+        self.shared
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_owned(), waiter);
         reply
     }
 
@@ -416,25 +509,48 @@ impl Client {
         });
         let inbox = Arc::new(Inbox::default());
         let (stop_reading, stop_reading_rx) = oneshot::channel();
-        runtime::spawn(read(shared.clone(), recv_half, inbox.clone(), stop_reading_rx));
-        Client { shared, process: runtime::Process::current(), inbox, stops: Mutex::new(vec![stop_reading]) }
+        runtime::spawn(read(
+            shared.clone(),
+            recv_half,
+            inbox.clone(),
+            stop_reading_rx,
+        ));
+        Client {
+            shared,
+            process: runtime::Process::current(),
+            inbox,
+            stops: Mutex::new(vec![stop_reading]),
+        }
     }
 
     /// Subscribes to events, waiting up to `timeout` s (as a request does) for
     /// the debuggee to confirm; false if it did not. Events sent from then on
     /// come after its reply.
     fn subscribe(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
-        let message = Message::new("subscribe_request", self.shared.session.clone(), Value::Map(Vec::new()));
+        let message = Message::new(
+            "subscribe_request",
+            self.shared.session.clone(),
+            Value::Map(Vec::new()),
+        );
         let reply = self.expect_reply(&message.header.msg_id);
         let exchange = self.shared.exchange(message, reply);
-        let reply = match runtime::wait_interruptibly(py, Some(timeout), true, exchange, |_| Ok(()))? {
-            Some(Some(reply)) => reply,
-            Some(None) => return Err(PyConnectionError::new_err("this connection is closed")),
-            None => return Ok(false),
+        let reply =
+            match runtime::wait_interruptibly(py, Some(timeout), true, exchange, |_| Ok(()))? {
+                Some(Some(reply)) => reply,
+                Some(None) => return Err(PyConnectionError::new_err("this connection is closed")),
+                None => return Ok(false),
+            };
+        let text = |name: &str| {
+            field(&reply.content, name)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
         };
-        let text = |name: &str| field(&reply.content, name).and_then(Value::as_str).unwrap_or_default();
         if text("status") != "ok" {
-            return Err(PyConnectionError::new_err(format!("the debuggee refused to send events: {}: {}", text("ename"), text("evalue"))));
+            return Err(PyConnectionError::new_err(format!(
+                "the debuggee refused to send events: {}: {}",
+                text("ename"),
+                text("evalue")
+            )));
         }
         Ok(true)
     }
@@ -464,7 +580,14 @@ mod tests {
     use jupdb_protocol::Value;
 
     fn event(msg_type: &str, text: &str) -> Message {
-        Message::new(msg_type, "s", Value::Map(vec![("name".into(), "stdout".into()), ("text".into(), text.into())]))
+        Message::new(
+            msg_type,
+            "s",
+            Value::Map(vec![
+                ("name".into(), "stdout".into()),
+                ("text".into(), text.into()),
+            ]),
+        )
     }
 
     #[test]
@@ -476,7 +599,10 @@ mod tests {
         }
         inbox.push(first);
         inbox.push(event("output", "y"));
-        assert_eq!(inbox.output_dropped.load(Ordering::Relaxed), OUTPUT_LIMIT as u64 + 1000);
+        assert_eq!(
+            inbox.output_dropped.load(Ordering::Relaxed),
+            OUTPUT_LIMIT as u64 + 1000
+        );
     }
 
     #[test]
@@ -490,11 +616,23 @@ mod tests {
         }
         inbox.push(event("output", "newest"));
         // The first two chunks went: four and "newest" would not fit with them.
-        assert_eq!(inbox.output_dropped.load(Ordering::Relaxed), 2 * chunk.len() as u64);
-        let kinds: Vec<(String, usize)> =
-            std::iter::from_fn(|| inbox.pop()).map(|e| (e.header.msg_type.clone(), output_len(&e).unwrap_or(0))).collect();
+        assert_eq!(
+            inbox.output_dropped.load(Ordering::Relaxed),
+            2 * chunk.len() as u64
+        );
+        let kinds: Vec<(String, usize)> = std::iter::from_fn(|| inbox.pop())
+            .map(|e| (e.header.msg_type.clone(), output_len(&e).unwrap_or(0)))
+            .collect();
         let chunks = vec![("output".to_owned(), chunk.len()); 3];
-        assert_eq!(kinds, [vec![("paused".to_owned(), 0)], chunks, vec![("output".to_owned(), 6)]].concat());
+        assert_eq!(
+            kinds,
+            [
+                vec![("paused".to_owned(), 0)],
+                chunks,
+                vec![("output".to_owned(), 6)]
+            ]
+            .concat()
+        );
         assert_eq!(inbox.lock().output_bytes, 0);
     }
 }

@@ -33,7 +33,9 @@ const ALIGN: usize = 16;
 impl Frame {
     /// A read-only view of a buffer that stays part of its message.
     pub fn shared(data: Bytes) -> Self {
-        Frame { data: Data::Shared(data) }
+        Frame {
+            data: Data::Shared(data),
+        }
     }
 
     /// A received buffer handed over for good (the message it came in is
@@ -41,8 +43,14 @@ impl Frame {
     /// used when it is aligned (large buffers, read into their own allocation,
     /// usually are); otherwise it is copied once into aligned memory.
     pub fn owned(data: Bytes) -> Self {
-        let data = if (data.as_ptr() as usize).is_multiple_of(ALIGN) { data } else { BytesMut::from(&data[..]).freeze() };
-        Frame { data: Data::Owned(data) }
+        let data = if (data.as_ptr() as usize).is_multiple_of(ALIGN) {
+            data
+        } else {
+            BytesMut::from(&data[..]).freeze()
+        };
+        Frame {
+            data: Data::Owned(data),
+        }
     }
 
     fn raw(&self) -> (*mut u8, usize, bool) {
@@ -64,10 +72,21 @@ impl Frame {
         format!("<jupdb Frame of {} bytes>", self.raw().1)
     }
 
-    unsafe fn __getbuffer__(slf: Bound<'_, Self>, view: *mut ffi::Py_buffer, flags: c_int) -> PyResult<()> {
+    unsafe fn __getbuffer__(
+        slf: Bound<'_, Self>,
+        view: *mut ffi::Py_buffer,
+        flags: c_int,
+    ) -> PyResult<()> {
         let (ptr, len, readonly) = slf.get().raw();
         // The view keeps `slf` alive, and the memory never moves while it lives.
-        let filled = ffi::PyBuffer_FillInfo(view, slf.as_ptr(), ptr.cast(), len as ffi::Py_ssize_t, readonly as c_int, flags);
+        let filled = ffi::PyBuffer_FillInfo(
+            view,
+            slf.as_ptr(),
+            ptr.cast(),
+            len as ffi::Py_ssize_t,
+            readonly as c_int,
+            flags,
+        );
         if filled == -1 {
             return Err(PyErr::fetch(slf.py()));
         }
@@ -90,10 +109,14 @@ impl BufferView {
         let mut view = std::mem::MaybeUninit::<ffi::Py_buffer>::uninit();
         // SAFETY: a successful PyObject_GetBuffer fills `view`.
         unsafe {
-            if ffi::PyObject_GetBuffer(obj.as_ptr(), view.as_mut_ptr(), ffi::PyBUF_C_CONTIGUOUS) == -1 {
+            if ffi::PyObject_GetBuffer(obj.as_ptr(), view.as_mut_ptr(), ffi::PyBUF_C_CONTIGUOUS)
+                == -1
+            {
                 return Err(PyErr::fetch(obj.py()));
             }
-            Ok(BufferView { view: view.assume_init() })
+            Ok(BufferView {
+                view: view.assume_init(),
+            })
         }
     }
 }
@@ -129,7 +152,9 @@ impl Drop for SendingView {
     fn drop(&mut self) {
         if let Some(view) = self.0.take() {
             let view = std::mem::ManuallyDrop::new(view);
-            SENT.lock().unwrap_or_else(|e| e.into_inner()).push(SentView(view.view));
+            SENT.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(SentView(view.view));
         }
     }
 }

@@ -46,13 +46,20 @@ fn running() -> std::sync::MutexGuard<'static, Vec<(u64, Interrupt)>> {
 /// `function(*args)`, a client's code, interruptible by [`want`] and [`raise_interrupts`].
 #[pyfunction]
 #[pyo3(signature = (function, *args))]
-pub fn run_interruptibly(py: Python<'_>, function: &Bound<'_, PyAny>, args: &Bound<'_, PyTuple>) -> PyResult<PyObject> {
+pub fn run_interruptibly(
+    py: Python<'_>,
+    function: &Bound<'_, PyAny>,
+    args: &Bound<'_, PyTuple>,
+) -> PyResult<PyObject> {
     let thread = current_thread();
     running().push((thread, Interrupt::None));
     let result = function.call1(args);
     let interrupt = {
         let mut running = running();
-        let at = running.iter().rposition(|&(t, _)| t == thread).expect("this thread's entry");
+        let at = running
+            .iter()
+            .rposition(|&(t, _)| t == thread)
+            .expect("this thread's entry");
         running.remove(at).1
     };
     if interrupt == Interrupt::Raised {
@@ -71,8 +78,15 @@ fn drain(py: Python<'_>) -> PyResult<()> {
     static DRAIN: GILOnceCell<PyObject> = GILOnceCell::new();
     let drain = DRAIN.get_or_try_init(py, || -> PyResult<PyObject> {
         let namespace = PyDict::new(py);
-        py.run(c"def drain():\n    for _ in range(2):\n        pass\n", Some(&namespace), None)?;
-        Ok(namespace.get_item("drain")?.expect("defined just above").unbind())
+        py.run(
+            c"def drain():\n    for _ in range(2):\n        pass\n",
+            Some(&namespace),
+            None,
+        )?;
+        Ok(namespace
+            .get_item("drain")?
+            .expect("defined just above")
+            .unbind())
     })?;
     match drain.call0(py) {
         Err(err) if err.is_instance_of::<PyKeyboardInterrupt>(py) => Ok(()),
@@ -109,7 +123,10 @@ pub fn raise_interrupts(_py: Python<'_>) -> Vec<u64> {
     for (thread, interrupt) in running.iter_mut() {
         if *interrupt == Interrupt::Wanted {
             // SAFETY: the GIL is held (`_py`); the exception type is a static object.
-            if unsafe { ffi::PyThreadState_SetAsyncExc(*thread as c_long, ffi::PyExc_KeyboardInterrupt) } == 1 {
+            if unsafe {
+                ffi::PyThreadState_SetAsyncExc(*thread as c_long, ffi::PyExc_KeyboardInterrupt)
+            } == 1
+            {
                 *interrupt = Interrupt::Raised;
                 raised.push(*thread);
             }

@@ -28,10 +28,10 @@
 use pyo3::prelude::*;
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
-use std::task::Poll;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, Once, OnceLock};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 use tokio::runtime::{Builder, Runtime};
 use tokio::sync::Notify;
@@ -94,10 +94,17 @@ fn start_driver() -> &'static Driver {
             libc::pthread_atfork(None, None, Some(forget_driver_in_child));
         });
     }
-    let runtime = Builder::new_current_thread().enable_all().build().expect("starting jupdb's I/O runtime");
+    let runtime = Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("starting jupdb's I/O runtime");
     let new = Box::into_raw(Box::new(Driver {
         runtime,
-        state: Mutex::new(State { driving: 0, last_left: Instant::now(), io_waits: false }),
+        state: Mutex::new(State {
+            driving: 0,
+            last_left: Instant::now(),
+            io_waits: false,
+        }),
         idle: Condvar::new(),
         wanted: Notify::new(),
     }));
@@ -165,7 +172,11 @@ impl Driver {
                 // woken each time one leaves. Woken, this thread would often run on
                 // the core where the peer process spins for its reply, and cost it a
                 // context switch a request (about 30 µs on a VM: the round trip doubles).
-                state = self.idle.wait_timeout(state, GRACE - quiet).unwrap_or_else(|e| e.into_inner()).0;
+                state = self
+                    .idle
+                    .wait_timeout(state, GRACE - quiet)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
             }
             drop(state);
             // Returns as soon as a thread calls `drive`, which then takes over.
@@ -233,7 +244,11 @@ const SPIN: Duration = Duration::from_micros(200);
 /// on, and only while no other thread waits in [`drive`]: a spinner would
 /// take the CPU from the thread that drives the sockets for it.
 pub async fn spin<F: Future>(mut future: Pin<&mut F>) -> Option<F::Output> {
-    let spin = if driver().lock().driving > 1 { Duration::ZERO } else { spin_time() };
+    let spin = if driver().lock().driving > 1 {
+        Duration::ZERO
+    } else {
+        spin_time()
+    };
     let start = Instant::now();
     loop {
         if let Poll::Ready(output) = poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await {
@@ -252,8 +267,15 @@ fn spin_time() -> Duration {
     static SPIN_TIME: OnceLock<Duration> = OnceLock::new();
     *SPIN_TIME.get_or_init(|| {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let configured = std::env::var("JUPDB_SPIN_US").ok().and_then(|us| us.trim().parse().ok()).map(Duration::from_micros);
-        if cores > 1 { configured.unwrap_or(SPIN) } else { Duration::ZERO }
+        let configured = std::env::var("JUPDB_SPIN_US")
+            .ok()
+            .and_then(|us| us.trim().parse().ok())
+            .map(Duration::from_micros);
+        if cores > 1 {
+            configured.unwrap_or(SPIN)
+        } else {
+            Duration::ZERO
+        }
     })
 }
 
@@ -262,7 +284,9 @@ fn spin_time() -> Duration {
 pub async fn within<F: Future>(seconds: Option<f64>, future: F) -> Option<F::Output> {
     match seconds {
         None => Some(future.await),
-        Some(secs) => tokio::time::timeout(Duration::from_secs_f64(secs.max(0.0)), future).await.ok(),
+        Some(secs) => tokio::time::timeout(Duration::from_secs_f64(secs.max(0.0)), future)
+            .await
+            .ok(),
     }
 }
 
@@ -288,7 +312,8 @@ where
     F: Future + Send,
     F::Output: Send,
 {
-    let deadline = seconds.and_then(|s| Instant::now().checked_add(Duration::try_from_secs_f64(s.max(0.0)).ok()?));
+    let deadline = seconds
+        .and_then(|s| Instant::now().checked_add(Duration::try_from_secs_f64(s.max(0.0)).ok()?));
     let mut future = pin!(future);
     // What comes while spinning needs no timer: most replies and requests.
     if spin_first {
@@ -297,9 +322,14 @@ where
         }
     }
     loop {
-        let slice = deadline.map_or(SIGNAL_CHECK, |d| d.saturating_duration_since(Instant::now()).min(SIGNAL_CHECK));
+        let slice = deadline.map_or(SIGNAL_CHECK, |d| {
+            d.saturating_duration_since(Instant::now())
+                .min(SIGNAL_CHECK)
+        });
         // The timer is made in the runtime, which must be running (hence async).
-        let output = py.allow_threads(|| drive(async { tokio::time::timeout(slice, future.as_mut()).await.ok() }));
+        let output = py.allow_threads(|| {
+            drive(async { tokio::time::timeout(slice, future.as_mut()).await.ok() })
+        });
         if output.is_some() {
             return Ok(output);
         }
@@ -334,7 +364,11 @@ mod tests {
         type Output = usize;
         fn poll(self: std::pin::Pin<&mut Self>, _: &mut std::task::Context<'_>) -> Poll<usize> {
             let polls = self.polls.fetch_add(1, Ordering::Relaxed) + 1;
-            if polls > self.n { Poll::Ready(polls) } else { Poll::Pending }
+            if polls > self.n {
+                Poll::Ready(polls)
+            } else {
+                Poll::Pending
+            }
         }
     }
 
@@ -344,8 +378,14 @@ mod tests {
     #[test]
     fn spinning_polls_again_without_being_woken() {
         let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-        assert!(spin_time() > Duration::ZERO, "this test needs two cores and JUPDB_SPIN_US unset or > 0");
-        let future = ReadyOnPoll { polls: AtomicUsize::new(0), n: 3 };
+        assert!(
+            spin_time() > Duration::ZERO,
+            "this test needs two cores and JUPDB_SPIN_US unset or > 0"
+        );
+        let future = ReadyOnPoll {
+            polls: AtomicUsize::new(0),
+            n: 3,
+        };
         // Nothing ever wakes it: only the spin polls it a second time.
         let polls = drive(spin(pin!(&future)));
         assert_eq!(polls, Some(4));

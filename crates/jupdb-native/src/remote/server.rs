@@ -15,7 +15,11 @@ use super::output::{OutputQueue, BATCH};
 use super::runtime;
 use super::subscribers::{Dropped, Subscribers, TooMany, ACK_EVERY, MAX_SUBSCRIBERS, WINDOW};
 use super::values::{field, from_value, to_value};
-use jupdb_protocol::{decode_with_identities, encode, encode_with_identities, error_content, Bytes, Message, ReplayGuard, Signers, Value, MAX_BUFFERS};
+use futures::StreamExt;
+use jupdb_protocol::{
+    decode_with_identities, encode, encode_with_identities, error_content, Bytes, Message,
+    ReplayGuard, Signers, Value, MAX_BUFFERS,
+};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -23,9 +27,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, oneshot};
-use futures::StreamExt;
 use zeromq::{
-    PeerGuard, PeerLimits, RouterRecvHalf, RouterSendHalf, RouterSocket, Socket, SocketEvent, SocketOptions, SocketRecv, SocketSend, ZmqMessage,
+    PeerGuard, PeerLimits, RouterRecvHalf, RouterSendHalf, RouterSocket, Socket, SocketEvent,
+    SocketOptions, SocketRecv, SocketSend, ZmqMessage,
 };
 
 /// A request on its way to a paused thread, with the identities to reply to.
@@ -48,8 +52,14 @@ impl Busy {
     fn value(&self) -> Value {
         Value::Map(vec![
             ("request".into(), self.request.as_str().into()),
-            ("since".into(), jupdb_protocol::time::format_rfc3339(self.since).into()),
-            ("seconds".into(), Value::F64(self.started.elapsed().as_secs_f64())),
+            (
+                "since".into(),
+                jupdb_protocol::time::format_rfc3339(self.since).into(),
+            ),
+            (
+                "seconds".into(),
+                Value::F64(self.started.elapsed().as_secs_f64()),
+            ),
         ])
     }
 }
@@ -140,7 +150,9 @@ impl Shared {
     /// waits for a slow peer: the transport queues up to 100,000 messages for
     /// each, and events are held back well before that (see `subscribers`).
     async fn send(&self, frames: Vec<Bytes>) -> bool {
-        let Ok(message) = ZmqMessage::try_from(frames) else { return false };
+        let Ok(message) = ZmqMessage::try_from(frames) else {
+            return false;
+        };
         match self.router.lock().await.as_mut() {
             // A client that left before its reply: nothing to do.
             Some(router) => router.send(message).await.is_ok(),
@@ -150,20 +162,32 @@ impl Shared {
 
     fn error_frames(&self, incoming: &Incoming, ename: &str, evalue: &str) -> Vec<Bytes> {
         incoming.answered.store(true, Ordering::Release);
-        let reply = incoming.message.reply(self.session.clone(), error_content(ename, evalue, ""));
+        let reply = incoming
+            .message
+            .reply(self.session.clone(), error_content(ename, evalue, ""));
         self.frames(&incoming.identities, &reply)
     }
 
     /// Publishes the queued output, then (if given) one more event.
     fn publish(&self, event: Option<(&str, Value, Option<u64>)>) {
         let _order = self.publishing.lock().unwrap_or_else(|e| e.into_inner());
-        let output = self.output.take().into_iter().map(|content| ("output", content, None));
+        let output = self
+            .output
+            .take()
+            .into_iter()
+            .map(|content| ("output", content, None));
         for (msg_type, content, thread) in output.chain(event) {
             let mut message = Message::new(msg_type, self.session.clone(), content);
             message.header.thread = thread;
             let text = field(&message.content, "text").and_then(Value::as_str);
-            let output = if msg_type == "output" { text.map_or(0, |t| t.len() as u64) } else { 0 };
-            let _ = self.events.send((encode(&message, &self.signers.outgoing), output));
+            let output = if msg_type == "output" {
+                text.map_or(0, |t| t.len() as u64)
+            } else {
+                0
+            };
+            let _ = self
+                .events
+                .send((encode(&message, &self.signers.outgoing), output));
         }
     }
 
@@ -191,7 +215,11 @@ impl Shared {
     }
 
     fn any_busy(&self) -> bool {
-        self.paused.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|t| t.busy.is_some())
+        self.paused
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|t| t.busy.is_some())
     }
 
     /// A `threads_reply` from what the server knows: the paused threads (the
@@ -223,10 +251,24 @@ impl Shared {
         let mut status = vec![
             ("status".into(), "ok".into()),
             ("pid".into(), std::process::id().into()),
-            ("state".into(), if threads.is_empty() { "running" } else { "paused" }.into()),
+            (
+                "state".into(),
+                if threads.is_empty() {
+                    "running"
+                } else {
+                    "paused"
+                }
+                .into(),
+            ),
             ("paused_threads".into(), Value::Array(threads)),
-            ("dropped".into(), self.dropped.load(Ordering::Relaxed).into()),
-            ("protocol_version".into(), jupdb_protocol::PROTOCOL_VERSION.into()),
+            (
+                "dropped".into(),
+                self.dropped.load(Ordering::Relaxed).into(),
+            ),
+            (
+                "protocol_version".into(),
+                jupdb_protocol::PROTOCOL_VERSION.into(),
+            ),
         ];
         status.extend(self.details.iter().cloned());
         Value::Map(status)
@@ -234,13 +276,24 @@ impl Shared {
 
     /// Routes one received multipart message; returns a reply to send at once,
     /// if it is answered at once. Runs on the thread that drives the sockets.
-    fn on_message(self: &Arc<Self>, frames: Vec<Bytes>, subscribers: &mut Subscribers) -> Option<Vec<Bytes>> {
-        let Ok((identities, message)) = decode_with_identities(frames, &self.signers.incoming) else {
+    fn on_message(
+        self: &Arc<Self>,
+        frames: Vec<Bytes>,
+        subscribers: &mut Subscribers,
+    ) -> Option<Vec<Bytes>> {
+        let Ok((identities, message)) = decode_with_identities(frames, &self.signers.incoming)
+        else {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return None;
         };
         let now = std::time::SystemTime::now();
-        if self.replay.lock().unwrap_or_else(|e| e.into_inner()).check(&message.header, now).is_err() {
+        if self
+            .replay
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .check(&message.header, now)
+            .is_err()
+        {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return None;
         }
@@ -248,7 +301,11 @@ impl Shared {
         if let Some(peer) = identities.first() {
             self.peers.prove(peer);
         }
-        let incoming = Incoming { identities, message, answered: Arc::default() };
+        let incoming = Incoming {
+            identities,
+            message,
+            answered: Arc::default(),
+        };
         if let Err(err) = incoming.message.header.check_version() {
             return Some(self.error_frames(&incoming, "VersionMismatch", &err.to_string()));
         }
@@ -271,7 +328,9 @@ impl Shared {
         }
         if msg_type == "events_ack" {
             // A notice, not a request: no reply.
-            if let Some(received) = field(&incoming.message.content, "received").and_then(Value::as_u64) {
+            if let Some(received) =
+                field(&incoming.message.content, "received").and_then(Value::as_u64)
+            {
                 subscribers.ack(&identity, received);
             }
             return None;
@@ -294,7 +353,10 @@ impl Shared {
                     let interrupted = interrupt::want(thread);
                     Value::Map(vec![
                         ("status".into(), "ok".into()),
-                        ("interrupted".into(), Value::Array(interrupted.into_iter().map(Value::from).collect())),
+                        (
+                            "interrupted".into(),
+                            Value::Array(interrupted.into_iter().map(Value::from).collect()),
+                        ),
                     ])
                 },
             );
@@ -314,15 +376,26 @@ impl Shared {
         };
         match target {
             // Busy (perhaps in a long call into C): where it is, as it recorded it.
-            Some(thread) if msg_type == "where_request" && thread.busy.is_some() && thread.stack.as_map().is_some() => {
+            Some(thread)
+                if msg_type == "where_request"
+                    && thread.busy.is_some()
+                    && thread.stack.as_map().is_some() =>
+            {
                 let mut content = vec![("status".into(), "ok".into())];
                 content.extend(thread.stack.as_map().into_iter().flatten().cloned());
-                content.extend(thread.busy.as_ref().map(|busy| ("busy".into(), busy.value())));
+                content.extend(
+                    thread
+                        .busy
+                        .as_ref()
+                        .map(|busy| ("busy".into(), busy.value())),
+                );
                 self.answer(&incoming, Value::Map(content))
             }
             Some(thread) => match thread.inbox.send(incoming) {
                 Ok(()) => None,
-                Err(mpsc::error::SendError(incoming)) => Some(self.error_frames(&incoming, "NotPaused", "that thread has just resumed")),
+                Err(mpsc::error::SendError(incoming)) => {
+                    Some(self.error_frames(&incoming, "NotPaused", "that thread has just resumed"))
+                }
             },
             None => {
                 let evalue = match incoming.message.header.thread {
@@ -340,7 +413,11 @@ impl Shared {
     /// the service thread has not within `GIL_WAIT` while a paused thread is busy.
     fn answer_if_python_stalls(self: &Arc<Self>, incoming: &Incoming) {
         let shared = self.clone();
-        let stalled = Incoming { identities: incoming.identities.clone(), message: incoming.message.clone(), answered: incoming.answered.clone() };
+        let stalled = Incoming {
+            identities: incoming.identities.clone(),
+            message: incoming.message.clone(),
+            answered: incoming.answered.clone(),
+        };
         runtime::spawn(async move {
             // Until answered; a program busy for a minute without a busy paused thread has other troubles.
             for _ in 0..240 {
@@ -366,7 +443,10 @@ fn dropped_notice(shared: &Shared, dropped: Dropped) -> Vec<Bytes> {
         ("bytes".into(), dropped.bytes.into()),
         ("output".into(), dropped.output.into()),
     ]);
-    encode(&Message::new("dropped", shared.session.clone(), content), &shared.signers.outgoing)
+    encode(
+        &Message::new("dropped", shared.session.clone(), content),
+        &shared.signers.outgoing,
+    )
 }
 
 /// Sends each subscriber what its window lets through. A subscriber that
@@ -508,7 +588,11 @@ impl Server {
             None => Vec::new(),
         };
         let signers = Signers::debuggee(&key).map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let host = if ip.contains(':') { format!("[{ip}]") } else { ip.to_owned() };
+        let host = if ip.contains(':') {
+            format!("[{ip}]")
+        } else {
+            ip.to_owned()
+        };
         let peers = PeerGuard::new(UNPROVEN_PEERS);
         let bound = py.allow_threads(|| {
             runtime::drive(async {
@@ -517,7 +601,8 @@ impl Server {
                 Ok::<_, zeromq::ZmqError>((router, request))
             })
         });
-        let (mut router, request) = bound.map_err(|e| PyOSError::new_err(format!("jupdb server cannot listen on {ip}: {e}")))?;
+        let (mut router, request) = bound
+            .map_err(|e| PyOSError::new_err(format!("jupdb server cannot listen on {ip}: {e}")))?;
         let monitor = router.monitor();
         let (send_half, recv_half) = router.split();
         let (events_tx, events_rx) = mpsc::unbounded_channel();
@@ -538,7 +623,13 @@ impl Server {
             publishing: Mutex::new(()),
             peers,
         });
-        runtime::spawn(serve(shared.clone(), recv_half, monitor, events_rx, stop_serving_rx));
+        runtime::spawn(serve(
+            shared.clone(),
+            recv_half,
+            monitor,
+            events_rx,
+            stop_serving_rx,
+        ));
         runtime::spawn(forward_output(shared.clone(), stop_output_rx));
         Ok(Server {
             shared,
@@ -581,28 +672,60 @@ impl Server {
     /// arrive through the returned handle until it is closed. `stack` (a
     /// `where_reply`'s content) answers `where_request` while the thread is busy.
     #[pyo3(signature = (thread, name, location, stack=None))]
-    fn pause(&self, thread: u64, name: String, location: &Bound<'_, PyAny>, stack: Option<&Bound<'_, PyAny>>) -> PyResult<PauseHandle> {
+    fn pause(
+        &self,
+        thread: u64,
+        name: String,
+        location: &Bound<'_, PyAny>,
+        stack: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PauseHandle> {
         let (inbox, requests) = mpsc::unbounded_channel();
         let token = NEXT_TOKEN.fetch_add(1, Ordering::Relaxed);
         let stack = stack.map(to_value).transpose()?.unwrap_or(Value::Nil);
-        let entry = PausedThread { token, id: thread, name, location: to_value(location)?, stack, busy: None, inbox };
+        let entry = PausedThread {
+            token,
+            id: thread,
+            name,
+            location: to_value(location)?,
+            stack,
+            busy: None,
+            inbox,
+        };
         let mut paused = self.shared.paused.lock().unwrap_or_else(|e| e.into_inner());
         paused.retain(|t| t.id != thread);
         paused.push(entry);
-        Ok(PauseHandle { shared: self.shared.clone(), token: Some(token), requests: Mutex::new(Some(requests)), closed: Mutex::new(false) })
+        Ok(PauseHandle {
+            shared: self.shared.clone(),
+            token: Some(token),
+            requests: Mutex::new(Some(requests)),
+            closed: Mutex::new(false),
+        })
     }
 
     /// The inbox of the service thread (requests in `SERVICE_REQUESTS`).
     fn serve_service(&self) -> PauseHandle {
         let (inbox, requests) = mpsc::unbounded_channel();
-        *self.shared.service.lock().unwrap_or_else(|e| e.into_inner()) = Some(inbox);
-        PauseHandle { shared: self.shared.clone(), token: None, requests: Mutex::new(Some(requests)), closed: Mutex::new(false) }
+        *self
+            .shared
+            .service
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(inbox);
+        PauseHandle {
+            shared: self.shared.clone(),
+            token: None,
+            requests: Mutex::new(Some(requests)),
+            closed: Mutex::new(false),
+        }
     }
 
     /// What paused `thread` is busy with (`request`, `since`, `seconds`), if it runs a request.
     fn busy<'py>(&self, py: Python<'py>, thread: u64) -> PyResult<Option<Bound<'py, PyAny>>> {
         let paused = self.shared.paused.lock().unwrap_or_else(|e| e.into_inner());
-        let busy = paused.iter().rev().find(|t| t.id == thread).and_then(|t| t.busy.as_ref().map(Busy::value));
+        let busy = paused
+            .iter()
+            .rev()
+            .find(|t| t.id == thread)
+            .and_then(|t| t.busy.as_ref().map(Busy::value));
         drop(paused);
         busy.map(|value| from_value(py, &value)).transpose()
     }
@@ -610,7 +733,13 @@ impl Server {
     /// Sends an event (`paused`, `resumed`, `exited`) to every subscriber,
     /// after the output printed before it.
     #[pyo3(signature = (msg_type, content, thread=None))]
-    fn publish(&self, py: Python<'_>, msg_type: &str, content: &Bound<'_, PyAny>, thread: Option<u64>) -> PyResult<()> {
+    fn publish(
+        &self,
+        py: Python<'_>,
+        msg_type: &str,
+        content: &Bound<'_, PyAny>,
+        thread: Option<u64>,
+    ) -> PyResult<()> {
         if !self.shared.process.is_current() {
             return Ok(()); // a forked child: nobody listens to it here
         }
@@ -627,7 +756,12 @@ impl Server {
             return; // a forked child: the sockets go on serving the parent
         }
         self.shared.output.close();
-        for stop in self.stops.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        for stop in self
+            .stops
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
             let _ = stop.send(());
         }
     }
@@ -668,21 +802,34 @@ impl PauseHandle {
             return Ok(None);
         }
         release_sent_buffers(py);
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(Duration::try_from_secs_f64(t.max(0.0)).ok()?));
+        let deadline = timeout.and_then(|t| {
+            Instant::now().checked_add(Duration::try_from_secs_f64(t.max(0.0)).ok()?)
+        });
         self.set_busy(None);
         loop {
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()).as_secs_f64());
-            let Some(incoming) = self.receive(py, left.or(timeout))? else { return Ok(None) };
+            let Some(incoming) = self.receive(py, left.or(timeout))? else {
+                return Ok(None);
+            };
             match from_value(py, &incoming.message.content) {
                 Ok(content) => {
                     let content = content.unbind();
                     self.set_busy(Some(&incoming.message.header.msg_type));
-                    return Ok(Some(Request { shared: self.shared.clone(), incoming, content, replied: Mutex::new(false) }));
+                    return Ok(Some(Request {
+                        shared: self.shared.clone(),
+                        incoming,
+                        content,
+                        replied: Mutex::new(false),
+                    }));
                 }
                 // Content Python cannot hold (a list as a map key): an error
                 // reply, and the thread goes on waiting for its next request.
                 Err(err) => {
-                    let frames = self.shared.error_frames(&incoming, "BadRequest", &format!("cannot read the request's content: {err}"));
+                    let frames = self.shared.error_frames(
+                        &incoming,
+                        "BadRequest",
+                        &format!("cannot read the request's content: {err}"),
+                    );
                     py.allow_threads(|| runtime::drive_and_flush(self.shared.send(frames)));
                 }
             }
@@ -692,7 +839,11 @@ impl PauseHandle {
     /// Updates where the thread is paused (shown by `status_request`) and,
     /// if given, its stack (see `Server.pause`).
     #[pyo3(signature = (location, stack=None))]
-    fn set_location(&self, location: &Bound<'_, PyAny>, stack: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn set_location(
+        &self,
+        location: &Bound<'_, PyAny>,
+        stack: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
         let location = to_value(location)?;
         let stack = stack.map(to_value).transpose()?;
         let mut paused = self.shared.paused.lock().unwrap_or_else(|e| e.into_inner());
@@ -709,7 +860,10 @@ impl PauseHandle {
     fn close(&self) {
         self.unregister();
         *self.closed.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.requests.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
     }
 }
 
@@ -719,20 +873,34 @@ impl PauseHandle {
         let Some(token) = self.token else { return };
         let mut paused = self.shared.paused.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(entry) = paused.iter_mut().find(|t| t.token == token) {
-            entry.busy = request.map(|request| Busy { request: request.to_owned(), since: SystemTime::now(), started: Instant::now() });
+            entry.busy = request.map(|request| Busy {
+                request: request.to_owned(),
+                since: SystemTime::now(),
+                started: Instant::now(),
+            });
         }
     }
 
     /// The next message for this handle, waiting up to `timeout` s (None: for ever).
     fn receive(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Incoming>> {
         // Taken out while waiting (a Receiver cannot be shared), put back after.
-        let Some(mut requests) = self.requests.lock().unwrap_or_else(|e| e.into_inner()).take() else { return Ok(None) };
+        let Some(mut requests) = self
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
+            return Ok(None);
+        };
         let incoming = if self.token.is_some() {
             // A paused thread reads the socket itself while it waits.
-            runtime::wait_interruptibly(py, timeout, true, requests.recv(), |_| Ok(())).map(Option::flatten)
+            runtime::wait_interruptibly(py, timeout, true, requests.recv(), |_| Ok(()))
+                .map(Option::flatten)
         } else {
             // The service thread, which waits as long as the program runs, leaves that to others.
-            Ok(py.allow_threads(|| runtime::wait(runtime::within(timeout, requests.recv()))).flatten())
+            Ok(py
+                .allow_threads(|| runtime::wait(runtime::within(timeout, requests.recv())))
+                .flatten())
         };
         let mut slot = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         if !*self.closed.lock().unwrap_or_else(|e| e.into_inner()) {
@@ -746,8 +914,19 @@ impl PauseHandle {
             return; // a forked child: the list is the parent's (and its lock may be held)
         }
         match self.token {
-            Some(token) => self.shared.paused.lock().unwrap_or_else(|e| e.into_inner()).retain(|t| t.token != token),
-            None => drop(self.shared.service.lock().unwrap_or_else(|e| e.into_inner()).take()),
+            Some(token) => self
+                .shared
+                .paused
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|t| t.token != token),
+            None => drop(
+                self.shared
+                    .service
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take(),
+            ),
         }
     }
 }
@@ -771,7 +950,9 @@ impl Request {
     fn send(&self, py: Python<'_>, content: Value, buffers: Vec<Bytes>) -> PyResult<()> {
         let mut replied = self.replied.lock().unwrap_or_else(|e| e.into_inner());
         if *replied {
-            return Err(PyValueError::new_err("this request has been answered already"));
+            return Err(PyValueError::new_err(
+                "this request has been answered already",
+            ));
         }
         *replied = true;
         if self.incoming.answered.swap(true, Ordering::AcqRel) {
@@ -782,12 +963,18 @@ impl Request {
         }
         // A reply the client would refuse unread: say why instead.
         let (content, buffers) = if buffers.len() > MAX_BUFFERS {
-            let evalue = format!("the reply has {} buffers, more than the protocol's {MAX_BUFFERS}", buffers.len());
+            let evalue = format!(
+                "the reply has {} buffers, more than the protocol's {MAX_BUFFERS}",
+                buffers.len()
+            );
             (error_content("TooManyBuffers", &evalue, ""), Vec::new())
         } else {
             (content, buffers)
         };
-        let mut reply = self.incoming.message.reply(self.shared.session.clone(), content);
+        let mut reply = self
+            .incoming
+            .message
+            .reply(self.shared.session.clone(), content);
         reply.buffers = buffers;
         // Signing a large buffer takes a while: let the program's other threads run.
         py.allow_threads(|| {
@@ -815,8 +1002,13 @@ impl Request {
     /// The raw buffers that came with the request.
     #[getter]
     fn buffers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let frames: PyResult<Vec<Bound<'py, Frame>>> =
-            self.incoming.message.buffers.iter().map(|b| Bound::new(py, Frame::shared(b.clone()))).collect();
+        let frames: PyResult<Vec<Bound<'py, Frame>>> = self
+            .incoming
+            .message
+            .buffers
+            .iter()
+            .map(|b| Bound::new(py, Frame::shared(b.clone())))
+            .collect();
         PyList::new(py, frames?)
     }
 
@@ -825,9 +1017,17 @@ impl Request {
     /// The buffers are sent from their own memory, without a copy (the objects
     /// are kept alive until sent): change them only after the client has them.
     #[pyo3(signature = (content, buffers=Vec::new()))]
-    fn reply(&self, py: Python<'_>, content: &Bound<'_, PyDict>, buffers: Vec<Bound<'_, PyAny>>) -> PyResult<()> {
+    fn reply(
+        &self,
+        py: Python<'_>,
+        content: &Bound<'_, PyDict>,
+        buffers: Vec<Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
         let content = to_value(content.as_any())?;
-        let frames = buffers.iter().map(sending_frame).collect::<PyResult<Vec<_>>>()?;
+        let frames = buffers
+            .iter()
+            .map(sending_frame)
+            .collect::<PyResult<Vec<_>>>()?;
         self.send(py, content, frames)
     }
 

@@ -33,9 +33,15 @@ pub fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
         }
         Ok(Value::Map(map))
     } else if let Ok(l) = obj.downcast::<PyList>() {
-        l.iter().map(|x| to_value(&x)).collect::<PyResult<_>>().map(Value::Array)
+        l.iter()
+            .map(|x| to_value(&x))
+            .collect::<PyResult<_>>()
+            .map(Value::Array)
     } else if let Ok(t) = obj.downcast::<PyTuple>() {
-        t.iter().map(|x| to_value(&x)).collect::<PyResult<_>>().map(Value::Array)
+        t.iter()
+            .map(|x| to_value(&x))
+            .collect::<PyResult<_>>()
+            .map(Value::Array)
     } else {
         Err(PyTypeError::new_err(format!(
             "cannot send a {} in a message (only None, bool, int, float, str, bytes, list, tuple, dict)",
@@ -78,7 +84,9 @@ pub fn from_value<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, Py
                     _ => "",
                 };
                 if !kind.is_empty() {
-                    return Err(PyTypeError::new_err(format!("a map key must be a scalar, not {kind}")));
+                    return Err(PyTypeError::new_err(format!(
+                        "a map key must be a scalar, not {kind}"
+                    )));
                 }
                 dict.set_item(from_value(py, k)?, from_value(py, v)?)?;
             }
@@ -90,5 +98,9 @@ pub fn from_value<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, Py
 
 /// The field `name` of a content map (None if absent, or not a map).
 pub fn field<'a>(content: &'a Value, name: &str) -> Option<&'a Value> {
-    content.as_map()?.iter().find(|(k, _)| k.as_str() == Some(name)).map(|(_, v)| v)
+    content
+        .as_map()?
+        .iter()
+        .find(|(k, _)| k.as_str() == Some(name))
+        .map(|(_, v)| v)
 }
