@@ -500,3 +500,16 @@ def parse_reply(frames: List[bytes], key: bytes) -> Dict[str, Any]:
     expected = sign(key, [head, body, *frames[at + 4 :]], direction="to_client")
     assert hmac.compare_digest(signature, expected), "reply badly signed"
     return {"header": msgpack_unpackb(head), "content": msgpack_unpackb(body)}
+
+
+# A program that pauses once with a = 10, then prints it: a target for attacks and floods.
+PAUSED_AT_A = """
+import jupdb
+
+def main():
+    a = 10
+    jupdb.set_trace()                          # PAUSE
+    print("a", a, flush=True)
+
+main()
+"""

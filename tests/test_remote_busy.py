@@ -19,20 +19,10 @@ import signal
 import threading
 
 import pytest
-from remote_helpers import TIMEOUT, launch, runtime_dir, wait_until  # noqa: F401
+from remote_helpers import PAUSED_AT_A, TIMEOUT, launch, runtime_dir, wait_until  # noqa: F401
 
 import jupdb
 
-PROGRAM = """
-import jupdb
-
-def main():
-    a = 10
-    jupdb.set_trace()                          # PAUSE
-    print("a", a, flush=True)
-
-main()
-"""
 
 #: How long the C call holds the GIL (s): longer than the few answers the
 #: test waits for, on a busy machine.
@@ -53,7 +43,7 @@ def busy_of(session, tid):
 
 
 def test_status_threads_where_and_interrupt_answer_while_a_c_call_holds_the_gil(launch):
-    program = launch(PROGRAM)
+    program = launch(PAUSED_AT_A)
     session = program.connect(timeout=TIMEOUT)
     other = program.connect(timeout=TIMEOUT)
     [main] = [t for t in session.threads() if t.name == "MainThread"]
@@ -90,7 +80,7 @@ def test_status_threads_where_and_interrupt_answer_while_a_c_call_holds_the_gil(
 
 
 def test_ctrl_c_in_the_client_returns_at_once_and_the_interrupt_lands_later(launch):
-    program = launch(PROGRAM)
+    program = launch(PAUSED_AT_A)
     session = program.connect(timeout=TIMEOUT)
     [main] = [t for t in session.threads() if t.name == "MainThread"]
     ctrl_c = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))

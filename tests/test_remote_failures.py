@@ -22,6 +22,7 @@ import zmq
 import jupdb
 from remote_helpers import (
     DELIMITER,
+    PAUSED_AT_A,
     TIMEOUT,
     date,
     header,
@@ -257,23 +258,12 @@ def test_a_killed_client_leaves_the_program_paused_and_serving(launch, tmp_path)
 
 # -- strangers and forgers ------------------------------------------------------------------------------
 
-TARGET = """
-import jupdb
-
-def main():
-    a = 10
-    jupdb.set_trace()                          # PAUSE
-    print("a", a, flush=True)
-
-main()
-"""
-
 
 class Target:
     """A paused program, its connection info, a proper session, and files that
     code sent by an attacker would create."""
 
-    def __init__(self, launch, tmp_path, source=TARGET):
+    def __init__(self, launch, tmp_path, source=PAUSED_AT_A):
         self.program = launch(source)
         self.session = self.program.connect(timeout=10)
         [found] = jupdb.sessions()
@@ -470,6 +460,20 @@ def replies_until(dealer, key, control):
     return replies
 
 
+def assert_replay_refused(target, dealer, captured):
+    """Sends ``captured`` (an ``a += 1`` that ran once) again: it is dropped unanswered and unrun."""
+    dealer.send_multipart(captured)
+    control = request_frames(target.key, "eval_request", {"code": "a"})
+    dealer.send_multipart(control)
+    replies = replies_until(dealer, target.key, control)
+    dealer.close()
+    assert replies[-1]["content"]["value"]["repr"] == "11", "the replayed request ran a second time"
+    assert len(replies) == 1, "the replayed request was answered"
+    assert target.new_drops() == 1
+    target.session.exec("a = 10")
+    target.finish()
+
+
 def test_replayed_request_is_dropped(target, zmq_context):
     """docs/protocol.md section 4: a request the debuggee has seen is refused by its seq."""
     dealer = dealer_for(target, zmq_context)
@@ -477,16 +481,7 @@ def test_replayed_request_is_dropped(target, zmq_context):
     replayed_id = msgpack_unpackb(message[2])["msg_id"]
     dealer.send_multipart(message)
     assert parse_reply(dealer.recv_multipart(), target.key)["header"]["parent"] == replayed_id
-    dealer.send_multipart(message)  # the same bytes again, as an eavesdropper would
-    control = request_frames(target.key, "eval_request", {"code": "a"})
-    dealer.send_multipart(control)
-    replies = replies_until(dealer, target.key, control)
-    dealer.close()
-    assert replies[-1]["content"]["value"]["repr"] == "11", "a replayed request ran a second time"
-    assert len(replies) == 1, "a replayed request was answered"
-    assert target.new_drops() == 1
-    target.session.exec("a = 10")
-    target.finish()
+    assert_replay_refused(target, dealer, message)  # the same bytes again, as an eavesdropper would
 
 
 def test_a_captured_request_is_refused_after_a_flood_of_authentic_ones(target, zmq_context):
@@ -506,16 +501,7 @@ def test_a_captured_request_is_refused_after_a_flood_of_authentic_ones(target, z
             dealer.send_multipart(message)
         for _ in batch:
             dealer.recv_multipart()
-    dealer.send_multipart(captured)
-    control = request_frames(target.key, "eval_request", {"code": "a"})
-    dealer.send_multipart(control)
-    replies = replies_until(dealer, target.key, control)
-    dealer.close()
-    assert replies[-1]["content"]["value"]["repr"] == "11", "the captured request ran a second time"
-    assert len(replies) == 1, "the captured request was answered"
-    assert target.new_drops() == 1
-    target.session.exec("a = 10")
-    target.finish()
+    assert_replay_refused(target, dealer, captured)
 
 
 def test_stale_requests_are_refused(target, zmq_context):
@@ -777,7 +763,7 @@ def test_random_bytes_on_raw_tcp(target):
 
 
 def test_fifty_clients_a_thousand_evals_each(launch):
-    program = launch(TARGET)
+    program = launch(PAUSED_AT_A)
     program.wait_paused()
     clients, evals = 50, 1000
     sessions = [jupdb.connect(program.pid, timeout=60) for _ in range(clients)]
@@ -817,7 +803,7 @@ def test_fifty_clients_a_thousand_evals_each(launch):
 
 
 def test_one_session_shared_by_many_threads(launch):
-    program = launch(TARGET)
+    program = launch(PAUSED_AT_A)
     session = program.connect(timeout=60)
     threads_count, evals = 20, 500
     problems = []

@@ -15,21 +15,11 @@ import time
 import pytest
 
 import jupdb
-from remote_helpers import TIMEOUT, launch, runtime_dir, wait_until  # noqa: F401 (fixtures)
+from remote_helpers import PAUSED_AT_A, TIMEOUT, launch, runtime_dir, wait_until  # noqa: F401 (fixtures)
 
 MiB = 1 << 20
 RSS_BUDGET = 256 * MiB
 
-TARGET = """
-import jupdb
-
-def main():
-    a = 10
-    jupdb.set_trace()                          # PAUSE
-    print("a", a, flush=True)
-
-main()
-"""
 
 # ZMTP 3.0, NULL mechanism, as a client (as-server 0).
 GREETING = b"\xff" + b"\x00" * 8 + b"\x7f" + b"\x03\x00" + b"NULL".ljust(20, b"\x00") + b"\x00" + b"\x00" * 31
@@ -100,7 +90,7 @@ class Target:
     """A paused program and a session with it."""
 
     def __init__(self, launch):
-        self.program = launch(TARGET)
+        self.program = launch(PAUSED_AT_A)
         self.session = self.program.connect(timeout=TIMEOUT)
         # Its first authentic request proves the session's connection: a flood
         # can no longer take its place.
