@@ -124,6 +124,11 @@ where
                     if let Some(accepted) = super::admit(maybe_accepted, &options) {
                         async_rt::task::spawn(cback(accepted));
                     }
+                    // jupdb patch: the connection that gave its place to this
+                    // one closes before the next accept, so that a flood of
+                    // connections holds no more descriptors than the guard's places.
+                    #[cfg(feature = "tokio-runtime")]
+                    tokio::task::yield_now().await;
                 }
                 _ = stop_callback => {
                     break
