@@ -44,16 +44,10 @@ pub fn first_argument<'py>(frame: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'
 }
 
 #[cfg(Py_3_12)]
-fn local_variable<'py>(
-    frame: &Bound<'py, PyAny>,
-    name: &Bound<'py, PyAny>,
-) -> PyResult<Option<Bound<'py, PyAny>>> {
+fn local_variable<'py>(frame: &Bound<'py, PyAny>, name: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
     // PyFrame_GetVar (3.12+) reads one variable without building the locals dict.
     extern "C" {
-        fn PyFrame_GetVar(
-            frame: *mut ffi::PyFrameObject,
-            name: *mut ffi::PyObject,
-        ) -> *mut ffi::PyObject;
+        fn PyFrame_GetVar(frame: *mut ffi::PyFrameObject, name: *mut ffi::PyObject) -> *mut ffi::PyObject;
     }
     let py = frame.py();
     unsafe {
@@ -69,10 +63,7 @@ fn local_variable<'py>(
 }
 
 #[cfg(not(Py_3_12))]
-fn local_variable<'py>(
-    frame: &Bound<'py, PyAny>,
-    name: &Bound<'py, PyAny>,
-) -> PyResult<Option<Bound<'py, PyAny>>> {
+fn local_variable<'py>(frame: &Bound<'py, PyAny>, name: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
     let locals = frame.getattr(pyo3::intern!(frame.py(), "f_locals"))?;
     locals.downcast::<PyDict>()?.get_item(name)
 }
@@ -153,23 +144,14 @@ pub mod hooks {
 
     /// `_PyFrameEvalFunction`: the frame is a `PyFrameObject` on 3.10 and a
     /// `_PyInterpreterFrame` on 3.11; only `frame_code` looks inside it.
-    pub type EvalFrame =
-        unsafe extern "C" fn(*mut ffi::PyThreadState, *mut c_void, c_int) -> *mut ffi::PyObject;
+    pub type EvalFrame = unsafe extern "C" fn(*mut ffi::PyThreadState, *mut c_void, c_int) -> *mut ffi::PyObject;
 
     extern "C" {
         // Exported by libpython 3.10/3.11 (Include/cpython/pystate.h, ceval.h).
         fn _PyInterpreterState_GetEvalFrameFunc(interp: *mut ffi::PyInterpreterState) -> EvalFrame;
         fn _PyInterpreterState_SetEvalFrameFunc(interp: *mut ffi::PyInterpreterState, f: EvalFrame);
-        fn _PyEval_SetProfile(
-            ts: *mut ffi::PyThreadState,
-            func: Option<TraceFunc>,
-            arg: *mut ffi::PyObject,
-        ) -> c_int;
-        fn _PyEval_SetTrace(
-            ts: *mut ffi::PyThreadState,
-            func: Option<TraceFunc>,
-            arg: *mut ffi::PyObject,
-        ) -> c_int;
+        fn _PyEval_SetProfile(ts: *mut ffi::PyThreadState, func: Option<TraceFunc>, arg: *mut ffi::PyObject) -> c_int;
+        fn _PyEval_SetTrace(ts: *mut ffi::PyThreadState, func: Option<TraceFunc>, arg: *mut ffi::PyObject) -> c_int;
     }
 
     /// The start of `struct _ts` (Include/cpython/pystate.h), up to the hooks.
@@ -421,9 +403,7 @@ pub mod generator_frames {
                 .is_ok_and(|flags| flags & CO_OPTIMIZED != 0);
             // SAFETY: a live frame object (its type checked first), the GIL held.
             unsafe {
-                if !optimized
-                    || ffi::Py_TYPE(frame.as_ptr()) != std::ptr::addr_of_mut!(ffi::PyFrame_Type)
-                {
+                if !optimized || ffi::Py_TYPE(frame.as_ptr()) != std::ptr::addr_of_mut!(ffi::PyFrame_Type) {
                     return None;
                 }
                 let inner = (*(frame.as_ptr() as *mut FrameObjectHead)).f_frame;
@@ -475,16 +455,9 @@ pub mod generator_frames {
                 .and_then(|names| names.extract())
                 .unwrap_or_default()
         };
-        let (varnames, cellvars, freevars) = (
-            names("co_varnames"),
-            names("co_cellvars"),
-            names("co_freevars"),
-        );
+        let (varnames, cellvars, freevars) = (names("co_varnames"), names("co_cellvars"), names("co_freevars"));
         // One slot per name; an argument that is also a cell has one slot.
-        let shared = cellvars
-            .iter()
-            .filter(|name| varnames.contains(name))
-            .count();
+        let shared = cellvars.iter().filter(|name| varnames.contains(name)).count();
         let slots = varnames.len() + cellvars.len() - shared + freevars.len();
         // SAFETY: checked by `of`; stacktop 0 says the slots were released, and the
         // frame has room for them all.
@@ -492,8 +465,7 @@ pub mod generator_frames {
             if (*inner).stacktop != 0 {
                 return;
             }
-            let locals =
-                std::ptr::addr_of_mut!((*inner).localsplus) as *mut *mut pyo3::ffi::PyObject;
+            let locals = std::ptr::addr_of_mut!((*inner).localsplus) as *mut *mut pyo3::ffi::PyObject;
             for i in 0..slots {
                 *locals.add(i) = std::ptr::null_mut();
             }

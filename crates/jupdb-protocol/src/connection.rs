@@ -137,9 +137,7 @@ impl ConnectionInfo {
     /// scheme or a key that is not hex.
     pub fn client_signers(&self) -> Result<Signers, ProtocolError> {
         if self.signature_scheme != SIGNATURE_SCHEME {
-            return Err(ProtocolError::UnsupportedScheme(
-                self.signature_scheme.clone(),
-            ));
+            return Err(ProtocolError::UnsupportedScheme(self.signature_scheme.clone()));
         }
         Signers::client_from_hex(&self.key)
     }
@@ -217,17 +215,12 @@ pub fn runtime_dir() -> Result<PathBuf, ConnectionFileError> {
 
 /// The directories to look in, the one to write to first.
 fn runtime_dirs_from(var: impl Fn(&str) -> Option<OsString>) -> Vec<PathBuf> {
-    let set = |name: &str| {
-        var(name)
-            .filter(|value| !value.is_empty())
-            .map(PathBuf::from)
-    };
+    let set = |name: &str| var(name).filter(|value| !value.is_empty()).map(PathBuf::from);
     let absolute = |name: &str| set(name).filter(|path| path.is_absolute());
     if let Some(dir) = set("JUPDB_RUNTIME_DIR") {
         return vec![dir];
     }
-    let data_home = absolute("XDG_DATA_HOME")
-        .or_else(|| set("HOME").map(|home| home.join(".local").join("share")));
+    let data_home = absolute("XDG_DATA_HOME").or_else(|| set("HOME").map(|home| home.join(".local").join("share")));
     absolute("XDG_RUNTIME_DIR")
         .map(|dir| dir.join("jupdb"))
         .into_iter()
@@ -287,10 +280,7 @@ pub fn write_connection_file(info: &ConnectionInfo) -> Result<PathBuf, Connectio
 /// `dir` must be this user's alone (see [`PrivateDir`]). Returns the file's
 /// path. The file is replaced atomically: a reader sees the old content or the
 /// new, never a part.
-pub fn write_connection_file_in(
-    dir: &Path,
-    info: &ConnectionInfo,
-) -> Result<PathBuf, ConnectionFileError> {
+pub fn write_connection_file_in(dir: &Path, info: &ConnectionInfo) -> Result<PathBuf, ConnectionFileError> {
     let mut json = serde_json::to_vec_pretty(info).expect("a ConnectionInfo always serializes");
     json.push(b'\n');
     PrivateDir::create(dir)?.write(&info.file_name(), &json)
@@ -365,12 +355,7 @@ fn fallback_dirs(temp: &Path) -> Vec<PathBuf> {
     };
     let mut dirs: Vec<PathBuf> = entries
         .flatten()
-        .filter(|entry| {
-            entry
-                .file_name()
-                .to_str()
-                .is_some_and(|name| name.starts_with(&prefix))
-        })
+        .filter(|entry| entry.file_name().to_str().is_some_and(|name| name.starts_with(&prefix)))
         .map(|entry| entry.path())
         .collect();
     dirs.sort();
@@ -513,12 +498,7 @@ mod tests {
             function: "main".into(),
         });
         let json: serde_json::Value = serde_json::to_value(&info).unwrap();
-        let mut keys: Vec<&str> = json
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
+        let mut keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
         keys.sort_unstable();
         assert_eq!(
             keys,
@@ -567,10 +547,7 @@ mod tests {
             .unwrap();
 
         info.key = "not hex".into();
-        assert!(matches!(
-            info.client_signers(),
-            Err(ProtocolError::InvalidKey { .. })
-        ));
+        assert!(matches!(info.client_signers(), Err(ProtocolError::InvalidKey { .. })));
         // The scheme of protocol 3 and earlier is refused by name.
         info.signature_scheme = "hmac-sha256".into();
         let err = info.client_signers().unwrap_err();
@@ -586,10 +563,7 @@ mod tests {
         assert_eq!(info.request_endpoint(), "tcp://[::1]:5555");
         info.transport = Transport::Ipc;
         info.ip = "/run/user/1000/jupdb/s1".into();
-        assert_eq!(
-            info.request_endpoint(),
-            "ipc:///run/user/1000/jupdb/s1-5555"
-        );
+        assert_eq!(info.request_endpoint(), "ipc:///run/user/1000/jupdb/s1-5555");
     }
 
     #[test]
@@ -601,10 +575,7 @@ mod tests {
         info.session_id = "../../etc/passwd".into();
         assert_eq!(info.file_name(), "jupdb-42-______etc_passwd.json");
         info.session_id = "x".repeat(100);
-        assert_eq!(
-            info.file_name().len(),
-            "jupdb-42-".len() + 64 + ".json".len()
-        );
+        assert_eq!(info.file_name().len(), "jupdb-42-".len() + 64 + ".json".len());
     }
 
     #[test]
@@ -679,10 +650,7 @@ mod tests {
         let second = write_connection_file_in(&tmp.0, &info).unwrap();
         assert_eq!(first, second);
         assert_eq!(read_connection_file(&second).unwrap(), info);
-        let names: Vec<_> = fs::read_dir(&tmp.0)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
+        let names: Vec<_> = fs::read_dir(&tmp.0).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, [OsString::from(info.file_name())]);
     }
 
@@ -768,10 +736,7 @@ mod tests {
             return;
         }
         let reason = insecure_reason(write_connection_file_in(&dir, &info()).unwrap_err());
-        assert!(
-            reason.starts_with("is owned by uid 65534, not by you"),
-            "{reason}"
-        );
+        assert!(reason.starts_with("is owned by uid 65534, not by you"), "{reason}");
     }
 
     #[cfg(unix)]
@@ -813,8 +778,7 @@ mod tests {
                 .cloned()
                 .unwrap_or_else(|| panic!("{} not reported in {reasons:?}", path.display()))
         };
-        assert!(reason_for(&readable)
-            .ends_with("has mode 0644: others may use it (jupdb needs mode 0600)"));
+        assert!(reason_for(&readable).ends_with("has mode 0644: others may use it (jupdb needs mode 0600)"));
         assert!(reason_for(&link).ends_with("is a symbolic link"));
         assert!(reason_for(&fifo).ends_with("is not a regular file"));
         if foreign_given {
@@ -929,10 +893,7 @@ mod tests {
     #[test]
     fn list_of_missing_directory_is_empty() {
         let tmp = TempDir::new();
-        assert!(list_connection_files_in(&tmp.0.join("nope"))
-            .unwrap()
-            .files
-            .is_empty());
+        assert!(list_connection_files_in(&tmp.0.join("nope")).unwrap().files.is_empty());
     }
 
     #[cfg(unix)]

@@ -65,24 +65,14 @@ pub fn encode(message: &Message, signer: &Signer) -> Vec<Bytes> {
 ///
 /// The identities are copied into new frames; the buffer frames are clones of
 /// the message's buffers, which share its memory (no data is copied).
-pub fn encode_with_identities<I: AsRef<[u8]>>(
-    identities: &[I],
-    message: &Message,
-    signer: &Signer,
-) -> Vec<Bytes> {
-    let header = rmp_serde::to_vec_named(&message.header)
-        .expect("a header of strings and integers always serializes");
+pub fn encode_with_identities<I: AsRef<[u8]>>(identities: &[I], message: &Message, signer: &Signer) -> Vec<Bytes> {
+    let header = rmp_serde::to_vec_named(&message.header).expect("a header of strings and integers always serializes");
     let mut content = Vec::new();
-    rmpv::encode::write_value(&mut content, &message.content)
-        .expect("writing MessagePack to a Vec cannot fail");
+    rmpv::encode::write_value(&mut content, &message.content).expect("writing MessagePack to a Vec cannot fail");
     let signature = signer.sign(&header, &content, &message.buffers);
 
     let mut frames = Vec::with_capacity(identities.len() + 4 + message.buffers.len());
-    frames.extend(
-        identities
-            .iter()
-            .map(|id| Bytes::copy_from_slice(id.as_ref())),
-    );
+    frames.extend(identities.iter().map(|id| Bytes::copy_from_slice(id.as_ref())));
     frames.push(Bytes::from_static(DELIMITER));
     frames.push(Bytes::from(signature));
     frames.push(Bytes::from(header));
@@ -108,10 +98,7 @@ pub fn decode(frames: Vec<Bytes>, signer: &Signer) -> Result<Message, ProtocolEr
 /// The routing identities (the frames before the delimiter) and the message in
 /// `frames`, checked against `signer`. Buffers are moved out of `frames`, not
 /// copied.
-pub fn decode_with_identities(
-    frames: Vec<Bytes>,
-    signer: &Signer,
-) -> Result<(Vec<Bytes>, Message), ProtocolError> {
+pub fn decode_with_identities(frames: Vec<Bytes>, signer: &Signer) -> Result<(Vec<Bytes>, Message), ProtocolError> {
     decode_with_limits(frames, signer, &Limits::DEFAULT)
 }
 
@@ -144,8 +131,7 @@ pub(crate) fn decode_with_limits(
 
     let found = rest.len() - 1;
     let mut rest = rest.into_iter().skip(1);
-    let (Some(signature), Some(header), Some(content)) = (rest.next(), rest.next(), rest.next())
-    else {
+    let (Some(signature), Some(header), Some(content)) = (rest.next(), rest.next(), rest.next()) else {
         return Err(ProtocolError::MissingFrames { found });
     };
     if found - 3 > limits.buffers {
@@ -188,10 +174,7 @@ fn parse_header(bytes: &[u8]) -> Result<Header, ProtocolError> {
     let header = Header::deserialize(&mut deserializer).map_err(|err| invalid(err.to_string()))?;
     let used = deserializer.position();
     if used != bytes.len() as u64 {
-        return Err(invalid(format!(
-            "{} bytes after the header",
-            bytes.len() as u64 - used
-        )));
+        return Err(invalid(format!("{} bytes after the header", bytes.len() as u64 - used)));
     }
     Ok(header)
 }
@@ -220,10 +203,7 @@ mod tests {
     }
 
     fn message() -> Message {
-        let content = Value::Map(vec![
-            ("code".into(), "x + 1".into()),
-            ("frame".into(), 0.into()),
-        ]);
+        let content = Value::Map(vec![("code".into(), "x + 1".into()), ("frame".into(), 0.into())]);
         let mut message = Message::new("eval_request", "session-1", content).for_thread(42);
         message.header.parent = Some("parent-id".into());
         message.header.seq = Some(7);
@@ -272,11 +252,7 @@ mod tests {
     #[test]
     fn round_trip_with_buffers_and_identities() {
         let mut message = message();
-        message.buffers = vec![
-            Bytes::new(),
-            vec![0; 1000].into(),
-            Bytes::from_static(b"\xff\x00raw"),
-        ];
+        message.buffers = vec![Bytes::new(), vec![0; 1000].into(), Bytes::from_static(b"\xff\x00raw")];
         let identities: [&[u8]; 2] = [b"\x00\x80\x00\x00\x29", b"client"];
         let frames = encode_with_identities(&identities, &message, &signer());
         assert_eq!(frames.len(), 2 + 4 + 3);
@@ -337,14 +313,8 @@ mod tests {
     fn missing_delimiter() {
         let mut frames = encode(&message(), &signer());
         frames.remove(0);
-        assert_eq!(
-            decode(frames, &signer()),
-            Err(ProtocolError::MissingDelimiter)
-        );
-        assert_eq!(
-            decode(vec![], &signer()),
-            Err(ProtocolError::MissingDelimiter)
-        );
+        assert_eq!(decode(frames, &signer()), Err(ProtocolError::MissingDelimiter));
+        assert_eq!(decode(vec![], &signer()), Err(ProtocolError::MissingDelimiter));
     }
 
     #[test]
@@ -415,10 +385,7 @@ mod tests {
     fn unsigned_message_is_rejected() {
         let mut frames = encode(&message(), &signer());
         frames[1].clear();
-        assert_eq!(
-            decode(frames, &signer()),
-            Err(ProtocolError::MissingSignature)
-        );
+        assert_eq!(decode(frames, &signer()), Err(ProtocolError::MissingSignature));
     }
 
     #[test]
@@ -432,19 +399,13 @@ mod tests {
         edit(&mut frames[1], |sig| {
             sig.pop();
         });
-        assert_eq!(
-            decode(frames, &signer()),
-            Err(ProtocolError::MalformedSignature)
-        );
+        assert_eq!(decode(frames, &signer()), Err(ProtocolError::MalformedSignature));
     }
 
     #[test]
     fn tampering_is_detected() {
         let mut message = message();
-        message.buffers = vec![
-            Bytes::from_static(b"buffer one"),
-            Bytes::from_static(b"buffer two"),
-        ];
+        message.buffers = vec![Bytes::from_static(b"buffer one"), Bytes::from_static(b"buffer two")];
         let frames = encode(&message, &signer());
 
         let tamper = |frames: &mut Vec<Bytes>| decode(frames.clone(), &signer());
@@ -457,11 +418,7 @@ mod tests {
                     frame[last] = if frame[last] == b'0' { b'1' } else { b'0' };
                 }
             });
-            assert_eq!(
-                tamper(&mut changed),
-                Err(ProtocolError::BadSignature),
-                "frame {index}"
-            );
+            assert_eq!(tamper(&mut changed), Err(ProtocolError::BadSignature), "frame {index}");
         }
 
         let mut extra_buffer = frames.clone();
@@ -470,10 +427,7 @@ mod tests {
 
         let mut dropped_buffer = frames.clone();
         dropped_buffer.pop();
-        assert_eq!(
-            tamper(&mut dropped_buffer),
-            Err(ProtocolError::BadSignature)
-        );
+        assert_eq!(tamper(&mut dropped_buffer), Err(ProtocolError::BadSignature));
 
         let mut moved_bytes = frames.clone();
         let mut byte = 0;

@@ -55,14 +55,14 @@ pub mod time;
 
 pub use bytes::Bytes;
 pub use connection::{
-    list_connection_files, list_connection_files_in, prepare_runtime_dir, process_alive,
-    read_connection_file, runtime_dir, write_connection_file, write_connection_file_in,
-    ConnectionFile, ConnectionInfo, Listing, Location, RuntimeDir, Transport,
+    list_connection_files, list_connection_files_in, prepare_runtime_dir, process_alive, read_connection_file,
+    runtime_dir, write_connection_file, write_connection_file_in, ConnectionFile, ConnectionInfo, Listing, Location,
+    RuntimeDir, Transport,
 };
 pub use error::{ConnectionFileError, ProtocolError};
 pub use framing::{
-    decode, decode_with_identities, encode, encode_event, encode_with_identities, DELIMITER,
-    MAX_BUFFERS, MAX_CONTENT_LEN, MAX_CONTENT_NESTING, MAX_HEADER_LEN,
+    decode, decode_with_identities, encode, encode_event, encode_with_identities, DELIMITER, MAX_BUFFERS,
+    MAX_CONTENT_LEN, MAX_CONTENT_NESTING, MAX_HEADER_LEN,
 };
 pub use message::{error_content, reply_type, to_content, Header, Message, PROTOCOL_VERSION};
 pub use private_dir::PrivateDir;

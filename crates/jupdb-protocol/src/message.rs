@@ -150,13 +150,7 @@ impl Message {
     }
 
     /// An error reply to this request (see [`error_content`]).
-    pub fn error_reply(
-        &self,
-        session: impl Into<String>,
-        ename: &str,
-        evalue: &str,
-        traceback: &str,
-    ) -> Self {
+    pub fn error_reply(&self, session: impl Into<String>, ename: &str, evalue: &str, traceback: &str) -> Self {
         self.reply(session, error_content(ename, evalue, traceback))
     }
 
@@ -164,8 +158,7 @@ impl Message {
     /// name; unknown ones are ignored unless the type forbids them.
     pub fn parse_content<T: DeserializeOwned>(&self) -> Result<T, ProtocolError> {
         let mut bytes = Vec::new();
-        rmpv::encode::write_value(&mut bytes, &self.content)
-            .expect("writing MessagePack to a Vec cannot fail");
+        rmpv::encode::write_value(&mut bytes, &self.content).expect("writing MessagePack to a Vec cannot fail");
         rmp_serde::from_slice(&bytes).map_err(|err| ProtocolError::ContentType {
             reason: err.to_string(),
         })
@@ -187,10 +180,8 @@ pub fn to_content<T: Serialize + ?Sized>(value: &T) -> Result<Value, ProtocolErr
     let bytes = rmp_serde::to_vec_named(value).map_err(|err| ProtocolError::ContentType {
         reason: err.to_string(),
     })?;
-    let content = rmpv::decode::read_value(&mut bytes.as_slice()).map_err(|err| {
-        ProtocolError::ContentType {
-            reason: err.to_string(),
-        }
+    let content = rmpv::decode::read_value(&mut bytes.as_slice()).map_err(|err| ProtocolError::ContentType {
+        reason: err.to_string(),
     })?;
     ensure_map(&content)?;
     Ok(content)
@@ -264,10 +255,7 @@ mod tests {
         let request = Message::new("eval_request", "client", Value::Map(vec![])).for_thread(7);
         let reply = request.reply("server", Value::Map(vec![]));
         assert_eq!(reply.header.msg_type, "eval_reply");
-        assert_eq!(
-            reply.header.parent.as_deref(),
-            Some(request.header.msg_id.as_str())
-        );
+        assert_eq!(reply.header.parent.as_deref(), Some(request.header.msg_id.as_str()));
         assert_eq!(reply.header.thread, Some(7));
         assert_eq!(reply.header.session, "server");
         assert_ne!(reply.header.msg_id, request.header.msg_id);
@@ -277,12 +265,7 @@ mod tests {
     #[test]
     fn error_replies() {
         let request = Message::new("eval_request", "client", Value::Map(vec![]));
-        let reply = request.error_reply(
-            "server",
-            "NameError",
-            "name 'x' is not defined",
-            "Traceback ...",
-        );
+        let reply = request.error_reply("server", "NameError", "name 'x' is not defined", "Traceback ...");
         assert_eq!(reply.header.msg_type, "eval_reply");
         #[derive(Deserialize)]
         struct Error {
@@ -326,11 +309,7 @@ mod tests {
             to_content(&[1, 2, 3]),
             Err(ProtocolError::ContentNotMap { found: "array" })
         );
-        let msg = Message::new(
-            "eval_request",
-            "s",
-            Value::Map(vec![("frame".into(), 1.into())]),
-        );
+        let msg = Message::new("eval_request", "s", Value::Map(vec![("frame".into(), 1.into())]));
         assert!(matches!(
             msg.parse_content::<Eval>(),
             Err(ProtocolError::ContentType { .. })
@@ -351,10 +330,7 @@ mod tests {
             (Value::Array(vec![]), "array"),
             (Value::Ext(1, vec![]), "extension"),
         ] {
-            assert_eq!(
-                ensure_map(&value),
-                Err(ProtocolError::ContentNotMap { found: name })
-            );
+            assert_eq!(ensure_map(&value), Err(ProtocolError::ContentNotMap { found: name }));
         }
     }
 }

@@ -46,8 +46,7 @@ impl PrivateDir {
             errno => ConnectionFileError::io(path, errno.into()),
         })?;
         let stat = fs::fstat(&fd).map_err(|errno| ConnectionFileError::io(path, errno.into()))?;
-        check_owner_and_mode(&stat, |mode| mode & 0o077 == 0, "0700")
-            .map_err(|reason| insecure(path, reason))?;
+        check_owner_and_mode(&stat, |mode| mode & 0o077 == 0, "0700").map_err(|reason| insecure(path, reason))?;
         Ok(Self {
             fd,
             path: path.to_owned(),
@@ -65,9 +64,7 @@ impl PrivateDir {
                 .map_err(|err| ConnectionFileError::io(parent, err))?;
         }
         match dir_builder().create(path) {
-            Err(err) if err.kind() != io::ErrorKind::AlreadyExists => {
-                Err(ConnectionFileError::io(path, err))
-            }
+            Err(err) if err.kind() != io::ErrorKind::AlreadyExists => Err(ConnectionFileError::io(path, err)),
             _ => Self::open(path),
         }
     }
@@ -104,9 +101,9 @@ impl PrivateDir {
     pub fn write(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, ConnectionFileError> {
         let path = self.path.join(name);
         let temp = format!(".{name}.{}.tmp", &new_id()[..8]);
-        let written = self.write_new(&temp, bytes).and_then(|()| {
-            fs::renameat(&self.fd, temp.as_str(), &self.fd, name).map_err(io::Error::from)
-        });
+        let written = self
+            .write_new(&temp, bytes)
+            .and_then(|()| fs::renameat(&self.fd, temp.as_str(), &self.fd, name).map_err(io::Error::from));
         if let Err(err) = written {
             let _ = fs::unlinkat(&self.fd, temp.as_str(), AtFlags::empty());
             return Err(ConnectionFileError::io(&path, err));
@@ -115,8 +112,7 @@ impl PrivateDir {
     }
 
     fn write_new(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
-        let flags =
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let fd = fs::openat(&self.fd, name, flags, Mode::from_raw_mode(FILE_MODE))?;
         // The umask may have removed bits; make the mode exactly 0600.
         fs::fchmod(&fd, Mode::from_raw_mode(FILE_MODE))?;
@@ -140,8 +136,7 @@ impl PrivateDir {
 
     /// The names of the entries in the directory.
     pub fn names(&self) -> Result<Vec<String>, ConnectionFileError> {
-        let dir = fs::Dir::read_from(&self.fd)
-            .map_err(|errno| ConnectionFileError::io(&self.path, errno.into()))?;
+        let dir = fs::Dir::read_from(&self.fd).map_err(|errno| ConnectionFileError::io(&self.path, errno.into()))?;
         Ok(dir
             .filter_map(Result::ok)
             .filter_map(|entry| entry.file_name().to_str().ok().map(str::to_owned))
@@ -160,8 +155,7 @@ impl PrivateDir {
 /// a regular file owned by this user with mode 0600.
 pub fn read_private_file(path: &Path, limit: u64) -> Result<Vec<u8>, ConnectionFileError> {
     let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let fd = fs::open(path, flags, Mode::empty())
-        .map_err(|errno| ConnectionFileError::io(path, errno.into()))?;
+    let fd = fs::open(path, flags, Mode::empty()).map_err(|errno| ConnectionFileError::io(path, errno.into()))?;
     read_trusted(fd, path, limit)
 }
 
@@ -170,8 +164,7 @@ fn read_trusted(fd: OwnedFd, path: &Path, limit: u64) -> Result<Vec<u8>, Connect
     if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
         return Err(insecure(path, "is not a regular file".to_owned()));
     }
-    check_owner_and_mode(&stat, |mode| mode == FILE_MODE, "0600")
-        .map_err(|reason| insecure(path, reason))?;
+    check_owner_and_mode(&stat, |mode| mode == FILE_MODE, "0600").map_err(|reason| insecure(path, reason))?;
     let mut bytes = Vec::new();
     File::from(fd)
         .take(limit + 1)
@@ -181,17 +174,10 @@ fn read_trusted(fd: OwnedFd, path: &Path, limit: u64) -> Result<Vec<u8>, Connect
 }
 
 /// Why `stat` is not this user's alone, if it is not.
-fn check_owner_and_mode(
-    stat: &Stat,
-    mode_ok: impl Fn(u32) -> bool,
-    wanted: &str,
-) -> Result<(), String> {
+fn check_owner_and_mode(stat: &Stat, mode_ok: impl Fn(u32) -> bool, wanted: &str) -> Result<(), String> {
     let me = rustix::process::geteuid().as_raw();
     if stat.st_uid != me {
-        return Err(format!(
-            "is owned by uid {}, not by you (uid {me})",
-            stat.st_uid
-        ));
+        return Err(format!("is owned by uid {}, not by you (uid {me})", stat.st_uid));
     }
     let mode = stat.st_mode & 0o7777;
     if !mode_ok(mode) {

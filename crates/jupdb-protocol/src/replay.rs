@@ -150,8 +150,7 @@ impl ReplayGuard {
                 Ok(())
             }
             None => {
-                self.sessions
-                    .insert(header.session.clone(), Window::new(seq, date));
+                self.sessions.insert(header.session.clone(), Window::new(seq, date));
                 Ok(())
             }
         }
@@ -178,10 +177,8 @@ impl ReplayGuard {
         }
         self.next_sweep = now + Duration::from_secs(1);
         let window = self.date_window;
-        self.sessions.retain(|_, w| {
-            now.duration_since(w.latest)
-                .map_or(true, |age| age <= window)
-        });
+        self.sessions
+            .retain(|_, w| now.duration_since(w.latest).map_or(true, |age| age <= window));
     }
 }
 
@@ -234,12 +231,8 @@ mod tests {
             Err(ProtocolError::Stale { .. })
         ));
         // At the edges of the window, either way: accepted.
-        guard
-            .check(&request("a", 3, now - DATE_WINDOW), now)
-            .unwrap();
-        guard
-            .check(&request("a", 4, now + DATE_WINDOW), now)
-            .unwrap();
+        guard.check(&request("a", 3, now - DATE_WINDOW), now).unwrap();
+        guard.check(&request("a", 4, now + DATE_WINDOW), now).unwrap();
         let mut unreadable = request("a", 5, now);
         unreadable.date = "yesterday".into();
         assert!(matches!(
@@ -269,9 +262,7 @@ mod tests {
             guard.check(&request("victim", seq, at(0)), at(0)).unwrap();
         }
         for n in 0..100_000 {
-            guard
-                .check(&request(&format!("other-{n}"), 1, at(0)), at(0))
-                .unwrap();
+            guard.check(&request(&format!("other-{n}"), 1, at(0)), at(0)).unwrap();
         }
         assert!(guard.check(&captured, at(1)).is_err());
         // Still refused when it has been forgotten: by then it is stale.
@@ -306,19 +297,8 @@ mod tests {
         for seq in [10, 5, 7, 2000, 2000 - REPLAY_WINDOW + 1, 1999] {
             guard.check(&request("a", seq, at(0)), at(0)).unwrap();
         }
-        for seq in [
-            10,
-            5,
-            7,
-            2000,
-            2000 - REPLAY_WINDOW + 1,
-            2000 - REPLAY_WINDOW,
-            1999,
-        ] {
-            assert!(
-                guard.check(&request("a", seq, at(0)), at(0)).is_err(),
-                "{seq}"
-            );
+        for seq in [10, 5, 7, 2000, 2000 - REPLAY_WINDOW + 1, 2000 - REPLAY_WINDOW, 1999] {
+            assert!(guard.check(&request("a", seq, at(0)), at(0)).is_err(), "{seq}");
         }
     }
 
@@ -328,9 +308,7 @@ mod tests {
     fn model_accepts(seen: &BTreeSet<u64>, seq: u64) -> bool {
         match seen.last() {
             None => true,
-            Some(&highest) => {
-                !seen.contains(&seq) && (seq > highest || highest - seq < REPLAY_WINDOW)
-            }
+            Some(&highest) => !seen.contains(&seq) && (seq > highest || highest - seq < REPLAY_WINDOW),
         }
     }
 

@@ -293,9 +293,7 @@ mod tests {
         let s = signer();
         let sig = s.sign(b"header", b"content", &[b"buf".as_slice()]);
         assert_eq!(sig.len(), SIGNATURE_LEN);
-        assert!(sig
-            .bytes()
-            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(sig.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         s.verify(sig.as_bytes(), b"header", b"content", &[b"buf".as_slice()])
             .unwrap();
         // Upper-case digits are refused: a signature has one spelling only.
@@ -312,13 +310,7 @@ mod tests {
 
     /// The construction as `docs/protocol.md` writes it, step by step with
     /// the `blake3` crate's one-call functions.
-    fn documented(
-        key: &[u8],
-        direction: Direction,
-        h: &[u8],
-        c: &[u8],
-        buffers: &[&[u8]],
-    ) -> String {
+    fn documented(key: &[u8], direction: Direction, h: &[u8], c: &[u8], buffers: &[&[u8]]) -> String {
         let (head_context, buffers_context) = direction.contexts();
         let mut head_input = Vec::new();
         for frame in [h, c] {
@@ -387,9 +379,7 @@ mod tests {
             .verify(reply.as_bytes(), b"h", b"c", NO_BUFFERS)
             .unwrap();
         assert_eq!(
-            debuggee
-                .incoming
-                .verify(reply.as_bytes(), b"h", b"c", NO_BUFFERS),
+            debuggee.incoming.verify(reply.as_bytes(), b"h", b"c", NO_BUFFERS),
             Err(ProtocolError::BadSignature)
         );
     }
@@ -435,13 +425,10 @@ mod tests {
     #[test]
     fn a_change_to_any_buffer_byte_is_caught() {
         let s = signer();
-        let big: Vec<u8> = (0..3 * (1 << 20) + 12345)
-            .map(|i| (i % 251) as u8)
-            .collect();
+        let big: Vec<u8> = (0..3 * (1 << 20) + 12345).map(|i| (i % 251) as u8).collect();
         let small = b"tail".to_vec();
         let sig = s.sign(b"h", b"c", &[&big, &small]);
-        s.verify(sig.as_bytes(), b"h", b"c", &[&big, &small])
-            .unwrap();
+        s.verify(sig.as_bytes(), b"h", b"c", &[&big, &small]).unwrap();
         for at in [0, 1 << 20, big.len() - 1] {
             let mut changed = big.clone();
             changed[at] ^= 1;
@@ -518,10 +505,7 @@ mod tests {
     fn keys() {
         let d = Direction::ToDebuggee;
         assert_eq!(Signer::new(b"", d).unwrap_err(), ProtocolError::EmptyKey);
-        assert_eq!(
-            Signer::from_hex("", d).unwrap_err(),
-            ProtocolError::EmptyKey
-        );
+        assert_eq!(Signer::from_hex("", d).unwrap_err(), ProtocolError::EmptyKey);
         assert!(matches!(
             Signer::from_hex("abc", d),
             Err(ProtocolError::InvalidKey { .. })
@@ -532,21 +516,13 @@ mod tests {
         ));
         let from_hex = Signer::from_hex("6b6579", d).unwrap(); // "key"
         let sig = Signer::new(b"key", d).unwrap().sign(b"h", b"c", NO_BUFFERS);
-        from_hex
-            .verify(sig.as_bytes(), b"h", b"c", NO_BUFFERS)
-            .unwrap();
+        from_hex.verify(sig.as_bytes(), b"h", b"c", NO_BUFFERS).unwrap();
         let client = Signers::client_from_hex("6b6579").unwrap();
-        client
-            .outgoing
-            .verify(sig.as_bytes(), b"h", b"c", NO_BUFFERS)
-            .unwrap();
+        client.outgoing.verify(sig.as_bytes(), b"h", b"c", NO_BUFFERS).unwrap();
     }
 
     #[test]
     fn debug_hides_keys() {
-        assert_eq!(
-            format!("{:?}", signer()),
-            "Signer { direction: ToDebuggee, .. }"
-        );
+        assert_eq!(format!("{:?}", signer()), "Signer { direction: ToDebuggee, .. }");
     }
 }

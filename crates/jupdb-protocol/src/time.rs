@@ -57,12 +57,8 @@ pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
     }
     let nanos = match fraction {
         [] => 0,
-        [b'.', digits @ ..]
-            if (1..=9).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit) =>
-        {
-            let value = digits
-                .iter()
-                .fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+        [b'.', digits @ ..] if (1..=9).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit) => {
+            let value = digits.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
             value * 10u32.pow(9 - digits.len() as u32)
         }
         _ => return None,

@@ -51,8 +51,7 @@
 //! ```
 
 use jupdb_protocol::{
-    decode_with_identities, encode_with_identities, Bytes, Direction, Header, Message, Signer,
-    Value,
+    decode_with_identities, encode_with_identities, Bytes, Direction, Header, Message, Signer, Value,
 };
 
 const PYTHON_FRAMES: &[&str] = &[

@@ -4,8 +4,8 @@
 //! in `fuzz/`, so that CI checks it on stable Rust.
 
 use jupdb_protocol::{
-    decode, decode_with_identities, encode, encode_with_identities, Bytes, Direction, Header,
-    Message, ProtocolError, Signer, Signers, Value, DELIMITER,
+    decode, decode_with_identities, encode, encode_with_identities, Bytes, Direction, Header, Message, ProtocolError,
+    Signer, Signers, Value, DELIMITER,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -24,12 +24,8 @@ fn value() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Boolean),
         any::<i64>().prop_map(Value::from),
         any::<u64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_filter("NaN", |f| !f.is_nan())
-            .prop_map(Value::F64),
-        any::<f32>()
-            .prop_filter("NaN", |f| !f.is_nan())
-            .prop_map(Value::F32),
+        any::<f64>().prop_filter("NaN", |f| !f.is_nan()).prop_map(Value::F64),
+        any::<f32>().prop_filter("NaN", |f| !f.is_nan()).prop_map(Value::F32),
         ".{0,20}".prop_map(Value::from),
         vec(any::<u8>(), 0..20).prop_map(Value::Binary),
         (any::<i8>(), vec(any::<u8>(), 0..20)).prop_map(|(ty, data)| Value::Ext(ty, data)),

@@ -25,10 +25,7 @@ fn jupdb_runtime_dir_is_used_for_writing_and_listing() {
     let path = write_connection_file(&info).unwrap();
     assert_eq!(path.parent(), Some(dir.as_path()));
     assert_eq!(read_connection_file(&path).unwrap(), info);
-    assert_eq!(
-        fs::metadata(&dir).unwrap().permissions().mode() & 0o7777,
-        0o700
-    );
+    assert_eq!(fs::metadata(&dir).unwrap().permissions().mode() & 0o7777, 0o700);
 
     let listed = list_connection_files().unwrap();
     assert_eq!(listed.files.len(), 1);
@@ -45,25 +42,16 @@ fn jupdb_runtime_dir_is_used_for_writing_and_listing() {
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o1777)).unwrap();
     let prepared = prepare_runtime_dir().unwrap();
     let refused = prepared.refused.expect("a shared directory is refused");
-    assert!(
-        matches!(refused, ConnectionFileError::Insecure { .. }),
-        "{refused}"
-    );
+    assert!(matches!(refused, ConnectionFileError::Insecure { .. }), "{refused}");
     assert!(refused.to_string().contains("has mode 1777"), "{refused}");
     let fallback = prepared.dir.path().to_owned();
     assert_eq!(fallback.parent(), Some(temp.as_path()));
-    assert_eq!(
-        fs::metadata(&fallback).unwrap().permissions().mode() & 0o7777,
-        0o700
-    );
+    assert_eq!(fs::metadata(&fallback).unwrap().permissions().mode() & 0o7777, 0o700);
     let moved = jupdb_protocol::write_connection_file_in(&fallback, &info).unwrap();
     let listed = list_connection_files().unwrap();
     assert_eq!(listed.files.len(), 1);
     assert_eq!(listed.files[0].path, moved);
-    assert!(listed
-        .skipped
-        .iter()
-        .any(|e| e.to_string().contains("has mode 1777")));
+    assert!(listed.skipped.iter().any(|e| e.to_string().contains("has mode 1777")));
     assert!(
         fs::read_dir(&dir).unwrap().next().is_none(),
         "nothing written to the shared directory"
@@ -72,10 +60,7 @@ fn jupdb_runtime_dir_is_used_for_writing_and_listing() {
     // Nowhere to write at all: an error that says both reasons.
     std::env::set_var("TMPDIR", root.join("missing").join("tmp"));
     let err = prepare_runtime_dir().unwrap_err();
-    assert!(
-        matches!(err, ConnectionFileError::NoPrivateDir { .. }),
-        "{err}"
-    );
+    assert!(matches!(err, ConnectionFileError::NoPrivateDir { .. }), "{err}");
 
     fs::remove_dir_all(&root).unwrap();
     std::env::set_var("TMPDIR", &temp);

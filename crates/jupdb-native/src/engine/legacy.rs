@@ -11,9 +11,7 @@
 //! (see [`ADOPTIONS`]), since a thread's hooks can only be set by that thread.
 
 use super::registry::Lookup;
-use super::{
-    fire_call, fire_line, fire_raise, fire_return, registry, CodeEntry, CALL, LINE, RETURN,
-};
+use super::{fire_call, fire_line, fire_raise, fire_return, registry, CodeEntry, CALL, LINE, RETURN};
 use crate::compat::code_ptr_of_frame;
 use crate::compat::hooks::{self, Hook};
 use pyo3::ffi;
@@ -42,11 +40,9 @@ impl EngineHook {
 static HOOK: GILOnceCell<Py<EngineHook>> = GILOnceCell::new();
 
 fn hook(py: Python<'_>) -> &Bound<'_, PyAny> {
-    HOOK.get_or_init(py, || {
-        Py::new(py, EngineHook).expect("allocating the engine hook")
-    })
-    .bind(py)
-    .as_any()
+    HOOK.get_or_init(py, || Py::new(py, EngineHook).expect("allocating the engine hook"))
+        .bind(py)
+        .as_any()
 }
 
 /// The evaluation function that was installed before ours (normally CPython's
@@ -149,8 +145,7 @@ pub fn code_resolved(py: Python<'_>, code: &Bound<'_, PyAny>) -> PyResult<()> {
     adopt_running_frames(py);
     if !MAIN_ADOPTION_PENDING.swap(true, Ordering::AcqRel) {
         // SAFETY: any thread may add a pending call; this one takes no argument.
-        if unsafe { ffi::Py_AddPendingCall(Some(adopt_in_main_thread), std::ptr::null_mut()) } != 0
-        {
+        if unsafe { ffi::Py_AddPendingCall(Some(adopt_in_main_thread), std::ptr::null_mut()) } != 0 {
             MAIN_ADOPTION_PENDING.store(false, Ordering::Release); // queue full: its next frame start will do
         }
     }
@@ -176,8 +171,7 @@ fn adopt_running_frames(py: Python<'_>) {
     let mut adopted = false;
     while let Some(current) = frame {
         let pointer = current.as_ptr() as usize;
-        if entry_for(pointer as *mut ffi::PyFrameObject)
-            .is_some_and(|entry| entry.wants_lines_on_this_thread())
+        if entry_for(pointer as *mut ffi::PyFrameObject).is_some_and(|entry| entry.wants_lines_on_this_thread())
             && THREAD.with(|t| !t.borrow().line_frames.contains(&pointer))
         {
             THREAD.with(|t| t.borrow_mut().line_frames.push(pointer));
@@ -186,10 +180,7 @@ fn adopt_running_frames(py: Python<'_>) {
             adopted = true;
         }
         frame = unsafe {
-            Bound::from_owned_ptr_or_opt(
-                py,
-                ffi::PyFrame_GetBack(pointer as *mut ffi::PyFrameObject).cast(),
-            )
+            Bound::from_owned_ptr_or_opt(py, ffi::PyFrame_GetBack(pointer as *mut ffi::PyFrameObject).cast())
         };
     }
     if adopted {
@@ -199,19 +190,12 @@ fn adopt_running_frames(py: Python<'_>) {
 
 fn next_eval() -> hooks::EvalFrame {
     let address = NEXT_EVAL.load(Ordering::Acquire);
-    assert_ne!(
-        address, 0,
-        "the evaluation hook ran before it was installed"
-    );
+    assert_ne!(address, 0, "the evaluation hook ran before it was installed");
     // SAFETY: only ever stored from a valid `EvalFrame` in `sync`.
     unsafe { std::mem::transmute::<usize, hooks::EvalFrame>(address) }
 }
 
-unsafe extern "C" fn eval_frame(
-    ts: *mut ffi::PyThreadState,
-    frame: *mut c_void,
-    throw: c_int,
-) -> *mut ffi::PyObject {
+unsafe extern "C" fn eval_frame(ts: *mut ffi::PyThreadState, frame: *mut c_void, throw: c_int) -> *mut ffi::PyObject {
     let next = next_eval();
     if BUSY.with(Cell::get) {
         return next(ts, frame, throw);
@@ -287,17 +271,9 @@ fn entry_for(frame: *mut ffi::PyFrameObject) -> Option<Arc<CodeEntry>> {
 }
 
 /// Calls the hook we displaced with the same event, as CPython would have.
-unsafe fn forward(
-    saved: Option<Hook>,
-    frame: *mut ffi::PyFrameObject,
-    what: c_int,
-    arg: *mut ffi::PyObject,
-) -> c_int {
+unsafe fn forward(saved: Option<Hook>, frame: *mut ffi::PyFrameObject, what: c_int, arg: *mut ffi::PyObject) -> c_int {
     match saved {
-        Some(Hook {
-            func: Some(func),
-            obj,
-        }) => func(obj, frame, what, arg),
+        Some(Hook { func: Some(func), obj }) => func(obj, frame, what, arg),
         _ => 0,
     }
 }
@@ -371,15 +347,10 @@ unsafe fn on_profile_event(
                     py,
                     entry,
                     &frame,
-                    exc.as_ref()
-                        .map_or(&py.None().into_bound(py), |e| e.bind(py)),
+                    exc.as_ref().map_or(&py.None().into_bound(py), |e| e.bind(py)),
                 ),
                 // Ended by an exception: the next exception trace event (its caller's) names it.
-                None => THREAD.with(|t| {
-                    t.borrow_mut()
-                        .pending
-                        .push((entry.clone(), frame.clone().unbind()))
-                }),
+                None => THREAD.with(|t| t.borrow_mut().pending.push((entry.clone(), frame.clone().unbind()))),
             }
         } else if finished(entry, &frame) {
             fire_return(py, entry, &frame, &Bound::from_borrowed_ptr(py, arg));
@@ -392,10 +363,7 @@ unsafe fn on_profile_event(
 fn leave_generator_frame(frame: *mut ffi::PyFrameObject) -> Option<Option<Py<PyAny>>> {
     THREAD.with(|t| {
         let mut t = t.borrow_mut();
-        let index = t
-            .generators
-            .iter()
-            .rposition(|(f, _)| *f == frame as usize)?;
+        let index = t.generators.iter().rposition(|(f, _)| *f == frame as usize)?;
         Some(t.generators.remove(index).1)
     })
 }
@@ -453,10 +421,7 @@ fn flush_unseen_exceptions(py: Python<'_>) {
 fn update_trace_slot(py: Python<'_>) {
     let (want, held) = THREAD.with(|t| {
         let t = t.borrow();
-        let want = t.line_holds > 0
-            || !t.line_frames.is_empty()
-            || !t.pending.is_empty()
-            || !t.generators.is_empty();
+        let want = t.line_holds > 0 || !t.line_frames.is_empty() || !t.pending.is_empty() || !t.generators.is_empty();
         (want, t.trace_held.is_some())
     });
     let current = hooks::trace_hook();
@@ -517,9 +482,7 @@ pub fn restore_trace(py: Python<'_>, previous: &Bound<'_, PyAny>) -> PyResult<()
         take_trace_slot(py);
         Ok(())
     } else {
-        py.import("sys")?
-            .call_method1("settrace", (previous,))
-            .map(drop)
+        py.import("sys")?.call_method1("settrace", (previous,)).map(drop)
     }
 }
 
@@ -537,8 +500,7 @@ unsafe extern "C" fn trace(
         _ => {
             if what == hooks::CALL && busy(|| resolved_entry(py, frame)).is_none() {
                 // No one else traces: spare untargeted frames their line events.
-                let _ = Bound::from_borrowed_ptr(py, frame.cast())
-                    .setattr(pyo3::intern!(py, "f_trace_lines"), false);
+                let _ = Bound::from_borrowed_ptr(py, frame.cast()).setattr(pyo3::intern!(py, "f_trace_lines"), false);
             }
             0
         }
@@ -551,12 +513,7 @@ unsafe extern "C" fn trace(
 }
 
 /// Fires what the event calls for; whether this thread may need the trace slot no more.
-unsafe fn on_trace_event(
-    py: Python<'_>,
-    frame: *mut ffi::PyFrameObject,
-    what: c_int,
-    arg: *mut ffi::PyObject,
-) -> bool {
+unsafe fn on_trace_event(py: Python<'_>, frame: *mut ffi::PyFrameObject, what: c_int, arg: *mut ffi::PyObject) -> bool {
     if what == hooks::EXCEPTION {
         let exc = || {
             Bound::from_borrowed_ptr(py, arg)
@@ -565,12 +522,7 @@ unsafe fn on_trace_event(
         };
         THREAD.with(|t| {
             let mut t = t.borrow_mut();
-            if let Some((_, seen)) = t
-                .generators
-                .iter_mut()
-                .rev()
-                .find(|(f, _)| *f == frame as usize)
-            {
+            if let Some((_, seen)) = t.generators.iter_mut().rev().find(|(f, _)| *f == frame as usize) {
                 *seen = Some(exc().unbind());
             }
         });

@@ -78,9 +78,7 @@ impl Probe {
         }
         if let Some(code) = &code {
             if code.get_type().name()? != "code" {
-                return Err(pyo3::exceptions::PyTypeError::new_err(
-                    "code must be a code object",
-                ));
+                return Err(pyo3::exceptions::PyTypeError::new_err("code must be a code object"));
             }
         }
         let lines = match lines {
@@ -88,9 +86,7 @@ impl Probe {
             Some(lines) => Some(Arc::new(line_set(&lines)?)),
         };
         if events & LINE != 0 && lines.is_none() && matcher.is_none() {
-            return Err(pyo3::exceptions::PyValueError::new_err(
-                "a line probe needs lines",
-            ));
+            return Err(pyo3::exceptions::PyValueError::new_err("a line probe needs lines"));
         }
         Ok(Probe {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -117,15 +113,8 @@ impl Probe {
     }
 
     fn __repr__(&self) -> String {
-        let target = if self.code.is_some() {
-            "code"
-        } else {
-            "matcher"
-        };
-        format!(
-            "<jupdb Probe #{} target={target} events={}>",
-            self.id, self.events
-        )
+        let target = if self.code.is_some() { "code" } else { "matcher" };
+        format!("<jupdb Probe #{} target={target} events={}>", self.id, self.events)
     }
 }
 
@@ -248,30 +237,17 @@ pub(crate) fn fire_call(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyA
         if probe.events & (CALL | RETURN) == 0 || !instance_matches(py, probe, frame) {
             continue;
         }
-        if let Err(err) = probe
-            .handler
-            .call_method1(py, pyo3::intern!(py, "on_call"), (frame,))
-        {
+        if let Err(err) = probe.handler.call_method1(py, pyo3::intern!(py, "on_call"), (frame,)) {
             report(py, err, &probe.handler);
         }
     }
 }
 
-pub(crate) fn fire_return(
-    py: Python<'_>,
-    entry: &CodeEntry,
-    frame: &Bound<'_, PyAny>,
-    value: &Bound<'_, PyAny>,
-) {
+pub(crate) fn fire_return(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) {
     fire_end(py, entry, frame, pyo3::intern!(py, "on_return"), value);
 }
 
-pub(crate) fn fire_raise(
-    py: Python<'_>,
-    entry: &CodeEntry,
-    frame: &Bound<'_, PyAny>,
-    exc: &Bound<'_, PyAny>,
-) {
+pub(crate) fn fire_raise(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyAny>, exc: &Bound<'_, PyAny>) {
     fire_end(py, entry, frame, pyo3::intern!(py, "on_raise"), exc);
 }
 
@@ -284,9 +260,7 @@ fn fire_end(
 ) {
     for target in &entry.targets {
         let probe = target.probe.get();
-        if probe.events & RETURN == 0
-            || (probe.thread.is_some() && !instance_matches(py, probe, frame))
-        {
+        if probe.events & RETURN == 0 || (probe.thread.is_some() && !instance_matches(py, probe, frame)) {
             continue;
         }
         if let Err(err) = probe.handler.call_method1(py, method, (frame, value)) {
@@ -313,10 +287,9 @@ pub(crate) fn fire_line(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyA
         if !target.watches(line) || !instance_matches(py, probe, frame) {
             continue;
         }
-        if let Err(err) =
-            probe
-                .handler
-                .call_method1(py, pyo3::intern!(py, "on_line"), (frame, line))
+        if let Err(err) = probe
+            .handler
+            .call_method1(py, pyo3::intern!(py, "on_line"), (frame, line))
         {
             report(py, err, &probe.handler);
         }
@@ -326,15 +299,9 @@ pub(crate) fn fire_line(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyA
 /// The frozenset of line numbers a code object can report (`co_lines`), for
 /// matchers and validation on the Python side.
 #[pyfunction]
-pub fn code_lines<'py>(
-    py: Python<'py>,
-    code: &Bound<'py, PyAny>,
-) -> PyResult<Bound<'py, PyFrozenSet>> {
+pub fn code_lines<'py>(py: Python<'py>, code: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyFrozenSet>> {
     let mut lines = FxHashSet::default();
-    for item in code
-        .call_method0(pyo3::intern!(py, "co_lines"))?
-        .try_iter()?
-    {
+    for item in code.call_method0(pyo3::intern!(py, "co_lines"))?.try_iter()? {
         let (_, _, line): (isize, isize, Option<u32>) = item?.extract()?;
         if let Some(line) = line {
             lines.insert(line);

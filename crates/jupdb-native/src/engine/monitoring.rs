@@ -7,9 +7,7 @@
 //! is one hash lookup.
 
 use super::registry::Lookup;
-use super::{
-    fire_call, fire_line, fire_raise, fire_return, quiet_close, registry, CALL, LINE, RETURN,
-};
+use super::{fire_call, fire_line, fire_raise, fire_return, quiet_close, registry, CALL, LINE, RETURN};
 use crate::compat::current_frame;
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
@@ -112,14 +110,12 @@ fn make_callback<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyCFun
             Ok::<_, PyErr>(on_py_start(args.py(), &code))
         }),
         "py_return" => PyCFunction::new_closure(py, None, None, |args, _| {
-            let (code, _offset, value): (Bound<'_, PyAny>, Bound<'_, PyAny>, Bound<'_, PyAny>) =
-                args.extract()?;
+            let (code, _offset, value): (Bound<'_, PyAny>, Bound<'_, PyAny>, Bound<'_, PyAny>) = args.extract()?;
             on_end(args.py(), &code, &value, false);
             Ok::<_, PyErr>(args.py().None())
         }),
         "py_unwind" => PyCFunction::new_closure(py, None, None, |args, _| {
-            let (code, _offset, exc): (Bound<'_, PyAny>, Bound<'_, PyAny>, Bound<'_, PyAny>) =
-                args.extract()?;
+            let (code, _offset, exc): (Bound<'_, PyAny>, Bound<'_, PyAny>, Bound<'_, PyAny>) = args.extract()?;
             on_end(args.py(), &code, &exc, true);
             Ok::<_, PyErr>(args.py().None())
         }),
@@ -292,9 +288,7 @@ pub fn sync(py: Python<'_>) -> PyResult<()> {
 
 /// Puts back a trace function that a debugger displaced (see `restore_trace`).
 pub fn restore_trace(py: Python<'_>, previous: &Bound<'_, PyAny>) -> PyResult<()> {
-    py.import("sys")?
-        .call_method1("settrace", (previous,))
-        .map(drop)
+    py.import("sys")?.call_method1("settrace", (previous,)).map(drop)
 }
 
 /// Nothing to hold: `sys.monitoring` line events reach running frames anyway.

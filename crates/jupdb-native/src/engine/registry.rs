@@ -28,8 +28,7 @@ pub struct CodeEntry {
 impl Target {
     /// Whether this target's probe wants line events at `line`.
     pub fn watches(&self, line: u32) -> bool {
-        self.probe.get().events & LINE != 0
-            && self.lines.as_ref().is_some_and(|l| l.contains(&line))
+        self.probe.get().events & LINE != 0 && self.lines.as_ref().is_some_and(|l| l.contains(&line))
     }
 }
 
@@ -108,8 +107,7 @@ fn add_target(py: Python<'_>, reg: &mut Registry, code: &Bound<'_, PyAny>, targe
         None => Vec::new(),
     };
     targets.push(target);
-    reg.codes
-        .insert(key, Arc::new(new_entry(py, code, targets)));
+    reg.codes.insert(key, Arc::new(new_entry(py, code, targets)));
 }
 
 fn new_entry(py: Python<'_>, code: &Bound<'_, PyAny>, targets: Vec<Target>) -> CodeEntry {
@@ -156,8 +154,7 @@ pub fn remove(py: Python<'_>, id: u64) -> Option<Removed> {
         let old = if targets.is_empty() {
             reg.codes.remove(&key)
         } else {
-            reg.codes
-                .insert(key, Arc::new(new_entry(py, code.bind(py), targets)))
+            reg.codes.insert(key, Arc::new(new_entry(py, code.bind(py), targets)))
         };
         old_entries.extend(old);
     }
@@ -294,9 +291,6 @@ pub fn code_events(py: Python<'_>) -> Vec<(usize, Py<PyAny>, u8)> {
 /// Union of the events of all probes, and whether any probe uses a matcher.
 pub fn summary() -> (u8, bool) {
     lock().as_ref().map_or((0, false), |r| {
-        (
-            r.probes.iter().fold(0, |m, p| m | p.get().events),
-            r.matchers > 0,
-        )
+        (r.probes.iter().fold(0, |m, p| m | p.get().events), r.matchers > 0)
     })
 }

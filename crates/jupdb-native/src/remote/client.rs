@@ -13,9 +13,7 @@ use super::frame::{frame_from, Frame};
 use super::runtime;
 use super::subscribers::ACK_EVERY;
 use super::values::{field, from_value, to_value};
-use jupdb_protocol::{
-    decode, encode, Bytes, Message, ProtocolError, Signers, Value, MAX_BUFFERS, SIGNATURE_SCHEME,
-};
+use jupdb_protocol::{decode, encode, Bytes, Message, ProtocolError, Signers, Value, MAX_BUFFERS, SIGNATURE_SCHEME};
 use pyo3::exceptions::{PyConnectionError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -25,10 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, Notify};
-use zeromq::{
-    DealerRecvHalf, DealerSendHalf, DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend,
-    ZmqMessage,
-};
+use zeromq::{DealerRecvHalf, DealerSendHalf, DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
 
 struct Shared {
     /// Verify replies and events (debuggee to client); sign requests.
@@ -54,11 +49,7 @@ impl Shared {
     }
 
     /// Sends `message`, then waits for its reply; None if the connection is closed.
-    async fn exchange(
-        &self,
-        mut message: Message,
-        reply: oneshot::Receiver<Message>,
-    ) -> Option<Message> {
+    async fn exchange(&self, mut message: Message, reply: oneshot::Receiver<Message>) -> Option<Message> {
         let frames = self.frames(&mut message)?;
         self.dealer.lock().await.send(frames).await.ok()?;
         reply.await.ok()
@@ -76,12 +67,7 @@ impl Shared {
             self.acknowledge(size).await;
             return;
         };
-        if let Some(waiter) = self
-            .pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&parent)
-        {
+        if let Some(waiter) = self.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&parent) {
             let _ = waiter.send(message);
         }
     }
@@ -106,12 +92,7 @@ impl Shared {
     }
 }
 
-async fn read(
-    shared: Arc<Shared>,
-    mut recv_half: DealerRecvHalf,
-    inbox: Arc<Inbox>,
-    mut stop: oneshot::Receiver<()>,
-) {
+async fn read(shared: Arc<Shared>, mut recv_half: DealerRecvHalf, inbox: Arc<Inbox>, mut stop: oneshot::Receiver<()>) {
     loop {
         tokio::select! {
             received = recv_half.recv() => match received {
@@ -161,9 +142,7 @@ fn output_len(event: &Message) -> Option<usize> {
 
 /// Bytes an `output` event says the debuggee dropped before it (its `dropped`).
 fn dropped_before(event: &Message) -> u64 {
-    field(&event.content, "dropped")
-        .and_then(Value::as_u64)
-        .unwrap_or(0)
+    field(&event.content, "dropped").and_then(Value::as_u64).unwrap_or(0)
 }
 
 impl Inbox {
@@ -234,12 +213,7 @@ fn message_tuple(py: Python<'_>, mut message: Message) -> PyResult<Bound<'_, PyT
     PyTuple::new(
         py,
         [
-            message
-                .header
-                .msg_type
-                .as_str()
-                .into_pyobject(py)?
-                .into_any(),
+            message.header.msg_type.as_str().into_pyobject(py)?.into_any(),
             from_value(py, &message.content)?,
             PyList::new(py, buffers?)?.into_any(),
             message.header.thread.into_pyobject(py)?.into_any(),
@@ -265,16 +239,9 @@ fn client_options() -> SocketOptions {
 /// This machine's memory in bytes (no more than the address space can hold).
 fn physical_memory() -> usize {
     // SAFETY: sysconf only reads a configuration value.
-    let (pages, page_size) = unsafe {
-        (
-            libc::sysconf(libc::_SC_PHYS_PAGES),
-            libc::sysconf(libc::_SC_PAGESIZE),
-        )
-    };
+    let (pages, page_size) = unsafe { (libc::sysconf(libc::_SC_PHYS_PAGES), libc::sysconf(libc::_SC_PAGESIZE)) };
     match (usize::try_from(pages), usize::try_from(page_size)) {
-        (Ok(pages), Ok(page_size)) if pages > 0 => {
-            pages.saturating_mul(page_size).min(isize::MAX as usize / 2)
-        }
+        (Ok(pages), Ok(page_size)) if pages > 0 => pages.saturating_mul(page_size).min(isize::MAX as usize / 2),
         _ => isize::MAX as usize / 2,
     }
 }
@@ -316,22 +283,16 @@ impl Client {
             ));
         }
         let signers = Signers::client(&key).map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let deadline = Instant::now()
-            + Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(Duration::MAX / 2);
-        let left = || {
-            deadline
-                .saturating_duration_since(Instant::now())
-                .as_secs_f64()
-        };
+        let deadline = Instant::now() + Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(Duration::MAX / 2);
+        let left = || deadline.saturating_duration_since(Instant::now()).as_secs_f64();
         // A subscription whose connection the debuggee's guard closed before
         // reading it (see `connect`) is never answered: after a while, ask again
         // on a new connection, waiting twice as long each time.
         let mut patience = SUBSCRIBE_PATIENCE;
         let mut first_seq = 1;
         loop {
-            let connected = py.allow_threads(|| {
-                runtime::drive(runtime::within(Some(left()), connect(&request_endpoint)))
-            });
+            let connected =
+                py.allow_threads(|| runtime::drive(runtime::within(Some(left()), connect(&request_endpoint))));
             let dealer = match connected {
                 Some(Ok(dealer)) => dealer,
                 Some(Err(e)) => {
@@ -381,11 +342,7 @@ impl Client {
         alive: Option<Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyTuple>> {
         self.check_process()?;
-        let mut message = Message::new(
-            msg_type,
-            self.shared.session.clone(),
-            to_value(content.as_any())?,
-        );
+        let mut message = Message::new(msg_type, self.shared.session.clone(), to_value(content.as_any())?);
         message.header.thread = thread;
         if buffers.len() > MAX_BUFFERS {
             return Err(PyValueError::new_err(format!(
@@ -414,11 +371,10 @@ impl Client {
             }
         };
         // Ctrl-C while waiting raises KeyboardInterrupt here; the late reply is dropped.
-        let failed =
-            match runtime::wait_interruptibly(py, Some(timeout), true, exchange, check_alive) {
-                Ok(Some(Some(message))) => return message_tuple(py, message),
-                failed => failed,
-            };
+        let failed = match runtime::wait_interruptibly(py, Some(timeout), true, exchange, check_alive) {
+            Ok(Some(Some(message))) => return message_tuple(py, message),
+            failed => failed,
+        };
         self.shared
             .pending
             .lock()
@@ -435,22 +391,13 @@ impl Client {
     /// The next event `(msg_type, content, buffers, thread)`, waiting up to
     /// `timeout` seconds (None: for ever) with the GIL released; None if none came.
     #[pyo3(signature = (timeout=None))]
-    fn next_event<'py>(
-        &self,
-        py: Python<'py>,
-        timeout: Option<f64>,
-    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
+    fn next_event<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Option<Bound<'py, PyTuple>>> {
         self.check_process()?;
         // A timeout too long to represent waits for ever.
-        let deadline = timeout.and_then(|t| {
-            Instant::now().checked_add(Duration::try_from_secs_f64(t.max(0.0)).ok()?)
-        });
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(Duration::try_from_secs_f64(t.max(0.0)).ok()?));
         let event = match self.inbox.pop() {
             Some(event) => Some(event), // no need to release the GIL
-            None => {
-                runtime::wait_interruptibly(py, None, false, self.inbox.next(deadline), |_| Ok(()))?
-                    .flatten()
-            }
+            None => runtime::wait_interruptibly(py, None, false, self.inbox.next(deadline), |_| Ok(()))?.flatten(),
         };
         event.map(|e| message_tuple(py, e)).transpose()
     }
@@ -472,12 +419,7 @@ impl Client {
         if !self.process.is_current() {
             return; // a forked child: they are the parent's
         }
-        for stop in self
-            .stops
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-        {
+        for stop in self.stops.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
             let _ = stop.send(());
         }
     }
@@ -509,12 +451,7 @@ impl Client {
         });
         let inbox = Arc::new(Inbox::default());
         let (stop_reading, stop_reading_rx) = oneshot::channel();
-        runtime::spawn(read(
-            shared.clone(),
-            recv_half,
-            inbox.clone(),
-            stop_reading_rx,
-        ));
+        runtime::spawn(read(shared.clone(), recv_half, inbox.clone(), stop_reading_rx));
         Client {
             shared,
             process: runtime::Process::current(),
@@ -527,24 +464,15 @@ impl Client {
     /// the debuggee to confirm; false if it did not. Events sent from then on
     /// come after its reply.
     fn subscribe(&self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
-        let message = Message::new(
-            "subscribe_request",
-            self.shared.session.clone(),
-            Value::Map(Vec::new()),
-        );
+        let message = Message::new("subscribe_request", self.shared.session.clone(), Value::Map(Vec::new()));
         let reply = self.expect_reply(&message.header.msg_id);
         let exchange = self.shared.exchange(message, reply);
-        let reply =
-            match runtime::wait_interruptibly(py, Some(timeout), true, exchange, |_| Ok(()))? {
-                Some(Some(reply)) => reply,
-                Some(None) => return Err(PyConnectionError::new_err("this connection is closed")),
-                None => return Ok(false),
-            };
-        let text = |name: &str| {
-            field(&reply.content, name)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
+        let reply = match runtime::wait_interruptibly(py, Some(timeout), true, exchange, |_| Ok(()))? {
+            Some(Some(reply)) => reply,
+            Some(None) => return Err(PyConnectionError::new_err("this connection is closed")),
+            None => return Ok(false),
         };
+        let text = |name: &str| field(&reply.content, name).and_then(Value::as_str).unwrap_or_default();
         if text("status") != "ok" {
             return Err(PyConnectionError::new_err(format!(
                 "the debuggee refused to send events: {}: {}",
@@ -583,10 +511,7 @@ mod tests {
         Message::new(
             msg_type,
             "s",
-            Value::Map(vec![
-                ("name".into(), "stdout".into()),
-                ("text".into(), text.into()),
-            ]),
+            Value::Map(vec![("name".into(), "stdout".into()), ("text".into(), text.into())]),
         )
     }
 
@@ -599,10 +524,7 @@ mod tests {
         }
         inbox.push(first);
         inbox.push(event("output", "y"));
-        assert_eq!(
-            inbox.output_dropped.load(Ordering::Relaxed),
-            OUTPUT_LIMIT as u64 + 1000
-        );
+        assert_eq!(inbox.output_dropped.load(Ordering::Relaxed), OUTPUT_LIMIT as u64 + 1000);
     }
 
     #[test]
@@ -616,22 +538,14 @@ mod tests {
         }
         inbox.push(event("output", "newest"));
         // The first two chunks went: four and "newest" would not fit with them.
-        assert_eq!(
-            inbox.output_dropped.load(Ordering::Relaxed),
-            2 * chunk.len() as u64
-        );
+        assert_eq!(inbox.output_dropped.load(Ordering::Relaxed), 2 * chunk.len() as u64);
         let kinds: Vec<(String, usize)> = std::iter::from_fn(|| inbox.pop())
             .map(|e| (e.header.msg_type.clone(), output_len(&e).unwrap_or(0)))
             .collect();
         let chunks = vec![("output".to_owned(), chunk.len()); 3];
         assert_eq!(
             kinds,
-            [
-                vec![("paused".to_owned(), 0)],
-                chunks,
-                vec![("output".to_owned(), 6)]
-            ]
-            .concat()
+            [vec![("paused".to_owned(), 0)], chunks, vec![("output".to_owned(), 6)]].concat()
         );
         assert_eq!(inbox.lock().output_bytes, 0);
     }

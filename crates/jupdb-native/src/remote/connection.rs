@@ -5,8 +5,8 @@
 //! whose message says why.
 
 use jupdb_protocol::{
-    list_connection_files, prepare_runtime_dir, read_connection_file, runtime_dir,
-    write_connection_file_in, ConnectionFileError, ConnectionInfo,
+    list_connection_files, prepare_runtime_dir, read_connection_file, runtime_dir, write_connection_file_in,
+    ConnectionFileError, ConnectionInfo,
 };
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
@@ -21,11 +21,8 @@ fn os_error(err: ConnectionFileError) -> PyErr {
 }
 
 fn info_from_dict(info: &Bound<'_, PyAny>) -> PyResult<ConnectionInfo> {
-    let text: String = json_module(info.py())?
-        .call_method1("dumps", (info,))?
-        .extract()?;
-    serde_json::from_str(&text)
-        .map_err(|e| PyValueError::new_err(format!("bad connection info: {e}")))
+    let text: String = json_module(info.py())?.call_method1("dumps", (info,))?.extract()?;
+    serde_json::from_str(&text).map_err(|e| PyValueError::new_err(format!("bad connection info: {e}")))
 }
 
 fn info_to_dict<'py>(py: Python<'py>, info: &ConnectionInfo) -> PyResult<Bound<'py, PyAny>> {
@@ -71,9 +68,7 @@ fn read_connection<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, P
 /// processes are removed.
 #[pyfunction]
 #[allow(clippy::type_complexity)]
-fn list_connections(
-    py: Python<'_>,
-) -> PyResult<(Vec<(PathBuf, Bound<'_, PyAny>)>, Vec<String>, Vec<PathBuf>)> {
+fn list_connections(py: Python<'_>) -> PyResult<(Vec<(PathBuf, Bound<'_, PyAny>)>, Vec<String>, Vec<PathBuf>)> {
     let listing = list_connection_files().map_err(os_error)?;
     let files = listing
         .files

@@ -72,11 +72,7 @@ impl Frame {
         format!("<jupdb Frame of {} bytes>", self.raw().1)
     }
 
-    unsafe fn __getbuffer__(
-        slf: Bound<'_, Self>,
-        view: *mut ffi::Py_buffer,
-        flags: c_int,
-    ) -> PyResult<()> {
+    unsafe fn __getbuffer__(slf: Bound<'_, Self>, view: *mut ffi::Py_buffer, flags: c_int) -> PyResult<()> {
         let (ptr, len, readonly) = slf.get().raw();
         // The view keeps `slf` alive, and the memory never moves while it lives.
         let filled = ffi::PyBuffer_FillInfo(
@@ -109,9 +105,7 @@ impl BufferView {
         let mut view = std::mem::MaybeUninit::<ffi::Py_buffer>::uninit();
         // SAFETY: a successful PyObject_GetBuffer fills `view`.
         unsafe {
-            if ffi::PyObject_GetBuffer(obj.as_ptr(), view.as_mut_ptr(), ffi::PyBUF_C_CONTIGUOUS)
-                == -1
-            {
+            if ffi::PyObject_GetBuffer(obj.as_ptr(), view.as_mut_ptr(), ffi::PyBUF_C_CONTIGUOUS) == -1 {
                 return Err(PyErr::fetch(obj.py()));
             }
             Ok(BufferView {
@@ -152,9 +146,7 @@ impl Drop for SendingView {
     fn drop(&mut self) {
         if let Some(view) = self.0.take() {
             let view = std::mem::ManuallyDrop::new(view);
-            SENT.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(SentView(view.view));
+            SENT.lock().unwrap_or_else(|e| e.into_inner()).push(SentView(view.view));
         }
     }
 }

@@ -46,11 +46,7 @@ fn running() -> std::sync::MutexGuard<'static, Vec<(u64, Interrupt)>> {
 /// `function(*args)`, a client's code, interruptible by [`want`] and [`raise_interrupts`].
 #[pyfunction]
 #[pyo3(signature = (function, *args))]
-pub fn run_interruptibly(
-    py: Python<'_>,
-    function: &Bound<'_, PyAny>,
-    args: &Bound<'_, PyTuple>,
-) -> PyResult<PyObject> {
+pub fn run_interruptibly(py: Python<'_>, function: &Bound<'_, PyAny>, args: &Bound<'_, PyTuple>) -> PyResult<PyObject> {
     let thread = current_thread();
     running().push((thread, Interrupt::None));
     let result = function.call1(args);
@@ -83,10 +79,7 @@ fn drain(py: Python<'_>) -> PyResult<()> {
             Some(&namespace),
             None,
         )?;
-        Ok(namespace
-            .get_item("drain")?
-            .expect("defined just above")
-            .unbind())
+        Ok(namespace.get_item("drain")?.expect("defined just above").unbind())
     })?;
     match drain.call0(py) {
         Err(err) if err.is_instance_of::<PyKeyboardInterrupt>(py) => Ok(()),
@@ -123,10 +116,7 @@ pub fn raise_interrupts(_py: Python<'_>) -> Vec<u64> {
     for (thread, interrupt) in running.iter_mut() {
         if *interrupt == Interrupt::Wanted {
             // SAFETY: the GIL is held (`_py`); the exception type is a static object.
-            if unsafe {
-                ffi::PyThreadState_SetAsyncExc(*thread as c_long, ffi::PyExc_KeyboardInterrupt)
-            } == 1
-            {
+            if unsafe { ffi::PyThreadState_SetAsyncExc(*thread as c_long, ffi::PyExc_KeyboardInterrupt) } == 1 {
                 *interrupt = Interrupt::Raised;
                 raised.push(*thread);
             }

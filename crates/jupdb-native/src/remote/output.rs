@@ -93,20 +93,14 @@ impl OutputQueue {
     /// first, emptying the queue. The last one says how much was dropped.
     pub fn take(&self) -> Vec<Value> {
         let mut queued = self.lock();
-        let (runs, dropped) = (
-            std::mem::take(&mut queued.runs),
-            std::mem::take(&mut queued.dropped),
-        );
+        let (runs, dropped) = (std::mem::take(&mut queued.runs), std::mem::take(&mut queued.dropped));
         queued.bytes = 0;
         drop(queued);
         let count = runs.len();
         runs.into_iter()
             .enumerate()
             .map(|(i, (stream, text))| {
-                let mut content = vec![
-                    ("name".into(), stream.name().into()),
-                    ("text".into(), text.into()),
-                ];
+                let mut content = vec![("name".into(), stream.name().into()), ("text".into(), text.into())];
                 if i + 1 == count && dropped > 0 {
                     content.push(("dropped".into(), dropped.into()));
                 }
@@ -128,10 +122,7 @@ fn floor_char_boundary(text: &str, limit: usize) -> usize {
     if limit >= text.len() {
         return text.len();
     }
-    (0..=limit)
-        .rev()
-        .find(|&n| text.is_char_boundary(n))
-        .unwrap_or(0)
+    (0..=limit).rev().find(|&n| text.is_char_boundary(n)).unwrap_or(0)
 }
 
 /// Stands in for `sys.stdout` or `sys.stderr`: writes go to the original
@@ -161,15 +152,9 @@ impl OutputTee {
         let stream = match stream {
             "stdout" => Stream::Stdout,
             "stderr" => Stream::Stderr,
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "no stream {other:?} (stdout or stderr)"
-                )))
-            }
+            other => return Err(PyValueError::new_err(format!("no stream {other:?} (stdout or stderr)"))),
         };
-        let write = original
-            .getattr(pyo3::intern!(original.py(), "write"))?
-            .unbind();
+        let write = original.getattr(pyo3::intern!(original.py(), "write"))?.unbind();
         let server = server.get();
         Ok(OutputTee {
             original: original.unbind(),
@@ -201,9 +186,7 @@ impl OutputTee {
     }
 
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
-        self.original
-            .bind(py)
-            .call_method0(pyo3::intern!(py, "flush"))?;
+        self.original.bind(py).call_method0(pyo3::intern!(py, "flush"))?;
         Ok(())
     }
 
@@ -270,10 +253,7 @@ mod tests {
         assert_eq!(taken[0].2, Some(("é and more".len() + 1 + 4) as u64));
         // Emptied, it takes text again.
         queue.push(Stream::Stderr, "back");
-        assert_eq!(
-            texts(&queue.take()),
-            [("stderr".into(), "back".into(), None)]
-        );
+        assert_eq!(texts(&queue.take()), [("stderr".into(), "back".into(), None)]);
     }
 
     #[test]

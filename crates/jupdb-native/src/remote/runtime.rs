@@ -312,8 +312,7 @@ where
     F: Future + Send,
     F::Output: Send,
 {
-    let deadline = seconds
-        .and_then(|s| Instant::now().checked_add(Duration::try_from_secs_f64(s.max(0.0)).ok()?));
+    let deadline = seconds.and_then(|s| Instant::now().checked_add(Duration::try_from_secs_f64(s.max(0.0)).ok()?));
     let mut future = pin!(future);
     // What comes while spinning needs no timer: most replies and requests.
     if spin_first {
@@ -323,13 +322,10 @@ where
     }
     loop {
         let slice = deadline.map_or(SIGNAL_CHECK, |d| {
-            d.saturating_duration_since(Instant::now())
-                .min(SIGNAL_CHECK)
+            d.saturating_duration_since(Instant::now()).min(SIGNAL_CHECK)
         });
         // The timer is made in the runtime, which must be running (hence async).
-        let output = py.allow_threads(|| {
-            drive(async { tokio::time::timeout(slice, future.as_mut()).await.ok() })
-        });
+        let output = py.allow_threads(|| drive(async { tokio::time::timeout(slice, future.as_mut()).await.ok() }));
         if output.is_some() {
             return Ok(output);
         }

@@ -17,8 +17,8 @@ use super::subscribers::{Dropped, Subscribers, TooMany, ACK_EVERY, MAX_SUBSCRIBE
 use super::values::{field, from_value, to_value};
 use futures::StreamExt;
 use jupdb_protocol::{
-    decode_with_identities, encode, encode_with_identities, error_content, Bytes, Message,
-    ReplayGuard, Signers, Value, MAX_BUFFERS,
+    decode_with_identities, encode, encode_with_identities, error_content, Bytes, Message, ReplayGuard, Signers, Value,
+    MAX_BUFFERS,
 };
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
@@ -28,8 +28,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::{mpsc, oneshot};
 use zeromq::{
-    PeerGuard, PeerLimits, RouterRecvHalf, RouterSendHalf, RouterSocket, Socket, SocketEvent,
-    SocketOptions, SocketRecv, SocketSend, ZmqMessage,
+    PeerGuard, PeerLimits, RouterRecvHalf, RouterSendHalf, RouterSocket, Socket, SocketEvent, SocketOptions,
+    SocketRecv, SocketSend, ZmqMessage,
 };
 
 /// A request on its way to a paused thread, with the identities to reply to.
@@ -52,14 +52,8 @@ impl Busy {
     fn value(&self) -> Value {
         Value::Map(vec![
             ("request".into(), self.request.as_str().into()),
-            (
-                "since".into(),
-                jupdb_protocol::time::format_rfc3339(self.since).into(),
-            ),
-            (
-                "seconds".into(),
-                Value::F64(self.started.elapsed().as_secs_f64()),
-            ),
+            ("since".into(), jupdb_protocol::time::format_rfc3339(self.since).into()),
+            ("seconds".into(), Value::F64(self.started.elapsed().as_secs_f64())),
         ])
     }
 }
@@ -171,11 +165,7 @@ impl Shared {
     /// Publishes the queued output, then (if given) one more event.
     fn publish(&self, event: Option<(&str, Value, Option<u64>)>) {
         let _order = self.publishing.lock().unwrap_or_else(|e| e.into_inner());
-        let output = self
-            .output
-            .take()
-            .into_iter()
-            .map(|content| ("output", content, None));
+        let output = self.output.take().into_iter().map(|content| ("output", content, None));
         for (msg_type, content, thread) in output.chain(event) {
             let mut message = Message::new(msg_type, self.session.clone(), content);
             message.header.thread = thread;
@@ -185,9 +175,7 @@ impl Shared {
             } else {
                 0
             };
-            let _ = self
-                .events
-                .send((encode(&message, &self.signers.outgoing), output));
+            let _ = self.events.send((encode(&message, &self.signers.outgoing), output));
         }
     }
 
@@ -253,22 +241,11 @@ impl Shared {
             ("pid".into(), std::process::id().into()),
             (
                 "state".into(),
-                if threads.is_empty() {
-                    "running"
-                } else {
-                    "paused"
-                }
-                .into(),
+                if threads.is_empty() { "running" } else { "paused" }.into(),
             ),
             ("paused_threads".into(), Value::Array(threads)),
-            (
-                "dropped".into(),
-                self.dropped.load(Ordering::Relaxed).into(),
-            ),
-            (
-                "protocol_version".into(),
-                jupdb_protocol::PROTOCOL_VERSION.into(),
-            ),
+            ("dropped".into(), self.dropped.load(Ordering::Relaxed).into()),
+            ("protocol_version".into(), jupdb_protocol::PROTOCOL_VERSION.into()),
         ];
         status.extend(self.details.iter().cloned());
         Value::Map(status)
@@ -276,13 +253,8 @@ impl Shared {
 
     /// Routes one received multipart message; returns a reply to send at once,
     /// if it is answered at once. Runs on the thread that drives the sockets.
-    fn on_message(
-        self: &Arc<Self>,
-        frames: Vec<Bytes>,
-        subscribers: &mut Subscribers,
-    ) -> Option<Vec<Bytes>> {
-        let Ok((identities, message)) = decode_with_identities(frames, &self.signers.incoming)
-        else {
+    fn on_message(self: &Arc<Self>, frames: Vec<Bytes>, subscribers: &mut Subscribers) -> Option<Vec<Bytes>> {
+        let Ok((identities, message)) = decode_with_identities(frames, &self.signers.incoming) else {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return None;
         };
@@ -328,9 +300,7 @@ impl Shared {
         }
         if msg_type == "events_ack" {
             // A notice, not a request: no reply.
-            if let Some(received) =
-                field(&incoming.message.content, "received").and_then(Value::as_u64)
-            {
+            if let Some(received) = field(&incoming.message.content, "received").and_then(Value::as_u64) {
                 subscribers.ack(&identity, received);
             }
             return None;
@@ -376,19 +346,10 @@ impl Shared {
         };
         match target {
             // Busy (perhaps in a long call into C): where it is, as it recorded it.
-            Some(thread)
-                if msg_type == "where_request"
-                    && thread.busy.is_some()
-                    && thread.stack.as_map().is_some() =>
-            {
+            Some(thread) if msg_type == "where_request" && thread.busy.is_some() && thread.stack.as_map().is_some() => {
                 let mut content = vec![("status".into(), "ok".into())];
                 content.extend(thread.stack.as_map().into_iter().flatten().cloned());
-                content.extend(
-                    thread
-                        .busy
-                        .as_ref()
-                        .map(|busy| ("busy".into(), busy.value())),
-                );
+                content.extend(thread.busy.as_ref().map(|busy| ("busy".into(), busy.value())));
                 self.answer(&incoming, Value::Map(content))
             }
             Some(thread) => match thread.inbox.send(incoming) {
@@ -601,8 +562,8 @@ impl Server {
                 Ok::<_, zeromq::ZmqError>((router, request))
             })
         });
-        let (mut router, request) = bound
-            .map_err(|e| PyOSError::new_err(format!("jupdb server cannot listen on {ip}: {e}")))?;
+        let (mut router, request) =
+            bound.map_err(|e| PyOSError::new_err(format!("jupdb server cannot listen on {ip}: {e}")))?;
         let monitor = router.monitor();
         let (send_half, recv_half) = router.split();
         let (events_tx, events_rx) = mpsc::unbounded_channel();
@@ -623,13 +584,7 @@ impl Server {
             publishing: Mutex::new(()),
             peers,
         });
-        runtime::spawn(serve(
-            shared.clone(),
-            recv_half,
-            monitor,
-            events_rx,
-            stop_serving_rx,
-        ));
+        runtime::spawn(serve(shared.clone(), recv_half, monitor, events_rx, stop_serving_rx));
         runtime::spawn(forward_output(shared.clone(), stop_output_rx));
         Ok(Server {
             shared,
@@ -705,11 +660,7 @@ impl Server {
     /// The inbox of the service thread (requests in `SERVICE_REQUESTS`).
     fn serve_service(&self) -> PauseHandle {
         let (inbox, requests) = mpsc::unbounded_channel();
-        *self
-            .shared
-            .service
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(inbox);
+        *self.shared.service.lock().unwrap_or_else(|e| e.into_inner()) = Some(inbox);
         PauseHandle {
             shared: self.shared.clone(),
             token: None,
@@ -733,13 +684,7 @@ impl Server {
     /// Sends an event (`paused`, `resumed`, `exited`) to every subscriber,
     /// after the output printed before it.
     #[pyo3(signature = (msg_type, content, thread=None))]
-    fn publish(
-        &self,
-        py: Python<'_>,
-        msg_type: &str,
-        content: &Bound<'_, PyAny>,
-        thread: Option<u64>,
-    ) -> PyResult<()> {
+    fn publish(&self, py: Python<'_>, msg_type: &str, content: &Bound<'_, PyAny>, thread: Option<u64>) -> PyResult<()> {
         if !self.shared.process.is_current() {
             return Ok(()); // a forked child: nobody listens to it here
         }
@@ -756,12 +701,7 @@ impl Server {
             return; // a forked child: the sockets go on serving the parent
         }
         self.shared.output.close();
-        for stop in self
-            .stops
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-        {
+        for stop in self.stops.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
             let _ = stop.send(());
         }
     }
@@ -802,9 +742,7 @@ impl PauseHandle {
             return Ok(None);
         }
         release_sent_buffers(py);
-        let deadline = timeout.and_then(|t| {
-            Instant::now().checked_add(Duration::try_from_secs_f64(t.max(0.0)).ok()?)
-        });
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(Duration::try_from_secs_f64(t.max(0.0)).ok()?));
         self.set_busy(None);
         loop {
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()).as_secs_f64());
@@ -839,11 +777,7 @@ impl PauseHandle {
     /// Updates where the thread is paused (shown by `status_request`) and,
     /// if given, its stack (see `Server.pause`).
     #[pyo3(signature = (location, stack=None))]
-    fn set_location(
-        &self,
-        location: &Bound<'_, PyAny>,
-        stack: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<()> {
+    fn set_location(&self, location: &Bound<'_, PyAny>, stack: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let location = to_value(location)?;
         let stack = stack.map(to_value).transpose()?;
         let mut paused = self.shared.paused.lock().unwrap_or_else(|e| e.into_inner());
@@ -860,10 +794,7 @@ impl PauseHandle {
     fn close(&self) {
         self.unregister();
         *self.closed.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        self.requests.lock().unwrap_or_else(|e| e.into_inner()).take();
     }
 }
 
@@ -884,18 +815,12 @@ impl PauseHandle {
     /// The next message for this handle, waiting up to `timeout` s (None: for ever).
     fn receive(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Incoming>> {
         // Taken out while waiting (a Receiver cannot be shared), put back after.
-        let Some(mut requests) = self
-            .requests
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        else {
+        let Some(mut requests) = self.requests.lock().unwrap_or_else(|e| e.into_inner()).take() else {
             return Ok(None);
         };
         let incoming = if self.token.is_some() {
             // A paused thread reads the socket itself while it waits.
-            runtime::wait_interruptibly(py, timeout, true, requests.recv(), |_| Ok(()))
-                .map(Option::flatten)
+            runtime::wait_interruptibly(py, timeout, true, requests.recv(), |_| Ok(())).map(Option::flatten)
         } else {
             // The service thread, which waits as long as the program runs, leaves that to others.
             Ok(py
@@ -920,13 +845,7 @@ impl PauseHandle {
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .retain(|t| t.token != token),
-            None => drop(
-                self.shared
-                    .service
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .take(),
-            ),
+            None => drop(self.shared.service.lock().unwrap_or_else(|e| e.into_inner()).take()),
         }
     }
 }
@@ -950,9 +869,7 @@ impl Request {
     fn send(&self, py: Python<'_>, content: Value, buffers: Vec<Bytes>) -> PyResult<()> {
         let mut replied = self.replied.lock().unwrap_or_else(|e| e.into_inner());
         if *replied {
-            return Err(PyValueError::new_err(
-                "this request has been answered already",
-            ));
+            return Err(PyValueError::new_err("this request has been answered already"));
         }
         *replied = true;
         if self.incoming.answered.swap(true, Ordering::AcqRel) {
@@ -971,10 +888,7 @@ impl Request {
         } else {
             (content, buffers)
         };
-        let mut reply = self
-            .incoming
-            .message
-            .reply(self.shared.session.clone(), content);
+        let mut reply = self.incoming.message.reply(self.shared.session.clone(), content);
         reply.buffers = buffers;
         // Signing a large buffer takes a while: let the program's other threads run.
         py.allow_threads(|| {
@@ -1017,17 +931,9 @@ impl Request {
     /// The buffers are sent from their own memory, without a copy (the objects
     /// are kept alive until sent): change them only after the client has them.
     #[pyo3(signature = (content, buffers=Vec::new()))]
-    fn reply(
-        &self,
-        py: Python<'_>,
-        content: &Bound<'_, PyDict>,
-        buffers: Vec<Bound<'_, PyAny>>,
-    ) -> PyResult<()> {
+    fn reply(&self, py: Python<'_>, content: &Bound<'_, PyDict>, buffers: Vec<Bound<'_, PyAny>>) -> PyResult<()> {
         let content = to_value(content.as_any())?;
-        let frames = buffers
-            .iter()
-            .map(sending_frame)
-            .collect::<PyResult<Vec<_>>>()?;
+        let frames = buffers.iter().map(sending_frame).collect::<PyResult<Vec<_>>>()?;
         self.send(py, content, frames)
     }
 

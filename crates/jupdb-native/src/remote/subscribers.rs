@@ -99,9 +99,7 @@ impl Subscriber {
     fn ack(&mut self, received: u64) {
         // `sent - in_flight.len()` events were acknowledged before.
         let acked_before = self.sent - self.in_flight.len() as u64;
-        let newly = received
-            .saturating_sub(acked_before)
-            .min(self.in_flight.len() as u64);
+        let newly = received.saturating_sub(acked_before).min(self.in_flight.len() as u64);
         for size in self.in_flight.drain(..newly as usize) {
             self.in_flight_bytes -= size;
         }
@@ -175,10 +173,7 @@ impl Subscribers {
     /// What may be sent now, within each subscriber's window: `(identity,
     /// frames)`, in order per subscriber. A gap becomes the frames `notice`
     /// makes of what was dropped there.
-    pub fn ready(
-        &mut self,
-        mut notice: impl FnMut(Dropped) -> Vec<Bytes>,
-    ) -> Vec<(Bytes, Vec<Bytes>)> {
+    pub fn ready(&mut self, mut notice: impl FnMut(Dropped) -> Vec<Bytes>) -> Vec<(Bytes, Vec<Bytes>)> {
         let mut out = Vec::new();
         for (identity, subscriber) in &mut self.by_identity {
             while let Some(next) = subscriber.next() {
@@ -236,10 +231,7 @@ mod tests {
                 break;
             }
             received += now.len() as u64;
-            notices.extend(
-                now.into_iter()
-                    .filter(|(_, f)| f[0].starts_with(b"dropped")),
-            );
+            notices.extend(now.into_iter().filter(|(_, f)| f[0].starts_with(b"dropped")));
         }
         let queued = QUEUE_LIMIT / chunk;
         let dropped = 1000 - WINDOW / chunk - queued;
@@ -286,10 +278,7 @@ mod tests {
         for i in 0..MAX_SUBSCRIBERS {
             subs.subscribe(Bytes::from(format!("{i}"))).unwrap();
         }
-        assert_eq!(
-            subs.subscribe(Bytes::from_static(b"one more")),
-            Err(TooMany)
-        );
+        assert_eq!(subs.subscribe(Bytes::from_static(b"one more")), Err(TooMany));
         subs.subscribe(Bytes::from_static(b"0")).unwrap(); // again: still one
         subs.forget(b"0");
         subs.subscribe(Bytes::from_static(b"one more")).unwrap();

@@ -84,9 +84,7 @@ pub fn from_value<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, Py
                     _ => "",
                 };
                 if !kind.is_empty() {
-                    return Err(PyTypeError::new_err(format!(
-                        "a map key must be a scalar, not {kind}"
-                    )));
+                    return Err(PyTypeError::new_err(format!("a map key must be a scalar, not {kind}")));
                 }
                 dict.set_item(from_value(py, k)?, from_value(py, v)?)?;
             }

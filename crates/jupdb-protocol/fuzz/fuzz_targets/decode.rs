@@ -18,11 +18,7 @@ fuzz_target!(|input: (bool, Vec<Vec<u8>>)| {
     let (sign, frames) = input;
     let frames: Vec<Bytes> = frames.into_iter().map(Bytes::from).collect();
     let signer = Signer::new(KEY, Direction::ToDebuggee).expect("the key is not empty");
-    let frames = if sign {
-        signed(&signer, frames)
-    } else {
-        frames
-    };
+    let frames = if sign { signed(&signer, frames) } else { frames };
     if let Ok(message) = decode(frames, &signer) {
         let again = encode(&message, &signer);
         let decoded = decode(again.clone(), &signer).expect("an accepted message re-encodes");
