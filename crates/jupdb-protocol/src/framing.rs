@@ -1,7 +1,7 @@
 //! Framing: a [`Message`] to and from the frames of one ZeroMQ multipart message.
 //!
 //! ```text
-//! [identity…]  routing identities (ROUTER) or a topic (PUB); zero or more
+//! [identity…]  routing identities (ROUTER); zero or more
 //! <IDS|MSG>    delimiter, always present
 //! signature    two hex keyed-BLAKE3 tags, see `signing`
 //! header       MessagePack map
@@ -61,7 +61,7 @@ pub fn encode(message: &Message, signer: &Signer) -> Vec<Bytes> {
 }
 
 /// The frames of `message`, preceded by routing `identities` (for a ROUTER
-/// socket: the identities that came with the request) or a PUB topic.
+/// socket: the identities that came with the request).
 ///
 /// The identities are copied into new frames; the buffer frames are clones of
 /// the message's buffers, which share its memory (no data is copied).
@@ -79,13 +79,6 @@ pub fn encode_with_identities<I: AsRef<[u8]>>(identities: &[I], message: &Messag
     frames.push(Bytes::from(content));
     frames.extend(message.buffers.iter().cloned());
     frames
-}
-
-/// The frames of an event for a PUB socket: `message` preceded by its
-/// `msg_type` as the topic frame, so that subscribers can filter by type.
-/// Buffers are shared, not copied, as with [`encode`].
-pub fn encode_event(message: &Message, signer: &Signer) -> Vec<Bytes> {
-    encode_with_identities(&[message.header.msg_type.as_bytes()], message, signer)
 }
 
 /// The message in `frames`, checked against `signer`; routing identities
@@ -549,17 +542,6 @@ mod tests {
             decode(signed(&header, &bomb, &[]), &signer()),
             Err(ProtocolError::InvalidContent { .. })
         ));
-    }
-
-    #[test]
-    fn events_carry_their_type_as_topic() {
-        let event = Message::new("paused", "server", Value::Map(vec![]));
-        let frames = encode_event(&event, &signer());
-        assert_eq!(frames[0], b"paused"[..]);
-        assert_eq!(frames[1], DELIMITER);
-        let (topic, decoded) = decode_with_identities(frames, &signer()).unwrap();
-        assert_eq!(topic, [b"paused".to_vec()]);
-        assert_eq!(decoded, event);
     }
 
     #[test]

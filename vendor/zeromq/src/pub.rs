@@ -22,11 +22,6 @@ use std::sync::Arc;
 const PUB_SEND_QUEUE_CAPACITY: usize = 100_000;
 type PubSendQueue = mpsc::Sender<Message>;
 
-/// jupdb patch: what one subscriber's subscriptions may hold, each counted
-/// with `SUBSCRIPTION_COST` bytes for its own record.
-const MAX_SUBSCRIPTION_BYTES: usize = 64 * 1024;
-const SUBSCRIPTION_COST: usize = 64;
-
 fn subscription_matches(subscriptions: &[Vec<u8>], first_frame: &Bytes) -> bool {
     // Single-subscription PUB fanout is common, so keep its comparison shape unchanged.
     // Only use first-byte filtering for multiple subscriptions, where it avoids extra scans.
@@ -168,18 +163,7 @@ impl PubSocketBackend {
             Some(1) => {
                 // Subscribe
                 if let Some(mut entry) = self.subscribers.get_sync(peer_id) {
-                    // jupdb patch: a subscriber's subscriptions are bounded, so no
-                    // peer can grow the publisher by subscribing; more are ignored.
-                    let held: usize = entry
-                        .subscriptions
-                        .iter()
-                        .map(|sub| sub.len() + SUBSCRIPTION_COST)
-                        .sum();
-                    if held + data.len() - 1 + SUBSCRIPTION_COST <= MAX_SUBSCRIPTION_BYTES {
-                        entry.subscriptions.push(Vec::from(&data[1..]));
-                    } else {
-                        log::warn!("Ignored a subscription over the subscriber's limit");
-                    }
+                    entry.subscriptions.push(Vec::from(&data[1..]));
                 }
             }
             Some(0) => {
