@@ -154,12 +154,9 @@ impl Shared {
         }
     }
 
-    fn error_frames(&self, incoming: &Incoming, ename: &str, evalue: &str) -> Vec<Bytes> {
-        incoming.answered.store(true, Ordering::Release);
-        let reply = incoming
-            .message
-            .reply(self.session.clone(), error_content(ename, evalue, ""));
-        self.frames(&incoming.identities, &reply)
+    /// An error reply to `incoming`, unless it was answered already.
+    fn error_frames(&self, incoming: &Incoming, ename: &str, evalue: &str) -> Option<Vec<Bytes>> {
+        self.answer(incoming, error_content(ename, evalue, ""))
     }
 
     /// Publishes the queued output, then (if given) one more event.
@@ -196,10 +193,7 @@ impl Shared {
             None => Some(incoming),
         };
         drop(service);
-        refused.and_then(|incoming| {
-            let content = error_content("Unavailable", "the debuggee is shutting down", "");
-            self.answer(&incoming, content)
-        })
+        refused.and_then(|incoming| self.error_frames(&incoming, "Unavailable", "the debuggee is shutting down"))
     }
 
     fn any_busy(&self) -> bool {
@@ -279,7 +273,7 @@ impl Shared {
             answered: Arc::default(),
         };
         if let Err(err) = incoming.message.header.check_version() {
-            return Some(self.error_frames(&incoming, "VersionMismatch", &err.to_string()));
+            return self.error_frames(&incoming, "VersionMismatch", &err.to_string());
         }
         let msg_type = incoming.message.header.msg_type.as_str();
         let identity = incoming.identities.first().cloned().unwrap_or_default();
@@ -295,8 +289,7 @@ impl Shared {
                     error_content("TooManySubscribers", &why, "")
                 }
             };
-            let reply = incoming.message.reply(self.session.clone(), content);
-            return Some(self.frames(&incoming.identities, &reply));
+            return self.answer(&incoming, content);
         }
         if msg_type == "events_ack" {
             // A notice, not a request: no reply.
@@ -306,8 +299,7 @@ impl Shared {
             return None;
         }
         if msg_type == "status_request" {
-            let reply = incoming.message.reply(self.session.clone(), self.status());
-            return Some(self.frames(&incoming.identities, &reply));
+            return self.answer(&incoming, self.status());
         }
         if msg_type == "interrupt_request" {
             // Answered here, at once: raising needs the GIL, which the code to
@@ -355,7 +347,7 @@ impl Shared {
             Some(thread) => match thread.inbox.send(incoming) {
                 Ok(()) => None,
                 Err(mpsc::error::SendError(incoming)) => {
-                    Some(self.error_frames(&incoming, "NotPaused", "that thread has just resumed"))
+                    self.error_frames(&incoming, "NotPaused", "that thread has just resumed")
                 }
             },
             None => {
@@ -363,13 +355,11 @@ impl Shared {
                     Some(id) => format!("thread {id} is not paused"),
                     None => "no thread is paused: the program is running".to_owned(),
                 };
-                Some(self.error_frames(&incoming, "NotPaused", &evalue))
+                self.error_frames(&incoming, "NotPaused", &evalue)
             }
         }
     }
-}
 
-impl Shared {
     /// Answers `incoming` (a `threads_request`) from what the server knows if
     /// the service thread has not within `GIL_WAIT` while a paused thread is busy.
     fn answer_if_python_stalls(self: &Arc<Self>, incoming: &Incoming) {
@@ -763,12 +753,10 @@ impl PauseHandle {
                 // Content Python cannot hold (a list as a map key): an error
                 // reply, and the thread goes on waiting for its next request.
                 Err(err) => {
-                    let frames = self.shared.error_frames(
-                        &incoming,
-                        "BadRequest",
-                        &format!("cannot read the request's content: {err}"),
-                    );
-                    py.allow_threads(|| runtime::drive_and_flush(self.shared.send(frames)));
+                    let why = format!("cannot read the request's content: {err}");
+                    if let Some(frames) = self.shared.error_frames(&incoming, "BadRequest", &why) {
+                        py.allow_threads(|| runtime::drive_and_flush(self.shared.send(frames)));
+                    }
                 }
             }
         }
