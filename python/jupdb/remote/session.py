@@ -252,7 +252,9 @@ def _on_this_machine(ip: str) -> bool:
     return address.is_loopback or address.is_unspecified
 
 
-def connect(target: Union[None, int, str, "os.PathLike[str]"] = None, *, timeout: float = 10.0) -> "Session":
+def connect(
+    target: Union[None, int, str, "os.PathLike[str]"] = None, *, timeout: float = 10.0, wait: float = 0.0
+) -> "Session":
     """Connect to a debuggee.
 
     Args:
@@ -261,9 +263,39 @@ def connect(target: Union[None, int, str, "os.PathLike[str]"] = None, *, timeout
             with mode 0600 are read (found ones: in a directory of the user's
             alone); LookupError says what was passed over and why.
         timeout: Seconds each request may take before it fails.
+        wait: Seconds to wait for such a session to appear (a program just
+            started that has not paused yet); a pid that is not running any
+            more ends the wait at once.
     """
-    path, info = _find(target)
-    return Session(info, timeout=timeout, path=path)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            path, info = _find(target)
+        except LookupError:
+            gone = isinstance(target, int) and not process_runs(target)
+            if gone or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+            continue
+        return Session(info, timeout=timeout, path=path)
+
+
+def process_runs(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, dead but not yet reaped by its parent, does not)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+        return state not in (b"Z", b"X")
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc (macOS): ask the kernel whether the pid exists
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
 
 
 class Session:
@@ -369,20 +401,7 @@ class Session:
     def alive(self) -> bool:
         """Whether the debugged process still runs (a zombie, dead but not yet
         reaped by its parent, does not)."""
-        try:
-            with open(f"/proc/{self.pid}/stat", "rb") as f:
-                state = f.read().rsplit(b")", 1)[1].split()[0]
-            return state not in (b"Z", b"X")
-        except FileNotFoundError:
-            return False
-        except OSError:  # no /proc (macOS): ask the kernel whether the pid exists
-            try:
-                os.kill(self.pid, 0)
-            except ProcessLookupError:
-                return False
-            except PermissionError:
-                return True
-            return True
+        return process_runs(self.pid)
 
     def status(self) -> Dict[str, Any]:
         """State without involving Python in the debuggee: works while it is busy."""
