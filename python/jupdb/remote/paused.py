@@ -20,6 +20,7 @@ from .. import _native
 from ..frames import write_back
 from ..scope import is_launcher_code
 from .cell import CellError, run_cell
+from .completion import complete
 from .debuggee import forward_output
 from .stepping import check_action, start_stepping
 from .summary import REPR_LIMIT, safe_str, summarize
@@ -355,6 +356,19 @@ class PausedThread:
             raise RequestError("InvalidRequest", "run_cell_request needs code and cell, both strings")
         frame = self.frame(c.get("frame"))
         return {"events": run_cell(self.server, frame, code, cell)}, []
+
+    def do_complete(self, c: Dict[str, Any]) -> Reply:
+        code, pos = c.get("code"), c.get("cursor_pos")
+        if not isinstance(code, str):
+            raise RequestError("InvalidRequest", "complete_request needs code, a string")
+        if pos is None:
+            pos = len(code)
+        if not isinstance(pos, int) or isinstance(pos, bool) or not 0 <= pos <= len(code):
+            raise RequestError("InvalidRequest", f"cursor_pos must be an int from 0 to {len(code)}, not {pos!r}")
+        frame = self.frame(c.get("frame"))
+        # Interruptible: a property or __dir__ of the program's may take long.
+        found = _native.run_interruptibly(complete, code, pos, frame.f_locals, frame.f_globals, frame.f_builtins)
+        return found, []
 
     # -- stack and source ---------------------------------------------------------
     def where(self) -> Dict[str, Any]:

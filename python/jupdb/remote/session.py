@@ -743,14 +743,32 @@ class Session:
         if reply.get("status") == "error":
             raise RemoteError(reply.get("ename", "Error"), reply.get("evalue", ""), reply.get("traceback", ""))
 
-    def complete(self, code: str, cursor_pos: Optional[int] = None, *, frame: Optional[int] = None) -> Dict[str, Any]:
+    def complete(
+        self,
+        code: str,
+        cursor_pos: Optional[int] = None,
+        *,
+        frame: Optional[int] = None,
+        timeout: Optional[float] = None,
+    ) -> Dict[str, Any]:
         """Completions at ``cursor_pos`` (characters into ``code``; default: its
         end) from the paused frame's names, attributes, dict keys and DataFrame
         columns: ``matches``, ``cursor_start``, ``cursor_end`` (the text they
         replace) and ``types`` (one for each match), as Jupyter's
-        ``complete_reply`` has them."""
+        ``complete_reply`` has them.
+
+        Completing ``obj.attr.`` runs ``obj.attr`` (a property, say) in the
+        program; if that takes longer than ``timeout`` (default: the session's),
+        it is interrupted there and TimeoutError raised here."""
         pos = len(code) if cursor_pos is None else cursor_pos
-        reply, _ = self.request("complete", _without_none(code=code, cursor_pos=pos, frame=frame))
+        thread = self._thread
+        try:
+            reply, _ = self.request(
+                "complete", _without_none(code=code, cursor_pos=pos, frame=frame), thread=thread, timeout=timeout
+            )
+        except TimeoutError:
+            self._interrupt_quietly(thread, "complete")  # the paused thread serves again
+            raise
         return {key: reply[key] for key in ("matches", "cursor_start", "cursor_end", "types")}
 
     def assign(self, name: str, value: Any, *, frame: Optional[int] = None) -> None:
