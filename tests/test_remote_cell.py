@@ -4,6 +4,7 @@ the client while it runs, figures as PNG, errors, interrupts, input()."""
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import threading
@@ -163,6 +164,24 @@ def test_a_print_loop_is_sent_in_a_few_batches(launch):
     program.assert_finishes_ok()
 
 
+def test_a_huge_write_arrives_whole_up_to_the_cells_limit(launch):
+    from jupdb.remote.cell import CELL_OUTPUT_LIMIT
+
+    program = launch(PROGRAM)
+    session = program.connect()
+    events = run(session, f"import sys\nsys.stdout.write('y' * {CELL_OUTPUT_LIMIT + 1000});")
+    streams = [c for kind, c in events.got if kind == "stream"]
+    assert "".join(c["text"] for c in streams if c["name"] == "stdout") == "y" * CELL_OUTPUT_LIMIT
+    assert streams[-1] == {
+        "cell": streams[0]["cell"],
+        "name": "stderr",
+        "text": "\n[jupdb: output cut: 1000 more characters]\n",
+    }
+    assert run(session, "a").kinds() == [("execute_result", "10")]
+    session.cont()
+    program.assert_finishes_ok()
+
+
 def test_an_exception_is_a_remote_error_with_the_cells_lines(launch):
     program = launch(PROGRAM)
     session = program.connect()
@@ -207,6 +226,35 @@ def test_input_fails_at_once_with_a_clear_error(launch):
     assert session.eval("type(__import__('sys').stdin).__name__").repr != "'_CellStdin'"
     session.cont()
     program.assert_finishes_ok()
+
+
+def test_other_threads_print_and_read_stdin_as_before(launch):
+    program = launch("""
+        import sys, threading
+        import jupdb
+
+        go, done = threading.Event(), threading.Event()
+        read = []
+
+        def chatter():
+            go.wait()
+            print("from the other thread", flush=True)
+            read.append(sys.stdin.read())      # the program's stdin (empty): no StdinNotAvailable here
+            done.set()
+
+        threading.Thread(target=chatter, daemon=True).start()
+
+        def work():
+            jupdb.set_trace()                  # PAUSE
+
+        work()
+    """)
+    session = program.connect()
+    events = run(session, f"go.set()\ndone.wait({TIMEOUT})\nprint('cell')\nread")
+    assert events.kinds() == [("stream", "cell\n"), ("execute_result", "['']")]
+    session.cont()
+    program.assert_finishes_ok()
+    assert program.stdout_lines() == ["from the other thread"]
 
 
 def test_ctrl_c_interrupts_the_cell_and_the_program_stays_paused(launch):
@@ -394,5 +442,36 @@ def test_bad_run_cell_requests_get_errors(launch):
             session.request("run_cell", content)
         assert info.value.ename in ("InvalidRequest", "NoSuchFrame"), content
     assert run(session, "a").kinds() == [("execute_result", "10")]
+    session.cont()
+    program.assert_finishes_ok()
+
+
+def test_without_on_event_the_output_is_printed_or_shown_by_ipython(launch, capsys):
+    program = launch(FIGURES)
+    session = program.connect()
+    session.run_cell("print('hi')\n6 * 7")
+    assert capsys.readouterr().out == "hi\n42\n"
+
+    # In an IPython shell (a kernel's, say), rich output goes through its display publisher,
+    # binary data base64-encoded as Jupyter carries it.
+    from IPython.core.displaypub import DisplayPublisher
+    from IPython.core.interactiveshell import InteractiveShell
+
+    published = []
+
+    class Recording(DisplayPublisher):
+        def publish(self, data, metadata=None, **kwargs):
+            published.append((data, metadata))
+
+    shell = InteractiveShell.instance()
+    try:
+        shell.display_pub = Recording(shell=shell)
+        session.run_cell("print('text')\nf = plt.figure(figsize=(1, 1))\nf")
+    finally:
+        InteractiveShell.clear_instance()
+    assert capsys.readouterr().out == "text\n"
+    [(data, metadata)] = published
+    assert base64.b64decode(data["image/png"]).startswith(PNG_SIGNATURE)
+    assert data["text/plain"] == "<Figure size 100x100 with 0 Axes>" and metadata == {}
     session.cont()
     program.assert_finishes_ok()

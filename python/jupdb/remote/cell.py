@@ -41,6 +41,20 @@ STREAM_DELAY = 0.01
 #: Text waiting to be sent beyond this many characters is sent at once.
 STREAM_BATCH = 1 << 16
 
+#: One stream event holds at most this many characters (a long write is sent
+#: in several): an event well inside a subscriber's 2 MiB window of events.
+STREAM_EVENT_LIMIT = 1 << 18
+
+#: A long write is sent a mebibyte of text at a time, this many seconds apart.
+STREAM_BURST_PAUSE = 0.005
+
+#: A cell's stream text beyond this many characters is cut (and said so).
+CELL_OUTPUT_LIMIT = 16 << 20
+
+#: A display event whose data is larger than this is not sent, but described
+#: (the protocol refuses content over 64 MiB).
+DISPLAY_LIMIT = 32 << 20
+
 _cell_numbers = itertools.count(1)
 
 
@@ -82,6 +96,8 @@ class CellEvents:
         self._pending_size = 0
         self._due = 0.0  # when the pending text must go
         self._sender: Optional[threading.Thread] = None
+        self._streamed = 0  # characters sent so far
+        self._cut = 0  # characters beyond CELL_OUTPUT_LIMIT, not sent
         self._closed = False
 
     def _publish(self, msg_type: str, content: Dict[str, Any]) -> None:
@@ -127,7 +143,16 @@ class CellEvents:
             text = "".join(self._pending)
             self._pending.clear()
             self._pending_size = 0
-            self._publish("stream", {"name": self._pending_name, "text": text})
+            room = max(CELL_OUTPUT_LIMIT - self._streamed, 0)
+            self._cut += max(len(text) - room, 0)
+            text = text[:room]
+            self._streamed += len(text)
+            for n, start in enumerate(range(0, len(text), STREAM_EVENT_LIMIT)):
+                if n and n % 4 == 0:
+                    # A burst (one long write): let the server send some before queueing more,
+                    # as it drops what waits beyond a few MiB for a subscriber.
+                    time.sleep(STREAM_BURST_PAUSE)
+                self._publish("stream", {"name": self._pending_name, "text": text[start : start + STREAM_EVENT_LIMIT]})
 
     def _send_when_due(self) -> None:
         """The sender thread: sends pending text once it is due, until the cell ends."""
@@ -148,6 +173,10 @@ class CellEvents:
     # -- rich output -------------------------------------------------------------------
     def display(self, msg_type: str, data: Dict[str, Any]) -> None:
         """A ``display_data`` or ``execute_result`` event, after the text printed before it."""
+        size = sum(len(v) for v in data.values() if isinstance(v, (str, bytes)))
+        if size > DISPLAY_LIMIT:
+            kinds = ", ".join(sorted(data))
+            data = {"text/plain": f"[jupdb: not shown: {size} bytes of {kinds}, more than a message may carry]"}
         with self._lock:
             self._send_pending()
             self._publish(msg_type, {"data": data, "metadata": {}})
@@ -157,6 +186,9 @@ class CellEvents:
         with self._lock:
             self._closed = True
             self._send_pending()
+            if self._cut:
+                note = f"\n[jupdb: output cut: {self._cut} more characters]\n"
+                self._publish("stream", {"name": "stderr", "text": note})
             self._lock.notify()
         if self._sender is not None:
             self._sender.join()
