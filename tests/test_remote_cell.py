@@ -326,6 +326,22 @@ def test_a_cell_at_module_level_runs_in_the_modules_globals(launch):
     assert program.stdout_lines() == ["counter 2 twice 42"]
 
 
+def test_a_stream_the_cell_keeps_writes_to_the_program_once_the_cell_ended(launch):
+    program = launch("""
+        import sys
+        import jupdb
+        jupdb.set_trace()                      # PAUSE
+        kept.write("written later\\n")
+        kept.flush()
+        sys.stdout.write("stdout is the program's again\\n")
+    """)
+    session = program.connect()
+    run(session, "import sys\nkept = sys.stdout")
+    session.cont()
+    program.assert_finishes_ok()
+    assert program.stdout_lines() == ["written later", "stdout is the program's again"]
+
+
 def test_global_declared_in_a_cell_sets_the_global(launch):
     program = launch(PROGRAM)
     session = program.connect()

@@ -100,6 +100,12 @@ class CellEvents:
         self._cut = 0  # characters beyond CELL_OUTPUT_LIMIT, not sent
         self._closed = False
 
+    def is_cells(self) -> bool:
+        """Whether the calling thread is the cell's, and the cell still runs
+        (a stream kept by the program, a logging handler say, writes where it
+        wrote before once the cell has ended)."""
+        return not self._closed and threading.get_ident() == self.thread
+
     def _publish(self, msg_type: str, content: Dict[str, Any]) -> None:
         try:
             self.server.publish(msg_type, {"cell": self.cell, **content}, self.thread)
@@ -205,7 +211,7 @@ class _CellStream:
         self.events = events
 
     def write(self, text: str) -> int:
-        if threading.get_ident() != self.events.thread:
+        if not self.events.is_cells():
             return self.original.write(text)
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
@@ -217,13 +223,13 @@ class _CellStream:
             self.write(line)
 
     def flush(self) -> None:
-        if threading.get_ident() != self.events.thread:
+        if not self.events.is_cells():
             self.original.flush()
         else:
             self.events.flush()
 
     def isatty(self) -> bool:
-        if threading.get_ident() != self.events.thread:
+        if not self.events.is_cells():
             return bool(self.original.isatty())
         return False
 
@@ -235,12 +241,12 @@ class _CellStdin:
     """``sys.stdin`` while a cell runs: reading it in the cell's thread fails at
     once (nothing would ever answer); other threads read the program's stdin."""
 
-    def __init__(self, original: Any, thread: int) -> None:
+    def __init__(self, original: Any, events: CellEvents) -> None:
         self.original = original
-        self.thread = thread
+        self.events = events
 
     def _refuse(self) -> None:
-        if threading.get_ident() == self.thread:
+        if self.events.is_cells():
             raise StdinNotAvailable(NO_STDIN)
 
     def read(self, *args: Any) -> Any:
@@ -406,7 +412,7 @@ class CellRun:
         originals = (sys.stdout, sys.stderr, sys.stdin)
         sys.stdout = _CellStream(originals[0], "stdout", self.events)
         sys.stderr = _CellStream(originals[1], "stderr", self.events)
-        sys.stdin = _CellStdin(originals[2], self.thread)
+        sys.stdin = _CellStdin(originals[2], self.events)
         return originals
 
     @staticmethod
