@@ -257,7 +257,7 @@ def test_other_threads_print_and_read_stdin_as_before(launch):
     assert program.stdout_lines() == ["from the other thread"]
 
 
-def test_ctrl_c_interrupts_the_cell_and_the_program_stays_paused(launch):
+def test_ctrl_c_interrupts_the_cell_and_the_program_stays_paused(launch, capsys):
     """A kernel's interrupt is SIGINT to the kernel process: here, this one."""
     program = launch(PROGRAM)
     session = program.connect()
@@ -265,6 +265,7 @@ def test_ctrl_c_interrupts_the_cell_and_the_program_stays_paused(launch):
     events.when["spinning\n"] = lambda: os.kill(os.getpid(), signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
         session.run_cell("print('spinning')\ni = 0\nwhile True:\n    i += 1", on_event=events)
+    assert capsys.readouterr().err == ""  # the event where Ctrl-C came was counted: none missing
     assert int(session.eval("i").repr) > 0  # it ran, and was written back when interrupted
     assert session.status()["state"] == "paused"
     assert run(session, "a").kinds() == [("execute_result", "10")]

@@ -109,6 +109,8 @@ class CellEvents:
     def _publish(self, msg_type: str, content: Dict[str, Any]) -> None:
         try:
             self.server.publish(msg_type, {"cell": self.cell, **content}, self.thread)
+        except KeyboardInterrupt:  # a client's interrupt of the cell, come while it printed: it stops the cell
+            raise
         except BaseException as exc:  # content that cannot travel: say so instead, in the cell's stderr
             if msg_type == "stream":
                 return
@@ -311,6 +313,8 @@ class CellRun:
                 data = figure_bundle(obj)
                 self.figures.shown(obj)
                 return data
+            except KeyboardInterrupt:
+                raise
             except BaseException as exc:  # a figure that cannot draw itself: its repr, and why
                 text = f"{safe_repr(obj)[0]}\n[jupdb: could not draw it: {type(exc).__name__}: {safe_str(exc)}]"
                 return {"text/plain": text}
@@ -333,6 +337,8 @@ class CellRun:
     def _send_figure(self, fig: Any) -> None:
         try:
             data = figure_bundle(fig)
+        except KeyboardInterrupt:
+            raise
         except BaseException as exc:
             self.events.stream("stderr", f"[jupdb: could not draw {safe_repr(fig)[0]}: {type(exc).__name__}]\n")
             return
