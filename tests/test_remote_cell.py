@@ -492,3 +492,50 @@ def test_without_on_event_the_output_is_printed_or_shown_by_ipython(launch, caps
     assert data["text/plain"] == "<Figure size 100x100 with 0 Axes>" and metadata == {}
     session.cont()
     program.assert_finishes_ok()
+
+
+def test_in_a_real_kernel_the_cells_output_is_the_kernel_cells_and_interrupt_stops_it(launch):
+    """Session.run_cell in an ipykernel: the outputs are the executing cell's
+    (stream, PNG, the value), and the kernel's interrupt stops the remote cell."""
+    from jupyter_client.manager import KernelManager
+
+    program = launch(FIGURES)
+    program.wait_paused()
+    python_dir = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python")
+    manager = KernelManager(kernel_name="python3")
+    manager.start_kernel(env=dict(os.environ, PYTHONPATH=python_dir))
+    client = manager.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=TIMEOUT)
+        outputs: List[Dict[str, Any]] = []
+        code = (
+            f"import jupdb\ns = jupdb.connect({program.pid})\n"
+            "s.run_cell('print(1)\\nf = plt.figure(figsize=(1, 1))\\n6 * 7')"
+        )
+        reply = client.execute_interactive(code, timeout=TIMEOUT, output_hook=outputs.append)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        shown = [(m["msg_type"], m["content"]) for m in outputs if m["msg_type"] in ("stream", "display_data")]
+        assert [kind for kind, _ in shown] == ["stream", "display_data", "display_data"]
+        assert shown[0][1]["text"] == "1\n"
+        assert shown[1][1]["data"]["text/plain"] == "42"
+        assert base64.b64decode(shown[2][1]["data"]["image/png"]).startswith(PNG_SIGNATURE)
+
+        msg_id = client.execute("s.run_cell('print(\"spinning\")\\nwhile True:\\n    pass')")
+        while True:
+            message = client.get_iopub_msg(timeout=TIMEOUT)
+            if message["parent_header"].get("msg_id") == msg_id and message["msg_type"] == "stream":
+                assert message["content"]["text"] == "spinning\n"
+                break
+        manager.interrupt_kernel()
+        while True:
+            reply = client.get_shell_msg(timeout=TIMEOUT)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        assert (reply["content"]["status"], reply["content"]["ename"]) == ("error", "KeyboardInterrupt")
+        reply = client.execute_interactive("assert s.eval('6 * 7').repr == '42'\ns.cont()", timeout=TIMEOUT)
+        assert reply["content"]["status"] == "ok", reply["content"]
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    program.assert_finishes_ok()
