@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import io
+import keyword
 import linecache
 import sys
 import threading
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 from .. import _native
 from ..frames import write_back
 from ..scope import is_launcher_code
+from .cell import CellError, run_cell
+from .completion import complete
 from .debuggee import forward_output
 from .stepping import check_action, start_stepping
 from .summary import REPR_LIMIT, safe_str, summarize
@@ -79,6 +82,13 @@ def reply_error(request: Any, exc: BaseException) -> None:
     """Answer ``request`` with the error ``exc`` (whatever it is: a request never
     ends the program). Never raises: a request answered already, or a reply that
     cannot go out, leaves nothing more to say."""
+    if isinstance(exc, CellError):  # with the number of events the cell sent, for the client to wait for
+        try:
+            fields = {"ename": exc.ename, "evalue": safe_str(exc), "traceback": exc.traceback, "events": exc.events}
+            request.reply({"status": "error", **fields})
+        except BaseException:
+            pass
+        return
     if isinstance(exc, RequestError):
         ename, text = exc.ename, exc.traceback
     elif isinstance(exc, SyntaxError):
@@ -270,7 +280,10 @@ class PausedThread:
             request.error("UnknownRequest", f"unknown request {request.msg_type!r}")
             return
         try:
-            content, buffers = handler(request.content or {})
+            if name in _TAKES_BUFFERS:
+                content, buffers = handler(request.content or {}, request.buffers)
+            else:
+                content, buffers = handler(request.content or {})
         except BaseException as exc:  # even SystemExit or KeyboardInterrupt from the program's objects
             reply_error(request, exc)
             return
@@ -340,6 +353,48 @@ class PausedThread:
         # The pickle travels as the first buffer frame: buffers have no size limit.
         raws = [data, *(_contiguous(b) for b in buffers)]
         return {"buffer_count": len(raws) - 1, "value": summarize(value, mime=False)}, raws
+
+    def do_run_cell(self, c: Dict[str, Any]) -> Reply:
+        code, cell = c.get("code"), c.get("cell")
+        if not isinstance(code, str) or not isinstance(cell, str):
+            raise RequestError("InvalidRequest", "run_cell_request needs code and cell, both strings")
+        frame = self.frame(c.get("frame"))
+        return {"events": run_cell(self.server, frame, code, cell)}, []
+
+    def do_complete(self, c: Dict[str, Any]) -> Reply:
+        code, pos = c.get("code"), c.get("cursor_pos")
+        if not isinstance(code, str):
+            raise RequestError("InvalidRequest", "complete_request needs code, a string")
+        if pos is None:
+            pos = len(code)
+        if not isinstance(pos, int) or isinstance(pos, bool) or not 0 <= pos <= len(code):
+            raise RequestError("InvalidRequest", f"cursor_pos must be an int from 0 to {len(code)}, not {pos!r}")
+        frame = self.frame(c.get("frame"))
+        # Interruptible: a property or __dir__ of the program's may take long.
+        found = _native.run_interruptibly(complete, code, pos, frame.f_locals, frame.f_globals, frame.f_builtins)
+        return found, []
+
+    def do_assign(self, c: Dict[str, Any], raws: List[Any]) -> Reply:
+        import pickle
+
+        name = c.get("name")
+        if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+            raise RequestError("InvalidRequest", f"cannot assign to {name!r}: not a variable name")
+        if not raws:
+            raise RequestError("InvalidRequest", "assign_request needs the pickled value as its first buffer")
+        frame = self.frame(c.get("frame"))
+        # Received buffers are read-only views of the message: the program gets
+        # memory of its own, which it may change (an array it updates in place).
+        buffers = [bytearray(memoryview(raw)) for raw in raws[1:]]
+        try:
+            value = _native.run_interruptibly(functools.partial(pickle.loads, buffers=buffers), raws[0])
+        except BaseException as exc:  # a __setstate__ may raise anything, SystemExit too
+            raise RequestError(
+                "UnpicklingError",
+                f"cannot set {name}: the value did not unpickle: {type(exc).__name__}: {safe_str(exc)}",
+            ) from None
+        _native.write_locals(frame, {name: value})
+        return {}, []
 
     # -- stack and source ---------------------------------------------------------
     def where(self) -> Dict[str, Any]:
@@ -431,6 +486,10 @@ class PausedThread:
         # Paused by set_trace (not in a line event): jump at the frame's next line event.
         self.resume = {"action": "jump", "line": line}
         return {"stop": self.server.stops}, []
+
+
+#: The requests whose handler also takes the request's buffers.
+_TAKES_BUFFERS = ("assign",)
 
 
 @functools.lru_cache(maxsize=256)
