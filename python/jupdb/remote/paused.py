@@ -21,7 +21,7 @@ from ..frames import write_back
 from ..scope import is_launcher_code
 from .debuggee import forward_output
 from .stepping import check_action, start_stepping
-from .summary import REPR_LIMIT, safe_str, summarize
+from .summary import LOCALS_VALUE_LIMIT, REPR_LIMIT, safe_str, summarize
 
 if TYPE_CHECKING:
     from .debuggee import DebugServer
@@ -364,7 +364,12 @@ class PausedThread:
     def do_locals(self, c: Dict[str, Any]) -> Reply:
         frame = self.frame(c.get("frame"))
         limit = c.get("repr_limit", 200)
-        return {"locals": {str(k): summarize(v, repr_limit=limit) for k, v in dict(frame.f_locals).items()}}, []
+        return {
+            "locals": {
+                str(k): summarize(v, repr_limit=limit, value_limit=LOCALS_VALUE_LIMIT)
+                for k, v in dict(frame.f_locals).items()
+            }
+        }, []
 
     def do_source(self, c: Dict[str, Any]) -> Reply:
         index = self.selected if c.get("frame") is None else c["frame"]
