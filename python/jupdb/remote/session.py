@@ -19,6 +19,7 @@ import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from .. import _native
+from .value import RemoteValue as RemoteValue  # its home is value.py; imported from here too
 
 
 class RemoteError(Exception):
@@ -123,33 +124,6 @@ class SessionInfo:
     created: str
 
 
-class RemoteValue:
-    """A summary of a remote object: its type, ``repr`` and rich representations.
-
-    ``str(value)`` and ``repr(value)`` are the remote repr (cut at the limit the
-    request set, 1000 characters by default: ``truncated`` says so); in a notebook
-    the remote object's HTML, PNG, … representations are shown.
-    """
-
-    def __init__(self, summary: Dict[str, Any]) -> None:
-        self.type: str = summary["type"]
-        self.repr: str = summary["repr"]
-        self.truncated: bool = summary.get("truncated", False)
-        self.len: Optional[int] = summary.get("len")
-        self.shape: Optional[Tuple[int, ...]] = tuple(summary["shape"]) if "shape" in summary else None
-        self.dtype: Optional[str] = summary.get("dtype")
-        self.mime: Dict[str, Any] = summary.get("mime", {})
-
-    def __repr__(self) -> str:
-        return self.repr + ("…" if self.truncated else "")
-
-    def __str__(self) -> str:
-        return self.repr
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Dict[str, Any]:
-        return {"text/plain": repr(self), **self.mime}
-
-
 def _frame(
     info: Optional[Dict[str, Any]], thread: Optional[int] = None, stop: Optional[Dict[str, Any]] = None
 ) -> Optional[FrameInfo]:
@@ -161,7 +135,9 @@ def _frame(
     shown: Dict[str, Any] = {}
     for w in stop.get("watches") or []:
         shown[w["expression"]] = (
-            RemoteValue(w["value"]) if "value" in w else f"{w['error']['ename']}: {w['error']['evalue']}"
+            RemoteValue(w["value"], w["expression"])
+            if "value" in w
+            else f"{w['error']['ename']}: {w['error']['evalue']}"
         )
     exc = stop.get("exception")
     return FrameInfo(
@@ -404,7 +380,7 @@ class Session:
         """Evaluate ``expr`` in the paused frame; a summary of the result."""
         reply, _ = self.request("eval", _without_none(code=expr, frame=frame, repr_limit=repr_limit))
         _echo(reply)
-        return RemoteValue(reply["value"])
+        return RemoteValue(reply["value"], expr)
 
     def exec(self, code: str, *, frame: Optional[int] = None) -> None:
         """Run statements in the paused frame; assignments write through to its locals.
@@ -427,7 +403,7 @@ class Session:
     def locals(self, *, frame: Optional[int] = None) -> Dict[str, RemoteValue]:
         """Summaries of the local variables of the selected frame."""
         reply, _ = self.request("locals", _without_none(frame=frame))
-        return {name: RemoteValue(summary) for name, summary in reply["locals"].items()}
+        return {name: RemoteValue(summary, name) for name, summary in reply["locals"].items()}
 
     # -- stack ------------------------------------------------------------------------
     def where(self) -> Stack:
