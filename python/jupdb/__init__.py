@@ -57,6 +57,7 @@ _REMOTE = {
     "Stack",
     "ThreadInfo",
     "SessionInfo",
+    "Source",
 }
 __all__ += sorted(_REMOTE | {"set_trace", "post_mortem", "pm"})
 
