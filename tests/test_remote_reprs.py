@@ -11,6 +11,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from html.parser import HTMLParser
@@ -321,3 +322,25 @@ def run_ipython(code: str) -> subprocess.CompletedProcess:
         text=True,
         timeout=TIMEOUT,
     )
+
+
+def test_dir_and_help_of_jupdb_list_the_remote_api():
+    code = textwrap.dedent("""
+        import pydoc, sys
+        import jupdb
+        names = dir(jupdb)
+        assert "jupdb.remote" not in sys.modules, "dir() imported the remote debugger"
+        print(sorted(n for n in ("connect", "sessions", "Session", "RemoteValue", "JuPDb", "Source") if n in names))
+        page = pydoc.render_doc(jupdb, renderer=pydoc.plaintext)
+        print("connect(" in page, "class Session(" in page, "class RemoteError(" in page)
+        from IPython.core.completer import provisionalcompleter
+        with provisionalcompleter():
+            print([c.text for c in get_ipython().Completer.completions("jupdb.con", 9)])
+    """)
+    shown = run_ipython(code)
+    assert shown.returncode == 0, shown
+    assert shown.stdout.splitlines() == [
+        "['JuPDb', 'RemoteValue', 'Session', 'Source', 'connect', 'sessions']",
+        "True True True",
+        "['connect']",
+    ], shown
