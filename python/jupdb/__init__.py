@@ -57,6 +57,7 @@ _REMOTE = {
     "Stack",
     "ThreadInfo",
     "SessionInfo",
+    "Source",
 }
 __all__ += sorted(_REMOTE | {"set_trace", "post_mortem", "pm"})
 
@@ -71,6 +72,12 @@ def __getattr__(name: str) -> object:
 
         return JuPDb
     raise AttributeError(f"module 'jupdb' has no attribute {name!r}")
+
+
+def __dir__() -> "list[str]":
+    """The module's names and those imported on first use, so that ``jupdb.con<TAB>``
+    completes and ``help(jupdb)`` shows the remote API (without importing it here)."""
+    return sorted(set(globals()) | _REMOTE | {"JuPDb"})
 
 
 def set_trace(*, ip: str = "127.0.0.1", port: int = 0) -> None:

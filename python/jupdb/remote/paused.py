@@ -11,11 +11,12 @@ import functools
 import io
 import keyword
 import linecache
+import os
 import sys
 import threading
 import traceback
 import types
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set, Tuple
 
 from .. import _native
 from ..frames import write_back
@@ -24,7 +25,7 @@ from .cell import CellError, run_cell
 from .completion import complete
 from .debuggee import forward_output
 from .stepping import check_action, start_stepping
-from .summary import REPR_LIMIT, safe_str, summarize
+from .summary import LOCALS_VALUE_LIMIT, REPR_LIMIT, safe_str, summarize
 
 if TYPE_CHECKING:
     from .debuggee import DebugServer
@@ -43,17 +44,39 @@ class RequestError(Exception):
 
 def user_code_failed(exc: BaseException, handled: Optional[BaseException]) -> RequestError:
     """The error reply for an exception raised by the client's code, with the
-    traceback of that code only (not of the debugger around it, nor of the
+    traceback of the user's frames only (see :func:`user_traceback`; not of the
     exception ``handled`` where the thread paused, a post-mortem's say)."""
     if exc.__context__ is handled:
         exc.__context__ = None
     if isinstance(exc, KeyboardInterrupt) and not exc.args:
         exc.args = ("interrupted",)  # by a client's interrupt, or Ctrl-C in the program
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename != "<remote>":
-        tb = tb.tb_next
-    text = "".join(traceback.format_exception(type(exc), exc, tb))
-    return RequestError(type(exc).__name__, safe_str(exc), text)
+    return RequestError(type(exc).__name__, safe_str(exc), user_traceback(exc))
+
+
+#: The jupdb package's folder: frames of code in it are the debugger's, never the user's.
+_JUPDB_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def user_traceback(exc: BaseException) -> str:
+    """``exc``'s traceback as Python prints it, with the user's frames only: the
+    client's code (``<remote>``, a cell) and the program's functions it called,
+    none of jupdb's (the command loop, a cell's runner), in chained exceptions too."""
+    try:
+        shown = traceback.TracebackException(type(exc), exc, exc.__traceback__, compact=True)
+        _drop_jupdb_frames(shown, set())
+        return "".join(shown.format())
+    except BaseException:  # an exception whose __str__ raises SystemExit, say: its name will do
+        return f"{type(exc).__name__}: {safe_str(exc)}\n"
+
+
+def _drop_jupdb_frames(shown: traceback.TracebackException, seen: Set[int]) -> None:
+    if id(shown) in seen:
+        return
+    seen.add(id(shown))
+    shown.stack = traceback.StackSummary.from_list([f for f in shown.stack if not f.filename.startswith(_JUPDB_DIR)])
+    for linked in (shown.__cause__, shown.__context__, *(getattr(shown, "exceptions", None) or ())):
+        if linked is not None:
+            _drop_jupdb_frames(linked, seen)
 
 
 def location_of(frame: types.FrameType, line: Optional[int] = None) -> Dict[str, Any]:
@@ -419,7 +442,12 @@ class PausedThread:
     def do_locals(self, c: Dict[str, Any]) -> Reply:
         frame = self.frame(c.get("frame"))
         limit = c.get("repr_limit", 200)
-        return {"locals": {str(k): summarize(v, repr_limit=limit) for k, v in dict(frame.f_locals).items()}}, []
+        return {
+            "locals": {
+                str(k): summarize(v, repr_limit=limit, value_limit=LOCALS_VALUE_LIMIT)
+                for k, v in dict(frame.f_locals).items()
+            }
+        }, []
 
     def do_source(self, c: Dict[str, Any]) -> Reply:
         index = self.selected if c.get("frame") is None else c["frame"]

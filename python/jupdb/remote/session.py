@@ -14,6 +14,7 @@ import base64
 import collections
 import dataclasses
 import ipaddress
+import linecache
 import math
 import os
 import secrets
@@ -23,19 +24,26 @@ import time
 from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, Union
 
 from .. import _native
+from . import render
+from .value import RemoteValue as RemoteValue  # its home is value.py; imported from here too
 
 
 class RemoteError(Exception):
     """The debuggee raised while running a request; it stays paused and serving.
 
+    ``repr()`` is short (``RemoteError('ZeroDivisionError: division by zero')``),
+    ``str()`` has the remote traceback, and IPython shows the remote traceback
+    alone (:meth:`_render_traceback_`), not this client's frames.
+
     Attributes:
         ename: The remote exception's type name.
         evalue: Its message.
-        remote_traceback: The remote traceback, as text.
+        remote_traceback: The remote traceback, as text: the user's frames only
+            (the client's code, then the program's functions it called).
     """
 
     def __init__(self, ename: str, evalue: str, remote_traceback: str = "") -> None:
-        super().__init__(f"{ename}: {evalue}")  # the repr: short, as in a FrameInfo's
+        super().__init__(f"{ename}: {evalue}")
         self.ename = ename
         self.evalue = evalue
         self.remote_traceback = remote_traceback
@@ -44,14 +52,34 @@ class RemoteError(Exception):
         text = super().__str__()
         return text + (f"\n\nRemote traceback:\n{self.remote_traceback}" if self.remote_traceback else "")
 
+    def __repr__(self) -> str:
+        return f"RemoteError({f'{self.ename}: {self.evalue}'!r})"
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return RemoteError, (self.ename, self.evalue, self.remote_traceback)
+
+    def _render_traceback_(self) -> List[str]:
+        """The lines IPython shows for this exception: the remote traceback."""
+        return (self.remote_traceback or f"{self.ename}: {self.evalue}").rstrip("\n").split("\n")
+
+    def _repr_html_(self) -> str:
+        return render.block(
+            render.error(f"{self.ename}: {self.evalue}"),
+            render.pre(self.remote_traceback) if self.remote_traceback else "",
+        )
+
 
 class SessionLost(ConnectionError):
     """The debugged program has ended or was killed."""
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, repr=False)
 class FrameInfo:
-    """One frame of a paused thread's stack (``code`` is its current source line)."""
+    """One frame of a paused thread's stack (``code`` is its current source line).
+
+    ``repr()`` is one line (``<FrameInfo #0 /app.py:12 in main(): x = f(); paused
+    by set_trace()>``), ``str()`` pdb's two, and a notebook shows it as HTML.
+    """
 
     file: str
     line: int
@@ -75,10 +103,31 @@ class FrameInfo:
             text += f"\n!! {self.exception.ename}: {self.exception.evalue}"
         return text
 
+    def _reason(self) -> Optional[str]:
+        exc = self.exception
+        return render.reason(self.reason, self.breakpoint, None if exc is None else f"{exc.ename}: {exc.evalue}")
+
+    def __repr__(self) -> str:
+        text = f"<FrameInfo #{self.index} {render.location(self.file, self.line, self.function)}"
+        text += f": {render.shorten(self.code)}" if self.code else ""
+        why = self._reason()
+        return text + (f"; {render.shorten(why)}>" if why else ">")
+
+    def _repr_html_(self) -> str:
+        why = self._reason()
+        head = render.location_html(self.file, self.line, self.function)
+        head += f" {render.muted('— ' + why)}" if why else ""
+        watches = ""
+        if self.watches:
+            rows = [[render.escape(expr), render.escape(value)] for expr, value in self.watches.items()]
+            watches = render.table(["watch", "value"], rows)
+        return render.block(head, render.pre(f"-> {self.code}", highlight=True) if self.code else "", watches)
+
 
 class Stack(List[FrameInfo]):
     """A paused thread's frames, innermost first (``stack[0]`` is where it
-    stopped); shown one frame a line, the selected one marked with ``>``."""
+    stopped); shown one frame a line, the selected one marked with ``>``, and
+    as a table in a notebook."""
 
     def __init__(self, frames: Sequence[FrameInfo], selected: int = 0, busy: Optional[Dict[str, Any]] = None) -> None:
         super().__init__(frames)
@@ -95,13 +144,26 @@ class Stack(List[FrameInfo]):
             lines.append(f"{'>' if f.index == self.selected else ' '} #{f.index} {f.file}:{f.line} in {f.function}()")
             if f.code:
                 lines.append(f"      {f.code}")
+        busy = render.busy(self.busy)
+        if busy:
+            lines.append(f"(the thread is {busy}: its stack as it was then)")
         return "\n".join(lines)
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(repr(self))
 
+    def _repr_html_(self) -> str:
+        rows = []
+        for f in self:
+            mark = "▶" if f.index == self.selected else ""
+            rows.append([mark, str(f.index), render.location_html(f.file, f.line, f.function), render.escape(f.code)])
+        selected = next((i for i, f in enumerate(self) if f.index == self.selected), None)
+        busy = render.busy(self.busy)
+        note = render.muted(f"the thread is {busy}: its stack as it was then") if busy else ""
+        return render.block(render.table(["", "#", "where", "code"], rows, highlight=selected), note)
 
-@dataclasses.dataclass(frozen=True)
+
+@dataclasses.dataclass(frozen=True, repr=False)
 class ThreadInfo:
     """A thread of the debuggee."""
 
@@ -113,8 +175,25 @@ class ThreadInfo:
     #: ``since`` (when it began) and ``seconds``; None when it waits for one.
     busy: Optional[Dict[str, Any]] = None
 
+    def _state(self) -> str:
+        if not self.paused:
+            return "running"
+        where, text = self.location, "paused"
+        if where is not None:
+            text += f" at {render.location(where.file, where.line, where.function, short=True)}"
+        busy = render.busy(self.busy)
+        return text + (f", {busy}" if busy else "")
 
-@dataclasses.dataclass(frozen=True)
+    def __repr__(self) -> str:
+        return f"<ThreadInfo {self.id} {self.name!r}: {self._state()}>"
+
+    def _repr_html_(self) -> str:
+        head = f"thread {self.id} <b>{render.escape(self.name)}</b>: {render.escape(self._state())}"
+        code = self.location.code if self.location is not None else ""
+        return render.block(head, render.pre(f"-> {code}", highlight=True) if code else "")
+
+
+@dataclasses.dataclass(frozen=True, repr=False)
 class SessionInfo:
     """A debuggee found in the runtime directory (see :func:`sessions`)."""
 
@@ -126,32 +205,46 @@ class SessionInfo:
     path: str
     created: str
 
-
-class RemoteValue:
-    """A summary of a remote object: its type, ``repr`` and rich representations.
-
-    ``str(value)`` and ``repr(value)`` are the remote repr (cut at the limit the
-    request set, 1000 characters by default: ``truncated`` says so); in a notebook
-    the remote object's HTML, PNG, … representations are shown.
-    """
-
-    def __init__(self, summary: Dict[str, Any]) -> None:
-        self.type: str = summary["type"]
-        self.repr: str = summary["repr"]
-        self.truncated: bool = summary.get("truncated", False)
-        self.len: Optional[int] = summary.get("len")
-        self.shape: Optional[Tuple[int, ...]] = tuple(summary["shape"]) if "shape" in summary else None
-        self.dtype: Optional[str] = summary.get("dtype")
-        self.mime: Dict[str, Any] = summary.get("mime", {})
+    def _state(self) -> str:
+        where = self.location
+        if where is None:
+            return self.state
+        return f"{self.state} at {render.location(where.file, where.line, where.function, short=True)}"
 
     def __repr__(self) -> str:
-        return self.repr + ("…" if self.truncated else "")
+        return f"<SessionInfo pid {self.pid} {render.program(self.program)!r}: {self._state()}>"
 
-    def __str__(self) -> str:
-        return self.repr
+    def _repr_html_(self) -> str:
+        return render.block(
+            f"pid {self.pid} <b>{render.escape(render.program(self.program))}</b>: {render.escape(self._state())}",
+            render.muted(f"session {self.session_id}, started {self.created}"),
+        )
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Dict[str, Any]:
-        return {"text/plain": repr(self), **self.mime}
+
+class Source(str):
+    """Source lines of a paused frame, pdb ``list`` style (the text), with the
+    current line highlighted and numbered lines in a notebook."""
+
+    file: str
+    first_line: int
+    current_line: int
+    lines: List[str]
+
+    def __new__(
+        cls, text: str = "", *, file: str = "", first_line: int = 1, current_line: int = 0, lines: Sequence[str] = ()
+    ) -> "Source":
+        self = super().__new__(cls, text)
+        self.file = file
+        self.first_line = first_line
+        self.current_line = current_line
+        self.lines = list(lines)
+        return self
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+    def _repr_html_(self) -> str:
+        return render.source(self.file, self.first_line, self.current_line, self.lines)
 
 
 def _frame(
@@ -165,7 +258,9 @@ def _frame(
     shown: Dict[str, Any] = {}
     for w in stop.get("watches") or []:
         shown[w["expression"]] = (
-            RemoteValue(w["value"]) if "value" in w else f"{w['error']['ename']}: {w['error']['evalue']}"
+            RemoteValue(w["value"], w["expression"])
+            if "value" in w
+            else f"{w['error']['ename']}: {w['error']['evalue']}"
         )
     exc = stop.get("exception")
     return FrameInfo(
@@ -437,12 +532,70 @@ class Session:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
+    # -- how it reads -------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return self._describe()[0]
+
+    def _repr_html_(self) -> str:
+        return self._describe()[1]
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Dict[str, str]:
+        text, page = self._describe()  # one status request for both
+        return {"text/plain": text, "text/html": page}
+
+    def _describe(self) -> Tuple[str, str]:
+        """``<jupdb.Session pid 1234 'python app.py': paused at app.py:12 in main()>``, and as HTML."""
+        state, where = self._state()
+        name = render.program(self.info.get("argv") or [])
+        text = f"<jupdb.Session pid {self.pid} {name!r}: {state}>"
+        code = linecache.getline(where["file"], where["line"]).strip() if where else ""
+        page = render.block(
+            f"<b>jupdb.Session</b> pid {self.pid} <b>{render.escape(name)}</b>: {render.escape(state)}",
+            render.pre(f"-> {code}", highlight=True) if code else "",
+        )
+        return text, page
+
+    def _state(self) -> Tuple[str, Optional[Dict[str, Any]]]:
+        """The program's state in words, from ``status`` (which the debuggee's
+        server answers without Python), and where the thread this session talks
+        to is paused. Never raises, and waits at most a second: a repr."""
+        if self._closed:
+            return "closed", None
+        try:
+            status = self.request("status", timeout=min(self.timeout, 1.0))[0]
+        except SessionLost:
+            return "ended", None
+        except TimeoutError:
+            return "not answering (busy, or stopped)", None
+        except Exception as exc:  # whatever went wrong, a repr says it rather than raise it
+            return f"unknown ({type(exc).__name__}: {exc})", None
+        paused = status.get("paused_threads") or []
+        if not paused:
+            return "running", None
+        if self._thread is not None:
+            chosen = next((t for t in paused if t.get("id") == self._thread), None)
+            if chosen is None:
+                return f"thread {self._thread} running; {len(paused)} other(s) paused", None
+        else:
+            chosen = paused[-1]  # the most recently paused, which requests go to
+        where = chosen.get("location") or {}
+        text = "paused"
+        if where:
+            text += " at " + render.location(where["file"], where["line"], where["function"], short=True)
+        if chosen.get("name") not in (None, "MainThread"):
+            text += f" (thread {chosen['name']!r})"
+        busy = render.busy(chosen.get("busy"))
+        text += f", {busy}" if busy else ""
+        if len(paused) > 1:
+            text += f"; {len(paused) - 1} other thread(s) paused"
+        return text, where or None
+
     # -- values ---------------------------------------------------------------------
     def eval(self, expr: str, *, frame: Optional[int] = None, repr_limit: int = 1000) -> RemoteValue:
         """Evaluate ``expr`` in the paused frame; a summary of the result."""
         reply, _ = self.request("eval", _without_none(code=expr, frame=frame, repr_limit=repr_limit))
         _echo(reply)
-        return RemoteValue(reply["value"])
+        return RemoteValue(reply["value"], expr)
 
     def exec(self, code: str, *, frame: Optional[int] = None) -> None:
         """Run statements in the paused frame; assignments write through to its locals.
@@ -465,7 +618,7 @@ class Session:
     def locals(self, *, frame: Optional[int] = None) -> Dict[str, RemoteValue]:
         """Summaries of the local variables of the selected frame."""
         reply, _ = self.request("locals", _without_none(frame=frame))
-        return {name: RemoteValue(summary) for name, summary in reply["locals"].items()}
+        return {name: RemoteValue(summary, name) for name, summary in reply["locals"].items()}
 
     # -- stack ------------------------------------------------------------------------
     def where(self) -> Stack:
@@ -486,14 +639,21 @@ class Session:
         """Select the callee's frame (pdb's ``down``)."""
         return _frame(self.request("frame", {"move": "down", "count": count})[0]["frame"], self._thread)  # type: ignore[return-value]
 
-    def source(self, context: int = 5, *, whole: bool = False) -> str:
-        """Source around the current line of the selected frame, pdb ``list`` style."""
+    def source(self, context: int = 5, *, whole: bool = False) -> Source:
+        """Source around the current line of the selected frame, pdb ``list``
+        style; in a notebook, numbered lines with the current one highlighted."""
         reply, _ = self.request("source", {"context": context, "whole": whole})
         out = []
         for number, text in enumerate(reply["lines"], reply["first_line"]):
             marker = "->" if number == reply["current_line"] else "  "
             out.append(f"{number:4d} {marker} {text}")
-        return "\n".join(out)
+        return Source(
+            "\n".join(out),
+            file=reply["file"],
+            first_line=reply["first_line"],
+            current_line=reply["current_line"],
+            lines=reply["lines"],
+        )
 
     # -- moving on ----------------------------------------------------------------------
     def _resume(self, action: str, line: Optional[int] = None) -> int:
@@ -824,8 +984,6 @@ class Session:
 
 def _stop(location: Dict[str, Any], thread: int, stop: Optional[Dict[str, Any]] = None) -> FrameInfo:
     """The FrameInfo of a stop, with its source line read here."""
-    import linecache
-
     code = linecache.getline(location["file"], location["line"]).strip()
     return _frame(dict(location, code=code), thread, stop)  # type: ignore[return-value]
 

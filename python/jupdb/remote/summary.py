@@ -103,31 +103,145 @@ def _is_json(value: Any, depth: int) -> bool:
 
 _SCALARS = (int, float, complex, bool, type(None))
 
+#: A summary carries the value itself for a str or bytes of at most this many
+#: characters (bytes), and for an int of at most this many bytes; a longer one
+#: would make every summary of it heavy (``fetch`` brings any of them back).
+VALUE_LIMIT = 64 * 1024
 
-def summarize(obj: Any, *, repr_limit: int = REPR_LIMIT, mime: bool = False) -> Dict[str, Any]:
-    """Type, truncated repr, and len/shape/dtype/MIME bundle where available."""
+#: The same bound for ``locals``, which summarises every variable of a frame at once.
+LOCALS_VALUE_LIMIT = 1024
+
+#: MessagePack integers are 64 bits: an int outside this range travels as bytes.
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
+
+#: At most this many of a DataFrame's columns are listed (with their dtypes).
+COLUMNS_LIMIT = 50
+
+#: The length at which a dtype, a device or a column name is cut.
+_NAME_LIMIT = 200
+
+#: More dimensions than any array library has: a ``shape`` beyond it is not one.
+_MAX_DIMENSIONS = 64
+
+
+def summarize(
+    obj: Any, *, repr_limit: int = REPR_LIMIT, mime: bool = False, value_limit: int = VALUE_LIMIT
+) -> Dict[str, Any]:
+    """Type, truncated repr, the value itself for a built-in scalar (``value``),
+    and len, shape, dtype, device, a DataFrame's columns, MIME bundle where
+    available (docs/protocol.md, section 8)."""
     if not isinstance(repr_limit, int) or isinstance(repr_limit, bool) or repr_limit < 0:
         raise TypeError(f"repr_limit must be a non-negative int, not {repr_limit!r}")
     text, truncated = safe_repr(obj, repr_limit)
     summary: Dict[str, Any] = {"type": type_name(obj), "repr": text, "truncated": truncated}
-    if type(obj) in _SCALARS:  # nothing more to say, and evaluating scalars is the common case
+    kind = type(obj)
+    # Scalars first, with nothing more to say: evaluating them is the common case.
+    if kind is int:
+        if _INT_MIN <= obj <= _INT_MAX:
+            summary["value"] = obj
+        else:
+            _big_int(obj, summary, value_limit)
+        return summary
+    if kind in _SCALARS:
+        if kind is complex:
+            summary["value"] = [obj.real, obj.imag]
+        elif obj is not None:  # None's value is its type's
+            summary["value"] = obj
+        return summary
+    if kind is str or kind is bytes:
+        summary["len"] = len(obj)
+        _text_value(obj, summary, value_limit)
         return summary
     if not isinstance(obj, type):
         try:
             summary["len"] = len(obj)
         except BaseException:
             pass
-        try:
-            shape = getattr(obj, "shape", None)
-            if isinstance(shape, tuple) and all(isinstance(n, int) for n in shape):
-                summary["shape"] = [int(n) for n in shape]
-            dtype = getattr(obj, "dtype", None)
-            if dtype is not None:
-                summary["dtype"] = safe_str(dtype)
-        except BaseException:
-            pass
+        _describe_array(obj, kind, summary)
     if mime:
         bundle = mime_bundle(obj)
         if bundle:
             summary["mime"] = bundle
     return summary
+
+
+def _big_int(number: int, summary: Dict[str, Any], limit: int) -> None:
+    """An int beyond 64 bits: its two's complement, big-endian, as bytes."""
+    size = (number.bit_length() + 8) // 8  # one bit more for the sign
+    if size <= limit:
+        summary["value"] = number.to_bytes(size, "big", signed=True)
+    else:
+        summary["value_omitted"] = f"an int of {size} bytes, over the {limit} a summary carries"
+
+
+def _text_value(obj: Any, summary: Dict[str, Any], limit: int) -> None:
+    unit = "characters" if isinstance(obj, str) else "bytes"
+    if len(obj) > limit:
+        summary["value_omitted"] = f"{len(obj)} {unit}, over the {limit} a summary carries"
+        return
+    if isinstance(obj, str) and not obj.isascii():
+        try:
+            obj.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: it would travel changed
+            summary["value_omitted"] = "a str that is not valid Unicode (a lone surrogate)"
+            return
+    summary["value"] = obj
+
+
+def _describe_array(obj: Any, kind: type, summary: Dict[str, Any]) -> None:
+    """shape, dtype and device of an array or tensor (numpy, torch, jax, …), and a
+    DataFrame's columns, from what the object offers: no module is imported."""
+    try:
+        shape = _defined(obj, "shape")
+        if isinstance(shape, tuple) and len(shape) <= _MAX_DIMENSIONS and all(isinstance(n, int) for n in shape):
+            summary["shape"] = [int(n) for n in shape]
+    except BaseException:
+        pass
+    try:
+        dtype = _defined(obj, "dtype")
+        if dtype is not None:
+            summary["dtype"] = safe_str(dtype)[:_NAME_LIMIT]
+    except BaseException:
+        pass
+    if "shape" in summary:  # an array's device (a torch tensor's "cuda:0"); not any object's
+        try:
+            device = _defined(obj, "device")
+            if callable(device) and _root_module(kind) in ("jax", "jaxlib"):  # a method in older jax
+                device = device()
+            if device is not None and not callable(device):
+                summary["device"] = safe_str(device)[:_NAME_LIMIT]
+        except BaseException:
+            pass
+    if any(c.__name__ == "DataFrame" and _root_module(c) == "pandas" for c in kind.__mro__):
+        _columns(obj, summary)  # a subclass's too (geopandas' GeoDataFrame)
+
+
+def _root_module(cls: type) -> str:
+    """The top package a class comes from (``"pandas"`` for ``pandas.core.frame.DataFrame``)."""
+    module = cls.__module__
+    return module.partition(".")[0] if isinstance(module, str) else ""
+
+
+def _columns(frame: Any, summary: Dict[str, Any]) -> None:
+    """A DataFrame's first columns, each ``[name, dtype]``: ``shape`` counts them all."""
+    try:
+        pairs = zip(frame.columns[:COLUMNS_LIMIT], frame.dtypes.iloc[:COLUMNS_LIMIT], strict=False)
+        summary["columns"] = [[safe_str(name)[:_NAME_LIMIT], safe_str(dtype)[:_NAME_LIMIT]] for name, dtype in pairs]
+    except BaseException:
+        pass
+
+
+_MISSING = object()
+
+
+def _defined(obj: Any, name: str) -> Any:
+    """``obj.name`` where the object defines it (its type, or its own ``__dict__``);
+    None where only a ``__getattr__`` would make it up (a DataFrame's column named
+    ``dtype``, a mock's anything)."""
+    if getattr(type(obj), name, _MISSING) is not _MISSING:
+        return getattr(obj, name)
+    try:
+        own = object.__getattribute__(obj, "__dict__")
+    except AttributeError:
+        return None
+    return own.get(name) if isinstance(own, dict) else None
