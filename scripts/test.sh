@@ -5,11 +5,16 @@
 #   scripts/test.sh                 # with python3
 #   PYTHON=python3.12 scripts/test.sh [pytest args...]
 #
-# Needs only Rust (cargo) and CPython; everything else comes from crates.io and PyPI.
+# Needs only Rust (cargo) and CPython; everything else comes from crates.io and PyPI,
+# but the browser test's Chromium: Debian's package (scripts/browser.sh).
 # The Rust build cache (target/) is shared by every CPython version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
+
+# The browser test drives Debian's chromium (found, or installed as root, by browser.sh).
+JUPDB_CHROMIUM=$(scripts/browser.sh)
+export JUPDB_CHROMIUM
 
 cargo test -p jupdb-protocol --quiet --locked
 cargo test -p jupdb-native --lib --quiet --locked  # links the python3 on PATH; builds once for every version

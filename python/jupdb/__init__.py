@@ -45,6 +45,9 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     import types
 
+    from .notebook.panel import Panel
+    from .remote.session import Session
+
 # The remote debugger is imported on first use, so that `import jupdb` stays cheap.
 _REMOTE = {
     "connect",
@@ -59,7 +62,7 @@ _REMOTE = {
     "SessionInfo",
     "Source",
 }
-__all__ += sorted(_REMOTE | {"set_trace", "post_mortem", "pm"})
+__all__ += sorted(_REMOTE | {"set_trace", "post_mortem", "pm", "widget"})
 
 
 def __getattr__(name: str) -> object:
@@ -109,3 +112,12 @@ def pm(*, ip: str = "127.0.0.1", port: int = 0) -> None:
     if last is None:
         raise ValueError("no uncaught exception to examine (sys.last_exc is not set)")
     post_mortem(last, ip=ip, port=port)
+
+
+def widget(session: "Session | None" = None) -> "Panel":
+    """A live panel of a debugged program for a notebook (needs anywidget); see
+    :func:`jupdb.notebook.panel.widget`. ``session``: None for the most recently
+    paused program."""
+    from .notebook.panel import widget as panel
+
+    return panel(session)

@@ -981,6 +981,12 @@ class Session:
                 raws.append(memoryview(buffer).tobytes())
         self.request("assign", _without_none(name=name, frame=frame), buffers=raws)
 
+    def widget(self) -> Any:
+        """A live panel of this program for a notebook (see :func:`jupdb.widget`)."""
+        from ..notebook.panel import widget  # the notebook layer, imported only when asked for
+
+        return widget(self)
+
 
 def _stop(location: Dict[str, Any], thread: int, stop: Optional[Dict[str, Any]] = None) -> FrameInfo:
     """The FrameInfo of a stop, with its source line read here."""
