@@ -778,11 +778,15 @@ impl PauseHandle {
         Ok(())
     }
 
-    /// The thread resumes: later requests for it get a `NotPaused` error.
-    fn close(&self) {
-        self.unregister();
+    /// The thread resumes: later requests for it get a `NotPaused` error, and
+    /// so do those routed to it that it had not read yet.
+    fn close(&self, py: Python<'_>) {
+        self.unregister(); // first: no request is routed here after it (routing holds the same lock)
         *self.closed.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.requests.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let requests = self.requests.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(requests) = requests {
+            self.refuse_unread(py, requests);
+        }
     }
 }
 
@@ -818,8 +822,33 @@ impl PauseHandle {
         let mut slot = self.requests.lock().unwrap_or_else(|e| e.into_inner());
         if !*self.closed.lock().unwrap_or_else(|e| e.into_inner()) {
             *slot = Some(requests);
+        } else {
+            drop(slot);
+            self.refuse_unread(py, requests);
         }
         incoming
+    }
+
+    /// Answers the requests left in a closed handle's queue, which its thread
+    /// will never read: without an answer their clients would wait until their timeout.
+    fn refuse_unread(&self, py: Python<'_>, mut requests: mpsc::UnboundedReceiver<Incoming>) {
+        let mut refusals = Vec::new();
+        while let Ok(incoming) = requests.try_recv() {
+            refusals.extend(
+                self.shared
+                    .error_frames(&incoming, "NotPaused", "that thread has just resumed"),
+            );
+        }
+        if refusals.is_empty() {
+            return;
+        }
+        py.allow_threads(|| {
+            runtime::drive_and_flush(async {
+                for frames in refusals {
+                    self.shared.send(frames).await;
+                }
+            })
+        });
     }
 
     fn unregister(&self) {

@@ -7,7 +7,8 @@
 //!
 //! Each subscriber has a credit window: at most [`WINDOW`] bytes of events
 //! sent and not yet acknowledged (the client's reader says how many events it
-//! has received, in an `events_ack`, every [`ACK_EVERY`] bytes). Beyond that,
+//! has received, in an `events_ack`, every [`ACK_EVERY`] bytes; so one event
+//! may go beyond the window when less than that is unacknowledged). Beyond that,
 //! events wait here, up to [`QUEUE_LIMIT`] bytes; beyond that they are
 //! dropped, and where they were dropped the subscriber gets a `dropped`
 //! event saying how many. So a slow or stopped client costs the debuggee a
@@ -109,8 +110,10 @@ impl Subscriber {
     /// a gap to announce (`Err`).
     fn next(&mut self) -> Option<Result<Vec<Bytes>, Dropped>> {
         let size = self.queue.front()?.cost();
-        // An event larger than the window still goes, alone.
-        if !self.in_flight.is_empty() && self.in_flight_bytes + size > WINDOW {
+        // Wait for an acknowledgement only once one is sure to come: the client
+        // acknowledges every `ACK_EVERY` bytes, so below that it may never. An
+        // event larger than what is left of the window then still goes.
+        if self.in_flight_bytes >= ACK_EVERY && self.in_flight_bytes + size > WINDOW {
             return None;
         }
         let queued = self.queue.pop_front()?;
@@ -259,6 +262,22 @@ mod tests {
             }
         }
         assert_eq!(fast, 1000);
+    }
+
+    #[test]
+    fn an_event_larger_than_what_is_left_goes_while_no_acknowledgement_is_due() {
+        // The client has not received enough to acknowledge: waiting for it would never end.
+        let mut subs = Subscribers::default();
+        subs.subscribe(Bytes::from_static(b"a")).unwrap();
+        subs.publish(&event(ACK_EVERY - 1), 0);
+        assert_eq!(subs.ready(notice).len(), 1);
+        subs.publish(&event(WINDOW - 1), 0);
+        assert_eq!(subs.ready(notice), vec![(Bytes::from_static(b"a"), event(WINDOW - 1))]);
+        // Once an acknowledgement is due, the window holds.
+        subs.publish(&event(1), 0);
+        assert!(subs.ready(notice).is_empty());
+        subs.ack(b"a", 2);
+        assert_eq!(subs.ready(notice).len(), 1);
     }
 
     #[test]
