@@ -20,7 +20,7 @@ Probes fire in every thread; code they do not target runs at full speed
 (``sys.monitoring`` on CPython 3.12+, a C profile hook on 3.10 and 3.11).
 """
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .breakpoints import Breakpoint
 from .calls import CallCapture, CallInfo, CallListCapture
@@ -58,7 +58,7 @@ _REMOTE = {
     "ThreadInfo",
     "SessionInfo",
 }
-__all__ += sorted(_REMOTE | {"set_trace", "post_mortem", "pm"})
+__all__ += sorted(_REMOTE | {"set_trace", "post_mortem", "pm", "jump_context"})
 
 
 def __getattr__(name: str) -> object:
@@ -70,6 +70,10 @@ def __getattr__(name: str) -> object:
         from .core import JuPDb
 
         return JuPDb
+    if name == "jump_context":
+        from .notebook.jump_context import jump_context
+
+        return jump_context
     raise AttributeError(f"module 'jupdb' has no attribute {name!r}")
 
 
@@ -102,3 +106,18 @@ def pm(*, ip: str = "127.0.0.1", port: int = 0) -> None:
     if last is None:
         raise ValueError("no uncaught exception to examine (sys.last_exc is not set)")
     post_mortem(last, ip=ip, port=port)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext jupdb``: the ``%jupdb`` and ``%%jupdb`` magics, and completion
+    from the paused frame (see :mod:`jupdb.notebook`)."""
+    from .notebook import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext jupdb``."""
+    from .notebook import unload_ipython_extension as unload
+
+    unload(ipython)
