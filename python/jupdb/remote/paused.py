@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 from .. import _native
 from ..frames import write_back
 from ..scope import is_launcher_code
+from .cell import CellError, run_cell
 from .debuggee import forward_output
 from .stepping import check_action, start_stepping
 from .summary import REPR_LIMIT, safe_str, summarize
@@ -79,6 +80,13 @@ def reply_error(request: Any, exc: BaseException) -> None:
     """Answer ``request`` with the error ``exc`` (whatever it is: a request never
     ends the program). Never raises: a request answered already, or a reply that
     cannot go out, leaves nothing more to say."""
+    if isinstance(exc, CellError):  # with the number of events the cell sent, for the client to wait for
+        try:
+            fields = {"ename": exc.ename, "evalue": safe_str(exc), "traceback": exc.traceback, "events": exc.events}
+            request.reply({"status": "error", **fields})
+        except BaseException:
+            pass
+        return
     if isinstance(exc, RequestError):
         ename, text = exc.ename, exc.traceback
     elif isinstance(exc, SyntaxError):
@@ -340,6 +348,13 @@ class PausedThread:
         # The pickle travels as the first buffer frame: buffers have no size limit.
         raws = [data, *(_contiguous(b) for b in buffers)]
         return {"buffer_count": len(raws) - 1, "value": summarize(value, mime=False)}, raws
+
+    def do_run_cell(self, c: Dict[str, Any]) -> Reply:
+        code, cell = c.get("code"), c.get("cell")
+        if not isinstance(code, str) or not isinstance(cell, str):
+            raise RequestError("InvalidRequest", "run_cell_request needs code and cell, both strings")
+        frame = self.frame(c.get("frame"))
+        return {"events": run_cell(self.server, frame, code, cell)}, []
 
     # -- stack and source ---------------------------------------------------------
     def where(self) -> Dict[str, Any]:

@@ -10,13 +10,17 @@ session.cont()
 
 from __future__ import annotations
 
+import base64
+import collections
 import dataclasses
 import ipaddress
+import math
 import os
 import secrets
 import sys
+import threading
 import time
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, Union
 
 from .. import _native
 
@@ -290,6 +294,8 @@ class Session:
         self._last_stop = 0
         self._closed = False
         self._output_dropped = 0  # of the client's count, reported so far
+        #: Events read while a cell ran that were not the cell's (paused, resumed, …), for wait().
+        self._events: Deque[Tuple[str, Dict[str, Any], List[Any], Optional[int]]] = collections.deque()
         # A request asks while it waits whether the program still lives, where its
         # pid means something: on this machine (a connection file copied from
         # another one names that machine's address).
@@ -306,6 +312,21 @@ class Session:
         timeout: Optional[float] = None,
     ) -> Tuple[Dict[str, Any], List[Any]]:
         """Send ``<msg_type>_request`` and return the reply's content and buffers."""
+        reply, frames = self._exchange(msg_type, content, buffers=buffers, thread=thread, timeout=timeout)
+        if reply.get("status") == "error":
+            raise RemoteError(reply.get("ename", "Error"), reply.get("evalue", ""), reply.get("traceback", ""))
+        return reply, frames
+
+    def _exchange(
+        self,
+        msg_type: str,
+        content: Optional[Dict[str, Any]] = None,
+        *,
+        buffers: Sequence[Any] = (),
+        thread: Optional[int] = None,
+        timeout: Optional[float] = None,
+    ) -> Tuple[Dict[str, Any], List[Any]]:
+        """:meth:`request`, but an error reply is returned, not raised."""
         if self._closed:
             raise ConnectionError(f"this session (pid {self.pid}) has been closed")
         limit = self.timeout if timeout is None else timeout
@@ -329,8 +350,6 @@ class Session:
             if isinstance(exc, ConnectionError):
                 raise
             raise TimeoutError(f"{msg_type}: no reply within {limit} s (pid {self.pid} is alive but busy)") from None
-        if reply.get("status") == "error":
-            raise RemoteError(reply.get("ename", "Error"), reply.get("evalue", ""), reply.get("traceback", ""))
         return reply, frames
 
     def interrupt(self, thread: Optional[int] = None) -> List[int]:
@@ -536,7 +555,7 @@ class Session:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-            event = self._client.next_event(0.5 if left is None else min(left, 0.5))
+            event = self._next_event(0.5 if left is None else min(left, 0.5))
             if event is None:
                 if not self.alive():
                     raise SessionLost(f"the debugged program (pid {self.pid}) has ended")
@@ -626,6 +645,133 @@ class Session:
         """Send later requests to thread ``id`` (None: the most recently paused one)."""
         self._thread = id
 
+    # -- notebook cells, completion, assignment ----------------------------------------------
+    def _next_event(self, timeout: Optional[float]) -> Optional[Tuple[str, Dict[str, Any], List[Any], Optional[int]]]:
+        """The next event: first those a cell's run set aside, then the client's."""
+        if self._events:
+            return self._events.popleft()
+        return self._client.next_event(timeout)
+
+    def run_cell(
+        self,
+        code: str,
+        *,
+        frame: Optional[int] = None,
+        on_event: Optional[Callable[[str, Dict[str, Any]], None]] = None,
+        timeout: Optional[float] = None,
+    ) -> None:
+        """Run ``code`` in the paused frame as a notebook cell runs: statements
+        written through to the frame's locals (new names too), the value of a
+        last expression shown, ``display(...)`` in the cell shown, matplotlib
+        figures shown as PNG, and what it prints shown as it prints it.
+
+        Its events (``stream``, ``display_data``, ``execute_result``) go to
+        ``on_event(msg_type, content)`` in this thread, in order, as they come
+        (default: streams written to sys.stdout/sys.stderr; rich output shown
+        with IPython's display in an IPython shell, else its text/plain
+        printed). Returns once the cell has ended and all its events were
+        handed over. ``timeout``: seconds the cell may run (None: no limit).
+
+        RemoteError if the cell raised (the program stays paused). Ctrl-C (a
+        kernel's interrupt) interrupts the cell in the program, waits for it to
+        stop and raises KeyboardInterrupt; a second Ctrl-C stops waiting.
+        """
+        cell = secrets.token_hex(8)
+        show = _show_cell_event if on_event is None else on_event
+        thread = self._thread
+        content = _without_none(code=code, cell=cell, frame=frame)
+        outcome: List[Any] = []  # the reply, or what the request raised
+
+        def send() -> None:
+            try:
+                outcome.append(
+                    self._exchange("run_cell", content, thread=thread, timeout=math.inf if timeout is None else timeout)
+                )
+            except BaseException as exc:
+                outcome.append(exc)
+
+        worker = threading.Thread(target=send, name="jupdb-run-cell", daemon=True)
+        worker.start()
+        interrupted = False
+        reply: Optional[Dict[str, Any]] = None
+        received = dropped = 0
+        started = time.monotonic()
+        settled_by = math.inf  # once replied: how long the cell's last events may take
+        while True:
+            try:
+                if reply is None and outcome:
+                    if isinstance(outcome[0], BaseException):
+                        if interrupted:
+                            raise KeyboardInterrupt("run_cell_request interrupted") from outcome[0]
+                        raise outcome[0]
+                    reply = outcome[0][0]
+                    settled_by = time.monotonic() + self.timeout
+                if reply is not None:
+                    # Events travel apart from the reply: wait for those the cell sent.
+                    if received + dropped >= reply.get("events", 0):
+                        break
+                    if time.monotonic() >= settled_by:
+                        missing = reply.get("events", 0) - received - dropped
+                        sys.stderr.write(f"[jupdb: {missing} of the cell's events never arrived]\n")
+                        break
+                event = self._client.next_event(_cell_poll(time.monotonic() - started, reply is not None))
+                if event is None:
+                    continue
+                msg_type, fields, _, _ = event
+                if msg_type in _CELL_EVENTS and "cell" in fields:
+                    if fields["cell"] == cell:
+                        received += 1
+                        show(msg_type, fields)
+                    # Else another cell's: one abandoned here, or another client's.
+                elif msg_type == "output":
+                    self._print_output(fields)
+                elif msg_type == "dropped":
+                    self._report_missed(fields)
+                    dropped += fields.get("events", 0)
+                else:
+                    self._events.append(event)  # paused, resumed, exited: for wait()
+            except KeyboardInterrupt:
+                if interrupted or reply is not None:
+                    raise KeyboardInterrupt(
+                        "run_cell_request abandoned here; the cell may still be running in the program"
+                    ) from None
+                interrupted = True
+                self._interrupt_quietly(thread, "run_cell")
+        if interrupted:
+            raise KeyboardInterrupt("run_cell_request interrupted")
+        assert reply is not None
+        if reply.get("status") == "error":
+            raise RemoteError(reply.get("ename", "Error"), reply.get("evalue", ""), reply.get("traceback", ""))
+
+    def complete(self, code: str, cursor_pos: Optional[int] = None, *, frame: Optional[int] = None) -> Dict[str, Any]:
+        """Completions at ``cursor_pos`` (characters into ``code``; default: its
+        end) from the paused frame's names, attributes, dict keys and DataFrame
+        columns: ``matches``, ``cursor_start``, ``cursor_end`` (the text they
+        replace) and ``types`` (one for each match), as Jupyter's
+        ``complete_reply`` has them."""
+        pos = len(code) if cursor_pos is None else cursor_pos
+        reply, _ = self.request("complete", _without_none(code=code, cursor_pos=pos, frame=frame))
+        return {key: reply[key] for key in ("matches", "cursor_start", "cursor_end", "types")}
+
+    def assign(self, name: str, value: Any, *, frame: Optional[int] = None) -> None:
+        """Set the local variable ``name`` of the paused frame to ``value`` (sent
+        pickled, protocol 5, large buffers out of band: a big array crosses
+        without copies). TypeError here when ``value`` cannot be pickled."""
+        import pickle
+
+        buffers: List[pickle.PickleBuffer] = []
+        try:
+            data = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+        except Exception as exc:
+            raise TypeError(f"cannot send {type(value).__name__} to the program: {type(exc).__name__}: {exc}") from exc
+        raws: List[Any] = [data]
+        for buffer in buffers:
+            try:
+                raws.append(buffer.raw())
+            except BufferError:  # not contiguous: one copy makes it so
+                raws.append(memoryview(buffer).tobytes())
+        self.request("assign", _without_none(name=name, frame=frame), buffers=raws)
+
 
 def _stop(location: Dict[str, Any], thread: int, stop: Optional[Dict[str, Any]] = None) -> FrameInfo:
     """The FrameInfo of a stop, with its source line read here."""
@@ -635,8 +781,55 @@ def _stop(location: Dict[str, Any], thread: int, stop: Optional[Dict[str, Any]] 
     return _frame(dict(location, code=code), thread, stop)  # type: ignore[return-value]
 
 
+#: The events a cell sends, each with its ``cell`` id.
+_CELL_EVENTS = ("stream", "display_data", "execute_result")
+
+
+def _cell_poll(elapsed: float, replied: bool) -> float:
+    """How long to wait for the next event of a running cell before looking
+    whether its reply came (replies do not wake an event wait): briefly at
+    first, so a short cell returns at once, less often as it runs on."""
+    if replied:
+        return 0.05
+    return 0.001 if elapsed < 0.05 else 0.01 if elapsed < 1.0 else 0.05
+
+
+def _show_cell_event(msg_type: str, content: Dict[str, Any]) -> None:
+    """:meth:`Session.run_cell`'s default: streams to sys.stdout/sys.stderr,
+    rich output through IPython's display in an IPython shell, else its text."""
+    if msg_type == "stream":
+        stream = sys.stderr if content.get("name") == "stderr" else sys.stdout
+        stream.write(content.get("text", ""))
+        stream.flush()
+        return
+    data = content.get("data") or {}
+    if _in_ipython():
+        from IPython.display import display
+
+        display(_jupyter_bundle(data), raw=True, metadata=content.get("metadata") or {})
+    else:
+        print(data.get("text/plain", ""))
+
+
+def _in_ipython() -> bool:
+    """Whether this process runs an IPython shell (a kernel, a terminal) whose display shows bundles."""
+    if "IPython" not in sys.modules:
+        return False
+    from IPython.core.interactiveshell import InteractiveShell
+
+    return bool(InteractiveShell.initialized())
+
+
+def _jupyter_bundle(data: Dict[str, Any]) -> Dict[str, Any]:
+    """A MIME bundle as Jupyter carries it: binary values base64-encoded."""
+    return {
+        mime: base64.b64encode(value).decode("ascii") if isinstance(value, (bytes, bytearray)) else value
+        for mime, value in data.items()
+    }
+
+
 #: The requests that run a client's code, which Ctrl-C in the client interrupts.
-_RUNS_CLIENT_CODE = ("eval", "exec", "fetch")
+_RUNS_CLIENT_CODE = ("eval", "exec", "fetch", "run_cell", "complete", "assign")
 
 
 def _without_none(**fields: Any) -> Dict[str, Any]:

@@ -62,7 +62,7 @@ def mime_bundle(obj: Any) -> Dict[str, Any]:
             if isinstance(data, tuple):
                 data = data[0]
             if isinstance(data, dict):
-                bundle.update({k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, (str, bytes))})
+                bundle.update({k: v for k, v in data.items() if isinstance(k, str) and _mime_value(k, v)})
         except BaseException:
             pass
     for name, mime in _MIME_METHODS.items():
@@ -74,10 +74,31 @@ def mime_bundle(obj: Any) -> Dict[str, Any]:
             continue
         if isinstance(data, tuple):
             data = data[0]
-        if isinstance(data, (str, bytes)):
+        if _mime_value(mime, data):
             bundle[mime] = data
     bundle.pop("text/plain", None)
     return bundle
+
+
+def _mime_value(mime: str, value: Any) -> bool:
+    """Whether ``value`` can stand for ``mime`` in a bundle: str or bytes, or for
+    a JSON type (application/json, plotly's and vega's ``…+json``) JSON data."""
+    if isinstance(value, (str, bytes)):
+        return True
+    return (mime == "application/json" or mime.endswith("+json")) and _is_json(value, 32)
+
+
+def _is_json(value: Any, depth: int) -> bool:
+    """JSON data (exact built-in types, str keys), nested at most ``depth`` deep."""
+    if type(value) in (str, int, float, bool, type(None)):
+        return True
+    if depth == 0:
+        return False
+    if type(value) in (list, tuple):
+        return all(_is_json(v, depth - 1) for v in value)
+    if type(value) is dict:
+        return all(type(k) is str and _is_json(v, depth - 1) for k, v in value.items())
+    return False
 
 
 _SCALARS = (int, float, complex, bool, type(None))

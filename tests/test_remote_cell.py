@@ -1,0 +1,398 @@
+"""Session.run_cell, end to end: a notebook cell run in a paused frame of a real
+subprocess, its events (stream, display_data, execute_result) streamed back to
+the client while it runs, figures as PNG, errors, interrupts, input()."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from typing import Any, Dict, List, Tuple
+
+import pytest
+
+import jupdb
+from remote_helpers import TIMEOUT, launch, runtime_dir  # noqa: F401
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+PROGRAM = """
+import jupdb
+
+limit = 2
+
+def work():
+    a = 10
+    data = [1, 2, 3]
+    jupdb.set_trace()                          # PAUSE
+    print("a", a, "b", locals().get("b"), "data", data, flush=True)
+
+work()
+"""
+
+
+class Events:
+    """Collects a cell's events in order; ``when`` maps a stream's text to an action."""
+
+    def __init__(self) -> None:
+        self.got: List[Tuple[str, Dict[str, Any]]] = []
+        self.when: Dict[str, Any] = {}
+
+    def __call__(self, msg_type: str, content: Dict[str, Any]) -> None:
+        self.got.append((msg_type, content))
+        if msg_type == "stream" and content["text"] in self.when:
+            self.when[content["text"]]()
+
+    def kinds(self) -> List[Tuple[str, Any]]:
+        """Each event as (type, what it says): the text of a stream, the text/plain of the rest."""
+        return [(kind, c["text"] if kind == "stream" else c["data"].get("text/plain")) for kind, c in self.got]
+
+    def text(self) -> str:
+        return "".join(c["text"] for kind, c in self.got if kind == "stream")
+
+
+def run(session: jupdb.Session, code: str, **options: Any) -> Events:
+    events = Events()
+    session.run_cell(code, on_event=events, timeout=TIMEOUT, **options)
+    return events
+
+
+def test_statements_write_through_and_the_last_value_is_the_result(launch):
+    program = launch(PROGRAM)
+    session = program.connect()
+    events = run(session, "a = a + 32\nb = [x * a for x in data if x <= limit]\nlen(b) + 100")
+    assert events.kinds() == [("execute_result", "102")]
+    assert events.got[0][1]["metadata"] == {}
+    # A generator expression and a lambda see the frame's locals (with separate
+    # locals, as exec(code, globals, locals) has them, they would not).
+    events = run(session, "total = sum(x for x in data if x > a - 42)\nf = lambda: total * a\nf()")
+    assert events.kinds() == [("execute_result", str(6 * 42))]
+    assert run(session, "None").kinds() == []  # None is no result, as in IPython
+    assert run(session, "a;").kinds() == []  # nor a value the cell hides with ';'
+    assert run(session, "a;  # hidden").kinds() == []
+    assert run(session, "a  # shown").kinds() == [("execute_result", "42")]
+    assert "display" not in session.locals()  # the cell's display() is not left in the frame
+    session.cont()
+    program.assert_finishes_ok()
+    assert program.stdout_lines() == ["a 42 b [42, 84] data [1, 2, 3]"]
+
+
+def test_display_and_prints_come_in_the_order_the_cell_made_them(launch):
+    program = launch(PROGRAM)
+    session = program.connect()
+    events = run(
+        session,
+        """
+import sys
+print("one")
+display(a, {"k": 1})
+print("to stderr", file=sys.stderr)
+print("two", end="")
+print(" still two")
+display(data)
+[a, a]
+""",
+    )
+    assert events.kinds() == [
+        ("stream", "one\n"),
+        ("display_data", "10"),
+        ("display_data", "{'k': 1}"),
+        ("stream", "to stderr\n"),
+        ("stream", "two still two\n"),
+        ("display_data", "[1, 2, 3]"),
+        ("execute_result", "[10, 10]"),
+    ]
+    assert [c.get("name") for _, c in events.got] == ["stdout", None, None, "stderr", "stdout", None, None]
+    assert all(c["cell"] == events.got[0][1]["cell"] for _, c in events.got)
+    # Rich output: the object's own MIME types, and raw bundles.
+    events = run(
+        session,
+        """
+class Shown:
+    def _repr_html_(self):
+        return "<b>shown</b>"
+    def _repr_json_(self):
+        return {"shown": [1, 2]}
+    def __repr__(self):
+        return "Shown()"
+display({"text/markdown": "**md**", "text/plain": "md"}, raw=True)
+Shown()
+""",
+    )
+    assert [c["data"] for _, c in events.got] == [
+        {"text/markdown": "**md**", "text/plain": "md"},
+        {"text/html": "<b>shown</b>", "application/json": {"shown": [1, 2]}, "text/plain": "Shown()"},
+    ]
+    session.cont()
+    program.assert_finishes_ok()
+    # The cell's output went to the client, not to the program's stdout.
+    assert program.stdout_lines() == ["a 10 b None data [1, 2, 3]"]
+
+
+def test_output_is_streamed_while_the_cell_runs(launch, tmp_path):
+    """The cell prints, then waits for a file that the client makes only once it
+    has seen that print: it ends only if the print arrived while it ran."""
+    program = launch(PROGRAM)
+    session = program.connect()
+    go = tmp_path / "go"
+    events = Events()
+    events.when["waiting\n"] = go.touch
+    code = f"""
+import os, time
+print("waiting")
+deadline = time.monotonic() + {TIMEOUT}
+while not os.path.exists({str(go)!r}):
+    if time.monotonic() > deadline:
+        raise TimeoutError("the client never saw the print")
+    time.sleep(0.01)
+print("released")
+"""
+    session.run_cell(code, on_event=events, timeout=TIMEOUT * 2)
+    assert events.text() == "waiting\nreleased\n"
+    session.cont()
+    program.assert_finishes_ok()
+
+
+def test_a_print_loop_is_sent_in_a_few_batches(launch):
+    program = launch(PROGRAM)
+    session = program.connect()
+    events = run(session, "for i in range(20000):\n    print(i)")
+    assert events.text() == "".join(f"{i}\n" for i in range(20000))
+    assert len(events.got) < 200
+    session.cont()
+    program.assert_finishes_ok()
+
+
+def test_an_exception_is_a_remote_error_with_the_cells_lines(launch):
+    program = launch(PROGRAM)
+    session = program.connect()
+    events = Events()
+    with pytest.raises(jupdb.RemoteError) as info:
+        session.run_cell("print('before')\nc = 5\nfirst = 1 / (a - 10)  # boom\nnever = 1", on_event=events)
+    assert (info.value.ename, info.value.evalue) == ("ZeroDivisionError", "division by zero")
+    tb = info.value.remote_traceback
+    assert "line 3, in <module>\n    first = 1 / (a - 10)  # boom" in tb
+    assert "jupdb" not in tb.replace("<jupdb-cell-", "")  # no frame of the debugger's
+    assert events.text() == "before\n"
+    # Still paused and serving; what ran before the error stays done, as in IPython.
+    assert session.eval("a + c").repr == "15"
+    assert "never" not in session.locals()
+    # A function of the cell that fails later shows the cell's line too.
+    run(session, "def g():\n    return missing_name")
+    with pytest.raises(jupdb.RemoteError) as info:
+        session.run_cell("g()", on_event=Events())
+    assert info.value.ename == "NameError" and "return missing_name" in info.value.remote_traceback
+    with pytest.raises(jupdb.RemoteError) as info:
+        session.run_cell("x = (1,\nprint(x)", on_event=Events())
+    assert info.value.ename == "SyntaxError" and "<jupdb-cell-" in info.value.remote_traceback
+    for ending in ("raise SystemExit(3)", "raise KeyboardInterrupt", "import sys; sys.exit()"):
+        with pytest.raises(jupdb.RemoteError) as info:
+            session.run_cell(ending, on_event=Events())
+        assert info.value.ename in ("SystemExit", "KeyboardInterrupt")
+    assert run(session, "a").kinds() == [("execute_result", "10")]
+    session.cont()
+    program.assert_finishes_ok()
+
+
+def test_input_fails_at_once_with_a_clear_error(launch):
+    program = launch(PROGRAM)
+    session = program.connect()
+    for code in ("input('name? ')", "import sys; sys.stdin.readline()", "import sys; sys.stdin.read()"):
+        with pytest.raises(jupdb.RemoteError) as info:
+            session.run_cell(code, on_event=Events())
+        assert info.value.ename == "StdinNotAvailable"
+        assert "input() is not available in a jupdb cell" in info.value.evalue
+        assert 'File "<jupdb-cell-' in info.value.remote_traceback
+    # The cell's streams and stdin are put back afterwards.
+    assert session.eval("type(__import__('sys').stdin).__name__").repr != "'_CellStdin'"
+    session.cont()
+    program.assert_finishes_ok()
+
+
+def test_ctrl_c_interrupts_the_cell_and_the_program_stays_paused(launch):
+    """A kernel's interrupt is SIGINT to the kernel process: here, this one."""
+    program = launch(PROGRAM)
+    session = program.connect()
+    events = Events()
+    events.when["spinning\n"] = lambda: os.kill(os.getpid(), signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        session.run_cell("print('spinning')\ni = 0\nwhile True:\n    i += 1", on_event=events)
+    assert int(session.eval("i").repr) > 0  # it ran, and was written back when interrupted
+    assert session.status()["state"] == "paused"
+    assert run(session, "a").kinds() == [("execute_result", "10")]
+    session.cont()
+    program.assert_finishes_ok()
+
+
+def test_an_interrupt_from_another_client_is_a_remote_error(launch):
+    program = launch(PROGRAM)
+    session = program.connect()
+    other = program.connect()
+    events = Events()
+    events.when["spinning\n"] = lambda: threading.Thread(target=other.interrupt).start()
+    with pytest.raises(jupdb.RemoteError) as info:
+        session.run_cell("print('spinning')\nwhile True:\n    pass", on_event=events)
+    assert info.value.ename == "KeyboardInterrupt"
+    assert "while True" in info.value.remote_traceback
+    session.cont()
+    program.assert_finishes_ok()
+
+
+def test_events_that_are_not_the_cells_are_kept_for_wait(launch):
+    """A thread the cell starts pauses while the cell runs: its ``paused`` event,
+    read by run_cell, is still there for wait()."""
+    program = launch(PROGRAM)
+    session = program.connect()
+    code = f"""
+import threading, time
+from jupdb.remote.debuggee import DebugServer
+threading.Thread(target=jupdb.set_trace, name="second").start()
+deadline = time.monotonic() + {TIMEOUT}
+while len(DebugServer.running().paused) < 2 and time.monotonic() < deadline:
+    time.sleep(0.01)
+print("second paused")
+"""
+    assert run(session, f"import jupdb\n{code}").text() == "second paused\n"
+    stop = session.wait(timeout=TIMEOUT)  # a TimeoutError had run_cell lost the event
+    [second] = [t for t in session.threads() if t.name == "second"]
+    assert second.paused and stop.thread == second.id
+    session.select_thread(stop.thread)
+    session.cont()
+    session.select_thread(None)
+    session.cont()
+    program.assert_finishes_ok()
+
+
+def test_a_cell_at_module_level_runs_in_the_modules_globals(launch):
+    program = launch("""
+        import jupdb
+        counter = 1
+        jupdb.set_trace()                      # PAUSE
+        print("counter", counter, "twice", twice(21), flush=True)
+    """)
+    session = program.connect()
+    run(session, "factor = 2\ndef twice(x):\n    return x * factor\ncounter += 1")
+    assert "display" not in session.eval("list(globals())").repr
+    session.cont()
+    program.assert_finishes_ok()
+    assert program.stdout_lines() == ["counter 2 twice 42"]
+
+
+def test_global_declared_in_a_cell_sets_the_global(launch):
+    program = launch(PROGRAM)
+    session = program.connect()
+    run(session, "global limit\nlimit = 7\nb = limit")
+    assert session.eval("limit").repr == "7"
+    assert "limit" not in session.locals()
+    session.cont()
+    program.assert_finishes_ok()
+    assert program.stdout_lines() == ["a 10 b 7 data [1, 2, 3]"]
+
+
+def test_a_dataframe_comes_back_as_an_html_table(launch):
+    program = launch("""
+        import jupdb
+        import pandas as pd
+
+        def work():
+            df = pd.DataFrame({"x": [1, 2, 3], "label": ["a", "b", "c"]})
+            jupdb.set_trace()                  # PAUSE
+
+        work()
+    """)
+    session = program.connect()
+    events = run(session, "df")
+    [(kind, content)] = events.got
+    assert kind == "execute_result"
+    assert "<table" in content["data"]["text/html"] and "label" in content["data"]["text/html"]
+    assert "label" in content["data"]["text/plain"]
+    session.cont()
+    program.assert_finishes_ok()
+
+
+FIGURES = """
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import jupdb
+
+def work():
+    own = plt.figure()
+    plt.plot([1, 2, 3])
+    own.canvas.draw()                          # drawn: not stale any more
+    jupdb.set_trace()                          # PAUSE
+    print("figures", plt.get_fignums(), "backend", plt.get_backend(), "lines", len(own.axes[0].lines), flush=True)
+
+work()
+"""
+
+
+def pngs(events: Events) -> List[bytes]:
+    return [c["data"]["image/png"] for kind, c in events.got if "image/png" in c.get("data", {})]
+
+
+def test_figures_come_back_as_png_and_the_programs_own_are_untouched(launch):
+    program = launch(FIGURES)
+    session = program.connect()
+    events = run(
+        session,
+        """
+fig, ax = plt.subplots()
+ax.plot([3, 1, 2])
+print("before show")
+plt.show()
+print("after show")
+plt.figure()
+plt.plot([0, 1])
+print("end")
+""",
+    )
+    kinds = events.kinds()
+    assert kinds == [
+        ("stream", "before show\n"),
+        ("display_data", "<Figure size 640x480 with 1 Axes>"),
+        ("stream", "after show\nend\n"),
+        ("display_data", "<Figure size 640x480 with 1 Axes>"),
+    ]
+    assert all(png.startswith(PNG_SIGNATURE) for png in pngs(events)) and len(pngs(events)) == 2
+    assert isinstance(pngs(events)[0], bytes)
+    # The cell's figures were closed; the program's own is there, unchanged.
+    assert session.eval("plt.get_fignums()").repr == "[1]"
+    # A figure as the cell's value is its PNG (once, not again at the end).
+    events = run(session, "f = plt.figure(figsize=(2, 2))\nf.add_subplot().plot([1])\nf")
+    assert [k for k, _ in events.got] == ["execute_result"] and pngs(events)[0].startswith(PNG_SIGNATURE)
+    # Drawing on the program's figure shows it, and leaves it open.
+    events = run(session, "own.axes[0].set_title('seen')\nNone")
+    assert len(pngs(events)) == 1
+    assert run(session, "len(plt.get_fignums())").kinds() == [("execute_result", "1")]
+    session.cont()
+    program.assert_finishes_ok()
+    assert program.stdout_lines() == ["figures [1] backend Agg lines 1"]
+
+
+def test_figures_of_a_cell_that_imports_pyplot_itself(launch):
+    program = launch(PROGRAM)
+    session = program.connect()
+    assert session.eval("'matplotlib' in __import__('sys').modules").repr == "False"
+    events = run(
+        session,
+        "import matplotlib.pyplot as plt\nplt.plot(data)\nplt.show()\nprint('after')\nplt.plot([1])\nNone",
+    )
+    assert [k for k, _ in events.got] == ["display_data", "stream", "display_data"]
+    assert all(png.startswith(PNG_SIGNATURE) for png in pngs(events))
+    assert session.eval("plt.get_fignums()").repr == "[]"
+    assert session.eval("plt.show.__module__").repr == "'matplotlib.pyplot'"  # show() put back
+    session.cont()
+    program.assert_finishes_ok()
+
+
+def test_bad_run_cell_requests_get_errors(launch):
+    program = launch(PROGRAM)
+    session = program.connect()
+    for content in ({}, {"code": 1, "cell": "x"}, {"code": "a", "cell": None}, {"code": "a", "cell": "x", "frame": 9}):
+        with pytest.raises(jupdb.RemoteError) as info:
+            session.request("run_cell", content)
+        assert info.value.ename in ("InvalidRequest", "NoSuchFrame"), content
+    assert run(session, "a").kinds() == [("execute_result", "10")]
+    session.cont()
+    program.assert_finishes_ok()
