@@ -179,8 +179,11 @@ class Kernel:
 
 
 @pytest.fixture
-def kernel(runtime_dir, tmp_path):
+def kernel(runtime_dir, tmp_path, monkeypatch):
     """A kernel for this test (see the module's docstring); jupdb loaded."""
+    # The kernel's connection file and IPython's history stay in this test's directory.
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "jupyter-runtime"))
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
     pythonpath = os.pathsep.join(p for p in (PACKAGE_ROOT, os.environ.get("PYTHONPATH")) if p)
     env = dict(os.environ, JUPDB_RUNTIME_DIR=runtime_dir, PYTHONPATH=pythonpath, PYTHONUNBUFFERED="1")
     env.pop("PYTHONBREAKPOINT", None)
