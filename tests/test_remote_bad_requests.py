@@ -205,6 +205,9 @@ fields = st.sampled_from(
         "all",
         "expression",
         "thread",
+        "cell",
+        "cursor_pos",
+        "name",
     ]
 )
 contents = st.lists(st.tuples(fields | values, values), max_size=5).map(Pairs)
@@ -215,6 +218,9 @@ msg_types = st.sampled_from(
         "eval_request",
         "exec_request",
         "fetch_request",
+        "run_cell_request",
+        "complete_request",
+        "assign_request",
         "locals_request",
         "where_request",
         "frame_request",

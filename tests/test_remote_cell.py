@@ -4,6 +4,7 @@ the client while it runs, figures as PNG, errors, interrupts, input()."""
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import threading
@@ -163,6 +164,24 @@ def test_a_print_loop_is_sent_in_a_few_batches(launch):
     program.assert_finishes_ok()
 
 
+def test_a_huge_write_arrives_whole_up_to_the_cells_limit(launch):
+    from jupdb.remote.cell import CELL_OUTPUT_LIMIT
+
+    program = launch(PROGRAM)
+    session = program.connect()
+    events = run(session, f"import sys\nsys.stdout.write('y' * {CELL_OUTPUT_LIMIT + 1000});")
+    streams = [c for kind, c in events.got if kind == "stream"]
+    assert "".join(c["text"] for c in streams if c["name"] == "stdout") == "y" * CELL_OUTPUT_LIMIT
+    assert streams[-1] == {
+        "cell": streams[0]["cell"],
+        "name": "stderr",
+        "text": "\n[jupdb: output cut: 1000 more characters]\n",
+    }
+    assert run(session, "a").kinds() == [("execute_result", "10")]
+    session.cont()
+    program.assert_finishes_ok()
+
+
 def test_an_exception_is_a_remote_error_with_the_cells_lines(launch):
     program = launch(PROGRAM)
     session = program.connect()
@@ -209,7 +228,36 @@ def test_input_fails_at_once_with_a_clear_error(launch):
     program.assert_finishes_ok()
 
 
-def test_ctrl_c_interrupts_the_cell_and_the_program_stays_paused(launch):
+def test_other_threads_print_and_read_stdin_as_before(launch):
+    program = launch("""
+        import sys, threading
+        import jupdb
+
+        go, done = threading.Event(), threading.Event()
+        read = []
+
+        def chatter():
+            go.wait()
+            print("from the other thread", flush=True)
+            read.append(sys.stdin.read())      # the program's stdin (empty): no StdinNotAvailable here
+            done.set()
+
+        threading.Thread(target=chatter, daemon=True).start()
+
+        def work():
+            jupdb.set_trace()                  # PAUSE
+
+        work()
+    """)
+    session = program.connect()
+    events = run(session, f"go.set()\ndone.wait({TIMEOUT})\nprint('cell')\nread")
+    assert events.kinds() == [("stream", "cell\n"), ("execute_result", "['']")]
+    session.cont()
+    program.assert_finishes_ok()
+    assert program.stdout_lines() == ["from the other thread"]
+
+
+def test_ctrl_c_interrupts_the_cell_and_the_program_stays_paused(launch, capsys):
     """A kernel's interrupt is SIGINT to the kernel process: here, this one."""
     program = launch(PROGRAM)
     session = program.connect()
@@ -217,6 +265,7 @@ def test_ctrl_c_interrupts_the_cell_and_the_program_stays_paused(launch):
     events.when["spinning\n"] = lambda: os.kill(os.getpid(), signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
         session.run_cell("print('spinning')\ni = 0\nwhile True:\n    i += 1", on_event=events)
+    assert capsys.readouterr().err == ""  # the event where Ctrl-C came was counted: none missing
     assert int(session.eval("i").repr) > 0  # it ran, and was written back when interrupted
     assert session.status()["state"] == "paused"
     assert run(session, "a").kinds() == [("execute_result", "10")]
@@ -276,6 +325,22 @@ def test_a_cell_at_module_level_runs_in_the_modules_globals(launch):
     session.cont()
     program.assert_finishes_ok()
     assert program.stdout_lines() == ["counter 2 twice 42"]
+
+
+def test_a_stream_the_cell_keeps_writes_to_the_program_once_the_cell_ended(launch):
+    program = launch("""
+        import sys
+        import jupdb
+        jupdb.set_trace()                      # PAUSE
+        kept.write("written later\\n")
+        kept.flush()
+        sys.stdout.write("stdout is the program's again\\n")
+    """)
+    session = program.connect()
+    run(session, "import sys\nkept = sys.stdout")
+    session.cont()
+    program.assert_finishes_ok()
+    assert program.stdout_lines() == ["written later", "stdout is the program's again"]
 
 
 def test_global_declared_in_a_cell_sets_the_global(launch):
@@ -395,4 +460,82 @@ def test_bad_run_cell_requests_get_errors(launch):
         assert info.value.ename in ("InvalidRequest", "NoSuchFrame"), content
     assert run(session, "a").kinds() == [("execute_result", "10")]
     session.cont()
+    program.assert_finishes_ok()
+
+
+def test_without_on_event_the_output_is_printed_or_shown_by_ipython(launch, capsys):
+    program = launch(FIGURES)
+    session = program.connect()
+    session.run_cell("print('hi')\n6 * 7")
+    assert capsys.readouterr().out == "hi\n42\n"
+
+    # In an IPython shell (a kernel's, say), rich output goes through its display publisher,
+    # binary data base64-encoded as Jupyter carries it.
+    from IPython.core.displaypub import DisplayPublisher
+    from IPython.core.interactiveshell import InteractiveShell
+
+    published = []
+
+    class Recording(DisplayPublisher):
+        def publish(self, data, metadata=None, **kwargs):
+            published.append((data, metadata))
+
+    shell = InteractiveShell.instance()
+    try:
+        shell.display_pub = Recording(shell=shell)
+        session.run_cell("print('text')\nf = plt.figure(figsize=(1, 1))\nf")
+    finally:
+        InteractiveShell.clear_instance()
+    assert capsys.readouterr().out == "text\n"
+    [(data, metadata)] = published
+    assert base64.b64decode(data["image/png"]).startswith(PNG_SIGNATURE)
+    assert data["text/plain"] == "<Figure size 100x100 with 0 Axes>" and metadata == {}
+    session.cont()
+    program.assert_finishes_ok()
+
+
+def test_in_a_real_kernel_the_cells_output_is_the_kernel_cells_and_interrupt_stops_it(launch):
+    """Session.run_cell in an ipykernel: the outputs are the executing cell's
+    (stream, PNG, the value), and the kernel's interrupt stops the remote cell."""
+    from jupyter_client.manager import KernelManager
+
+    program = launch(FIGURES)
+    program.wait_paused()
+    python_dir = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python")
+    manager = KernelManager(kernel_name="python3")
+    manager.start_kernel(env=dict(os.environ, PYTHONPATH=python_dir))
+    client = manager.client()
+    client.start_channels()
+    try:
+        client.wait_for_ready(timeout=TIMEOUT)
+        outputs: List[Dict[str, Any]] = []
+        code = (
+            f"import jupdb\ns = jupdb.connect({program.pid})\n"
+            "s.run_cell('print(1)\\nf = plt.figure(figsize=(1, 1))\\n6 * 7')"
+        )
+        reply = client.execute_interactive(code, timeout=TIMEOUT, output_hook=outputs.append)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        shown = [(m["msg_type"], m["content"]) for m in outputs if m["msg_type"] in ("stream", "display_data")]
+        assert [kind for kind, _ in shown] == ["stream", "display_data", "display_data"]
+        assert shown[0][1]["text"] == "1\n"
+        assert shown[1][1]["data"]["text/plain"] == "42"
+        assert base64.b64decode(shown[2][1]["data"]["image/png"]).startswith(PNG_SIGNATURE)
+
+        msg_id = client.execute("s.run_cell('print(\"spinning\")\\nwhile True:\\n    pass')")
+        while True:
+            message = client.get_iopub_msg(timeout=TIMEOUT)
+            if message["parent_header"].get("msg_id") == msg_id and message["msg_type"] == "stream":
+                assert message["content"]["text"] == "spinning\n"
+                break
+        manager.interrupt_kernel()
+        while True:
+            reply = client.get_shell_msg(timeout=TIMEOUT)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        assert (reply["content"]["status"], reply["content"]["ename"]) == ("error", "KeyboardInterrupt")
+        reply = client.execute_interactive("assert s.eval('6 * 7').repr == '42'\ns.cont()", timeout=TIMEOUT)
+        assert reply["content"]["status"] == "ok", reply["content"]
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
     program.assert_finishes_ok()

@@ -41,6 +41,20 @@ STREAM_DELAY = 0.01
 #: Text waiting to be sent beyond this many characters is sent at once.
 STREAM_BATCH = 1 << 16
 
+#: One stream event holds at most this many characters (a long write is sent
+#: in several): an event well inside a subscriber's 2 MiB window of events.
+STREAM_EVENT_LIMIT = 1 << 18
+
+#: A long write is sent a mebibyte of text at a time, this many seconds apart.
+STREAM_BURST_PAUSE = 0.005
+
+#: A cell's stream text beyond this many characters is cut (and said so).
+CELL_OUTPUT_LIMIT = 16 << 20
+
+#: A display event whose data is larger than this is not sent, but described
+#: (the protocol refuses content over 64 MiB).
+DISPLAY_LIMIT = 32 << 20
+
 _cell_numbers = itertools.count(1)
 
 
@@ -82,11 +96,21 @@ class CellEvents:
         self._pending_size = 0
         self._due = 0.0  # when the pending text must go
         self._sender: Optional[threading.Thread] = None
+        self._streamed = 0  # characters sent so far
+        self._cut = 0  # characters beyond CELL_OUTPUT_LIMIT, not sent
         self._closed = False
+
+    def is_cells(self) -> bool:
+        """Whether the calling thread is the cell's, and the cell still runs
+        (a stream kept by the program, a logging handler say, writes where it
+        wrote before once the cell has ended)."""
+        return not self._closed and threading.get_ident() == self.thread
 
     def _publish(self, msg_type: str, content: Dict[str, Any]) -> None:
         try:
             self.server.publish(msg_type, {"cell": self.cell, **content}, self.thread)
+        except KeyboardInterrupt:  # a client's interrupt of the cell, come while it printed: it stops the cell
+            raise
         except BaseException as exc:  # content that cannot travel: say so instead, in the cell's stderr
             if msg_type == "stream":
                 return
@@ -127,7 +151,16 @@ class CellEvents:
             text = "".join(self._pending)
             self._pending.clear()
             self._pending_size = 0
-            self._publish("stream", {"name": self._pending_name, "text": text})
+            room = max(CELL_OUTPUT_LIMIT - self._streamed, 0)
+            self._cut += max(len(text) - room, 0)
+            text = text[:room]
+            self._streamed += len(text)
+            for n, start in enumerate(range(0, len(text), STREAM_EVENT_LIMIT)):
+                if n and n % 4 == 0:
+                    # A burst (one long write): let the server send some before queueing more,
+                    # as it drops what waits beyond a few MiB for a subscriber.
+                    time.sleep(STREAM_BURST_PAUSE)
+                self._publish("stream", {"name": self._pending_name, "text": text[start : start + STREAM_EVENT_LIMIT]})
 
     def _send_when_due(self) -> None:
         """The sender thread: sends pending text once it is due, until the cell ends."""
@@ -148,6 +181,10 @@ class CellEvents:
     # -- rich output -------------------------------------------------------------------
     def display(self, msg_type: str, data: Dict[str, Any]) -> None:
         """A ``display_data`` or ``execute_result`` event, after the text printed before it."""
+        size = sum(len(v) for v in data.values() if isinstance(v, (str, bytes)))
+        if size > DISPLAY_LIMIT:
+            kinds = ", ".join(sorted(data))
+            data = {"text/plain": f"[jupdb: not shown: {size} bytes of {kinds}, more than a message may carry]"}
         with self._lock:
             self._send_pending()
             self._publish(msg_type, {"data": data, "metadata": {}})
@@ -157,6 +194,9 @@ class CellEvents:
         with self._lock:
             self._closed = True
             self._send_pending()
+            if self._cut:
+                note = f"\n[jupdb: output cut: {self._cut} more characters]\n"
+                self._publish("stream", {"name": "stderr", "text": note})
             self._lock.notify()
         if self._sender is not None:
             self._sender.join()
@@ -173,7 +213,7 @@ class _CellStream:
         self.events = events
 
     def write(self, text: str) -> int:
-        if threading.get_ident() != self.events.thread:
+        if not self.events.is_cells():
             return self.original.write(text)
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
@@ -185,13 +225,13 @@ class _CellStream:
             self.write(line)
 
     def flush(self) -> None:
-        if threading.get_ident() != self.events.thread:
+        if not self.events.is_cells():
             self.original.flush()
         else:
             self.events.flush()
 
     def isatty(self) -> bool:
-        if threading.get_ident() != self.events.thread:
+        if not self.events.is_cells():
             return bool(self.original.isatty())
         return False
 
@@ -203,12 +243,12 @@ class _CellStdin:
     """``sys.stdin`` while a cell runs: reading it in the cell's thread fails at
     once (nothing would ever answer); other threads read the program's stdin."""
 
-    def __init__(self, original: Any, thread: int) -> None:
+    def __init__(self, original: Any, events: CellEvents) -> None:
         self.original = original
-        self.thread = thread
+        self.events = events
 
     def _refuse(self) -> None:
-        if threading.get_ident() == self.thread:
+        if self.events.is_cells():
             raise StdinNotAvailable(NO_STDIN)
 
     def read(self, *args: Any) -> Any:
@@ -273,6 +313,8 @@ class CellRun:
                 data = figure_bundle(obj)
                 self.figures.shown(obj)
                 return data
+            except KeyboardInterrupt:
+                raise
             except BaseException as exc:  # a figure that cannot draw itself: its repr, and why
                 text = f"{safe_repr(obj)[0]}\n[jupdb: could not draw it: {type(exc).__name__}: {safe_str(exc)}]"
                 return {"text/plain": text}
@@ -295,6 +337,8 @@ class CellRun:
     def _send_figure(self, fig: Any) -> None:
         try:
             data = figure_bundle(fig)
+        except KeyboardInterrupt:
+            raise
         except BaseException as exc:
             self.events.stream("stderr", f"[jupdb: could not draw {safe_repr(fig)[0]}: {type(exc).__name__}]\n")
             return
@@ -374,7 +418,7 @@ class CellRun:
         originals = (sys.stdout, sys.stderr, sys.stdin)
         sys.stdout = _CellStream(originals[0], "stdout", self.events)
         sys.stderr = _CellStream(originals[1], "stderr", self.events)
-        sys.stdin = _CellStdin(originals[2], self.thread)
+        sys.stdin = _CellStdin(originals[2], self.events)
         return originals
 
     @staticmethod

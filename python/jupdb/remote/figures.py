@@ -61,7 +61,7 @@ class CellFigures:
         self._before: Dict[int, Any] = {}  # id(manager) -> manager, the program's figures
         self._touched: List[Any] = []  # the program's figures the cell drew on, in order
         self._callbacks: Dict[int, Any] = {}  # id(figure) -> the stale_callback it had
-        self._shown: set[int] = set()  # id(figure) sent since last drawn on
+        self._shown: List[Any] = []  # figures sent and not drawn on since (held: ids get reused)
         self._watch: Optional[_PyplotImportWatch] = None
 
     # -- following -------------------------------------------------------------------
@@ -90,8 +90,8 @@ class CellFigures:
 
         def drawn_on(artist: Any, value: bool) -> None:
             if threading.get_ident() == self.thread and value:
-                self._shown.discard(id(fig))
-                if not any(f is fig for f in self._touched):
+                self._shown = _without(self._shown, fig)
+                if not _holds(self._touched, fig):
                     self._touched.append(fig)
             if original is not None:
                 original(artist, value)
@@ -115,8 +115,9 @@ class CellFigures:
     # -- sending -------------------------------------------------------------------------
     def shown(self, fig: Any) -> None:
         """``fig`` was sent otherwise (``display(fig)``, the cell's value): not again unless drawn on."""
-        self._shown.add(id(fig))
-        self._touched = [f for f in self._touched if f is not fig]
+        if not _holds(self._shown, fig):
+            self._shown.append(fig)
+        self._touched = _without(self._touched, fig)
 
     def flush(self) -> None:
         """Send the figures created or drawn on since the last flush; close the created ones."""
@@ -126,13 +127,13 @@ class CellFigures:
         created = [m.canvas.figure for m in _managers(pyplot) if id(m) not in self._before]
         touched, self._touched = self._touched, []
         for fig in [*touched, *created]:
-            if id(fig) not in self._shown:
+            if not _holds(self._shown, fig):
                 self.send(fig)
-                self._shown.add(id(fig))
+                self._shown.append(fig)
         # Rendering marks a figure as changed: only what the cell does next counts.
         self._touched = []
         for fig in created:
-            self._shown.discard(id(fig))
+            self._shown = _without(self._shown, fig)
             pyplot.close(fig)
 
     def finish(self) -> None:
@@ -157,6 +158,14 @@ class CellFigures:
             fig = manager.canvas.figure
             if getattr(fig.stale_callback, "jupdb_cell", False):
                 fig.stale_callback = self._callbacks.get(id(fig))
+
+
+def _holds(figures: List[Any], fig: Any) -> bool:
+    return any(f is fig for f in figures)
+
+
+def _without(figures: List[Any], fig: Any) -> List[Any]:
+    return [f for f in figures if f is not fig]
 
 
 def _managers(pyplot: types.ModuleType) -> List[Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import io
+import keyword
 import linecache
 import sys
 import threading
@@ -20,6 +21,7 @@ from .. import _native
 from ..frames import write_back
 from ..scope import is_launcher_code
 from .cell import CellError, run_cell
+from .completion import complete
 from .debuggee import forward_output
 from .stepping import check_action, start_stepping
 from .summary import REPR_LIMIT, safe_str, summarize
@@ -278,7 +280,10 @@ class PausedThread:
             request.error("UnknownRequest", f"unknown request {request.msg_type!r}")
             return
         try:
-            content, buffers = handler(request.content or {})
+            if name in _TAKES_BUFFERS:
+                content, buffers = handler(request.content or {}, request.buffers)
+            else:
+                content, buffers = handler(request.content or {})
         except BaseException as exc:  # even SystemExit or KeyboardInterrupt from the program's objects
             reply_error(request, exc)
             return
@@ -355,6 +360,41 @@ class PausedThread:
             raise RequestError("InvalidRequest", "run_cell_request needs code and cell, both strings")
         frame = self.frame(c.get("frame"))
         return {"events": run_cell(self.server, frame, code, cell)}, []
+
+    def do_complete(self, c: Dict[str, Any]) -> Reply:
+        code, pos = c.get("code"), c.get("cursor_pos")
+        if not isinstance(code, str):
+            raise RequestError("InvalidRequest", "complete_request needs code, a string")
+        if pos is None:
+            pos = len(code)
+        if not isinstance(pos, int) or isinstance(pos, bool) or not 0 <= pos <= len(code):
+            raise RequestError("InvalidRequest", f"cursor_pos must be an int from 0 to {len(code)}, not {pos!r}")
+        frame = self.frame(c.get("frame"))
+        # Interruptible: a property or __dir__ of the program's may take long.
+        found = _native.run_interruptibly(complete, code, pos, frame.f_locals, frame.f_globals, frame.f_builtins)
+        return found, []
+
+    def do_assign(self, c: Dict[str, Any], raws: List[Any]) -> Reply:
+        import pickle
+
+        name = c.get("name")
+        if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+            raise RequestError("InvalidRequest", f"cannot assign to {name!r}: not a variable name")
+        if not raws:
+            raise RequestError("InvalidRequest", "assign_request needs the pickled value as its first buffer")
+        frame = self.frame(c.get("frame"))
+        # Received buffers are read-only views of the message: the program gets
+        # memory of its own, which it may change (an array it updates in place).
+        buffers = [bytearray(memoryview(raw)) for raw in raws[1:]]
+        try:
+            value = _native.run_interruptibly(functools.partial(pickle.loads, buffers=buffers), raws[0])
+        except BaseException as exc:  # a __setstate__ may raise anything, SystemExit too
+            raise RequestError(
+                "UnpicklingError",
+                f"cannot set {name}: the value did not unpickle: {type(exc).__name__}: {safe_str(exc)}",
+            ) from None
+        _native.write_locals(frame, {name: value})
+        return {}, []
 
     # -- stack and source ---------------------------------------------------------
     def where(self) -> Dict[str, Any]:
@@ -446,6 +486,10 @@ class PausedThread:
         # Paused by set_trace (not in a line event): jump at the frame's next line event.
         self.resume = {"action": "jump", "line": line}
         return {"stop": self.server.stops}, []
+
+
+#: The requests whose handler also takes the request's buffers.
+_TAKES_BUFFERS = ("assign",)
 
 
 @functools.lru_cache(maxsize=256)

@@ -694,63 +694,93 @@ class Session:
         worker.start()
         interrupted = False
         reply: Optional[Dict[str, Any]] = None
-        received = dropped = 0
+        failure: Optional[BaseException] = None
+        counted = 0  # the cell's events received, or dropped on the way
         started = time.monotonic()
         settled_by = math.inf  # once replied: how long the cell's last events may take
         while True:
-            try:
+            try:  # all of it: Ctrl-C comes at any line
                 if reply is None and outcome:
                     if isinstance(outcome[0], BaseException):
-                        if interrupted:
-                            raise KeyboardInterrupt("run_cell_request interrupted") from outcome[0]
-                        raise outcome[0]
+                        failure = outcome[0]
+                        break
                     reply = outcome[0][0]
                     settled_by = time.monotonic() + self.timeout
                 if reply is not None:
-                    # Events travel apart from the reply: wait for those the cell sent.
-                    if received + dropped >= reply.get("events", 0):
+                    # Events travel apart from the reply: wait for as many as the cell sent.
+                    missing = reply.get("events", 0) - counted
+                    if missing <= 0:
                         break
                     if time.monotonic() >= settled_by:
-                        missing = reply.get("events", 0) - received - dropped
                         sys.stderr.write(f"[jupdb: {missing} of the cell's events never arrived]\n")
                         break
                 event = self._client.next_event(_cell_poll(time.monotonic() - started, reply is not None))
                 if event is None:
                     continue
                 msg_type, fields, _, _ = event
-                if msg_type in _CELL_EVENTS and "cell" in fields:
-                    if fields["cell"] == cell:
-                        received += 1
-                        show(msg_type, fields)
-                    # Else another cell's: one abandoned here, or another client's.
-                elif msg_type == "output":
-                    self._print_output(fields)
-                elif msg_type == "dropped":
-                    self._report_missed(fields)
-                    dropped += fields.get("events", 0)
+                if msg_type in _CELL_EVENTS and fields.get("cell") == cell:
+                    counted += 1  # first: show() may be where Ctrl-C comes
+                    show(msg_type, fields)
                 else:
-                    self._events.append(event)  # paused, resumed, exited: for wait()
+                    counted += self._set_aside(event)
             except KeyboardInterrupt:
                 if interrupted or reply is not None:
                     raise KeyboardInterrupt(
                         "run_cell_request abandoned here; the cell may still be running in the program"
                     ) from None
                 interrupted = True
-                self._interrupt_quietly(thread, "run_cell")
+                self._interrupt_quietly(thread, "run_cell")  # then wait for the cell to stop
         if interrupted:
-            raise KeyboardInterrupt("run_cell_request interrupted")
+            raise KeyboardInterrupt("run_cell_request interrupted") from failure
+        if failure is not None:
+            raise failure
         assert reply is not None
         if reply.get("status") == "error":
             raise RemoteError(reply.get("ename", "Error"), reply.get("evalue", ""), reply.get("traceback", ""))
 
-    def complete(self, code: str, cursor_pos: Optional[int] = None, *, frame: Optional[int] = None) -> Dict[str, Any]:
+    def _set_aside(self, event: Tuple[str, Dict[str, Any], List[Any], Optional[int]]) -> int:
+        """An event read while a cell runs that is not the cell's: the program's
+        output is printed, another cell's event ignored (one abandoned here, or
+        another client's), the rest kept for :meth:`wait`. How many of the cell's
+        events it accounts for: those a ``dropped`` event says were dropped."""
+        msg_type, fields, _, _ = event
+        if msg_type in _CELL_EVENTS and "cell" in fields:
+            pass
+        elif msg_type == "output":
+            self._print_output(fields)
+        elif msg_type == "dropped":
+            self._report_missed(fields)
+            return int(fields.get("events", 0))
+        else:
+            self._events.append(event)  # paused, resumed, exited: for wait()
+        return 0
+
+    def complete(
+        self,
+        code: str,
+        cursor_pos: Optional[int] = None,
+        *,
+        frame: Optional[int] = None,
+        timeout: Optional[float] = None,
+    ) -> Dict[str, Any]:
         """Completions at ``cursor_pos`` (characters into ``code``; default: its
         end) from the paused frame's names, attributes, dict keys and DataFrame
         columns: ``matches``, ``cursor_start``, ``cursor_end`` (the text they
         replace) and ``types`` (one for each match), as Jupyter's
-        ``complete_reply`` has them."""
+        ``complete_reply`` has them.
+
+        Completing ``obj.attr.`` runs ``obj.attr`` (a property, say) in the
+        program; if that takes longer than ``timeout`` (default: the session's),
+        it is interrupted there and TimeoutError raised here."""
         pos = len(code) if cursor_pos is None else cursor_pos
-        reply, _ = self.request("complete", _without_none(code=code, cursor_pos=pos, frame=frame))
+        thread = self._thread
+        try:
+            reply, _ = self.request(
+                "complete", _without_none(code=code, cursor_pos=pos, frame=frame), thread=thread, timeout=timeout
+            )
+        except TimeoutError:
+            self._interrupt_quietly(thread, "complete")  # the paused thread serves again
+            raise
         return {key: reply[key] for key in ("matches", "cursor_start", "cursor_end", "types")}
 
     def assign(self, name: str, value: Any, *, frame: Optional[int] = None) -> None:
