@@ -37,12 +37,12 @@ main()
 def test_changes_in_the_block_reach_the_program(kernel, launch):
     program = launch(PROGRAM)
     program.wait_paused()
-    kernel.ok("a = 'the notebook a'\nimport jupdb")
+    kernel.ok("a = 'the notebook a'\nseen = []\nimport jupdb")
 
     run = kernel.ok(
         textwrap.dedent("""
         with jupdb.jump_context():
-            seen = (a, float(arr.sum()), list(df.x), 'lock' in globals(), untouched)
+            seen.append((a, float(arr.sum()), list(df.x), 'lock' in globals(), untouched))
             a = a + 32
             arr *= 2                      # in place
             df.loc[0, "x"] = 100          # in place
@@ -51,7 +51,7 @@ def test_changes_in_the_block_reach_the_program(kernel, launch):
         print(a, [name in globals() for name in ("arr", "df", "new", "untouched")])
         """)
     )
-    assert run.stdout == "(10, 10.0, [1, 2, 3], False, [1, 2])\nthe notebook a [False, False, False, False]\n"
+    assert run.stdout == "[(10, 10.0, [1, 2, 3], False, [1, 2])]\nthe notebook a [False, False, False, False]\n"
     warnings = [line for line in run.stderr.splitlines() if line]
     assert len(warnings) == 1 and warnings[0].startswith("jupdb.jump_context: left out lock"), run.stderr
 

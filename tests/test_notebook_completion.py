@@ -23,16 +23,14 @@ main()
 def test_a_cell_completes_from_the_paused_frame(kernel, launch):
     program = launch(PROGRAM)
     program.wait_paused()
-    kernel.ok("notebook_only_value = 2")
+    kernel.ok("frame_of_the_notebook = 2")
+    assert kernel.complete("x = frame_o")["matches"] == ["frame_of_the_notebook"]  # a cell that runs here
 
+    # The program's names replace the notebook's (which would be wrong there).
     reply = kernel.complete("%%jupdb\nx = frame_o")
     assert reply["matches"] == ["frame_only_value"], reply
     assert (reply["cursor_start"], reply["cursor_end"]) == (len("%%jupdb\nx = "), len("%%jupdb\nx = frame_o"))
-
-    # The program's names replace the notebook's (which would be wrong there).
-    names = kernel.complete("%%jupdb\nprint(\n  notebook_only_v")["matches"]
-    assert "notebook_only_value" not in names
-    names = kernel.complete("%%jupdb\n_ = [te")["matches"]
+    names = kernel.complete("%%jupdb\nprint(\n  [te")["matches"]
     assert "text" in names
 
     columns = kernel.complete('%%jupdb\ndf["')

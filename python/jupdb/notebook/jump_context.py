@@ -130,7 +130,7 @@ class JumpContext:
             try:
                 value = session.fetch(name, frame=self._frame)
             except RemoteError as exc:
-                _warn(f"left out {name} ({summary.type}): it cannot be pickled in the program ({exc.evalue})")
+                _warn(f"left out {name} ({summary.type}): {exc.evalue}")
                 continue
             except (ConnectionError, TimeoutError):
                 raise
