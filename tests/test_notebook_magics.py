@@ -151,7 +151,8 @@ def test_cell_runs_in_the_paused_frame(kernel, launch):
 def test_cell_plot_comes_back_as_png(kernel, launch):
     program = launch(CELLS)
     program.wait_paused()
-    run = kernel.ok("%%jupdb\nimport matplotlib.pyplot as plt\nplt.plot(df.x, df.y);\n")
+    run = kernel.ok(f"%%jupdb {program.pid}\nimport matplotlib.pyplot as plt\nplt.plot(df.x, df.y);\n")
+    assert f"connected to pid {program.pid}" in run.stdout
     images = run.png()
     assert len(images) == 1 and images[0].startswith(b"\x89PNG\r\n\x1a\n"), run.outputs
     assert not run.data("text/plain")[1:]  # the figure, and no value: the cell ends with ';'
@@ -208,9 +209,12 @@ def test_on_mode_runs_every_cell_in_the_frame(kernel, launch):
     assert "run here again" in run.stdout
     assert kernel.ok("print('a' in globals())").stdout == "False\n"  # the notebook's own namespace
 
-    kernel.ok("%jupdb c --no-wait")
+    kernel.ok("%jupdb on")
+    run = kernel.ok("%jupdb c")  # the program ends: the mode with it
+    assert "a 99 b from on mode df (3, 2)" in run.stdout and "has exited" in run.text
+    assert "run here again" in run.text
+    assert kernel.ok("1 + 1").data("text/plain") == ["2"]
     program.assert_finishes_ok()
-    assert program.stdout_lines() == ["a 99 b from on mode df (3, 2)"]
 
 
 LOOP = """
@@ -282,6 +286,7 @@ def test_a_tour_of_the_commands(kernel, launch):
 
     run = kernel.ok("%jupdb sessions")
     assert str(program.pid) in run.html and "paused" in run.html
+    assert kernel.ok("%jupdb").text == kernel.ok("%jupdb help").text
     run = kernel.ok("%jupdb help")
     assert "where" in run.text and "continue [--no-wait]" in run.text and "on" in run.text
     assert "run to the next line" in kernel.ok("%jupdb help n").stdout

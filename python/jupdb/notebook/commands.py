@@ -21,7 +21,7 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Union
 
 from ..remote.session import FrameInfo, RemoteError, Session, SessionLost, connect, sessions
 from . import current
-from .views import Parts, message, table
+from .views import View, as_html, message, table
 
 
 class CommandError(Exception):
@@ -101,16 +101,19 @@ class Commands:
 
     # -- showing ---------------------------------------------------------------------
     def show_stop(self, stop: FrameInfo, note: str = "") -> None:
-        """Where a thread stopped, with the watches' values, as pdb shows it."""
+        """Where a thread stopped, with the watches' values, as pdb shows it
+        (the FrameInfo's HTML has the watches; its text does not)."""
         self.location = stop
-        watches = None
+        text = [note] if note else []
+        text.append(str(stop))
         if stop.watches:
-            watches = table(["watch", "value"], [[expr, value] for expr, value in stop.watches.items()])
-        self.show(Parts(message(note) if note else None, stop, watches))
+            text.append(table(["watch", "value"], [[expr, value] for expr, value in stop.watches.items()]).text)
+        self.show(View("\n".join(text), (message(note).html if note else "") + as_html(stop)))
 
     def show_frame(self, frame: FrameInfo) -> None:
+        """A frame, as pdb shows one (``file:line in function()``, ``-> line``)."""
         self.location = frame
-        self.show(Parts(frame))
+        self.show(View(str(frame), as_html(frame)))
 
     # -- connecting ----------------------------------------------------------------------
     def connect(self, target: str) -> Session:

@@ -101,16 +101,20 @@ class JupdbMagics(Magics):  # type: ignore[misc]  # IPython is typed Any here
     def jupdb(self, line: str, cell: Optional[str] = None) -> None:
         """Debug a paused program from here: ``%jupdb help`` lists the commands;
         ``%%jupdb [TARGET]`` runs the cell in the paused frame."""
-        if cell is not None:
-            self.run_cell(line.strip(), cell)
-            return
-        word, _, args = line.strip().partition(" ")
-        if word == "on":
-            self.switch_on(args.strip())
-        elif word == "off":
-            self.switch_off(args.strip())
-        else:
-            self.commands.run(line)
+        try:
+            if cell is not None:
+                self.run_cell(line.strip(), cell)
+                return
+            word, _, args = line.strip().partition(" ")
+            if word == "on":
+                self.switch_on(args.strip())
+            elif word == "off":
+                self.switch_off(args.strip())
+            else:
+                self.commands.run(line if word else "help")
+        finally:
+            if self.on and current.get() is None:  # the program ended, or was detached from
+                self.switch_off()
 
     # -- cells -------------------------------------------------------------------------
     def run_cell(self, target: str, cell: str) -> None:

@@ -2,8 +2,7 @@
 prints it) and an HTML form (a notebook renders it).
 
 The remote API's own objects (Stack, FrameInfo, Source, RemoteValue, …) bring
-their reprs; here are only the tables and messages the magics make themselves,
-and :class:`Parts`, which shows several objects as one output.
+their reprs; here are only the tables and messages the magics make themselves.
 """
 
 from __future__ import annotations
@@ -64,11 +63,6 @@ def table(
     return View("\n".join(text_lines), html_text)
 
 
-def plain(obj: Any) -> str:
-    """``obj`` as text: its ``str`` (a FrameInfo's is pdb's ``file:line`` and ``-> line``)."""
-    return str(obj)
-
-
 def as_html(obj: Any) -> str:
     """``obj``'s own HTML when it has some, else its text, escaped."""
     render = getattr(obj, "_repr_html_", None)
@@ -79,20 +73,4 @@ def as_html(obj: Any) -> str:
             shown = None
         if isinstance(shown, str):
             return shown
-    return f'<pre style="margin:0">{html.escape(plain(obj))}</pre>'
-
-
-class Parts:
-    """Several objects shown as one output, in order (a stop and its watches)."""
-
-    def __init__(self, *parts: Any) -> None:
-        self.parts = [p for p in parts if p is not None]
-
-    def __repr__(self) -> str:
-        return "\n".join(plain(p) for p in self.parts)
-
-    def _repr_html_(self) -> str:
-        return "".join(f"<div>{as_html(p)}</div>" for p in self.parts)
-
-    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
-        printer.text(repr(self))
+    return f'<pre style="margin:0">{html.escape(str(obj))}</pre>'
