@@ -2,6 +2,8 @@
 ``with`` block, changes written back on leaving it. Through a real kernel, as
 in a notebook, and from a script's namespace; the program checks what it got."""
 
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -131,3 +133,36 @@ def test_unchanged_values_are_not_sent_back(launch):
     session.cont()
     program.assert_finishes_ok()
     assert program.stdout_lines()[1] == "arr [0.0, 1.0, 2.0, 3.0, 0.5]"
+
+
+NESTED = """
+import jupdb
+
+def inner():
+    x = 1
+    jupdb.set_trace()                                           # PAUSE
+    return x
+
+def outer():
+    y = 2
+    r = inner()
+    print("y", y, "r", r, flush=True)
+
+outer()
+"""
+
+
+def test_the_notebooks_session_and_selected_frame(kernel, launch):
+    program = launch(NESTED)
+    program.wait_paused()
+    kernel.ok("import jupdb\n%jupdb up")  # the caller's frame, in the magics' session
+    kernel.ok("with jupdb.jump_context():\n    y = y * 21\n    assert 'x' not in globals()\n")
+    run = kernel.ok("%jupdb c")
+    assert "y 42 r 1" in run.stdout
+    program.assert_finishes_ok()
+
+
+def test_import_jupdb_does_not_import_ipython():
+    code = "import sys, jupdb, jupdb.client; jupdb.jump_context; print('IPython' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout == "False\n", out.stderr

@@ -216,6 +216,15 @@ def test_on_mode_runs_every_cell_in_the_frame(kernel, launch):
     assert kernel.ok("1 + 1").data("text/plain") == ["2"]
     program.assert_finishes_ok()
 
+    run = kernel.execute("%jupdb on")  # no program: it says so and stays off
+    assert "no jupdb session is running" in run.error["evalue"]
+    assert kernel.ok("1 + 2").data("text/plain") == ["3"]
+    kernel.ok("%unload_ext jupdb")
+    run = kernel.execute("%jupdb where")
+    assert not run.ok and "not found" in run.reply["evalue"]
+    assert kernel.ok("x = 5\nx").data("text/plain") == ["5"]  # cells run here
+    assert "frame_" not in str(kernel.complete("%%jupdb\nx"))
+
 
 LOOP = """
 import jupdb
