@@ -57,11 +57,15 @@ def command(*names: str, usage: str, help: str) -> Callable[[Callable[["Commands
     return register
 
 
+def _answered_by_the_magic(commands: "Commands", args: str) -> None:
+    raise CommandError("on and off change how the notebook runs cells: the %jupdb magic answers them")
+
+
 #: Commands the magic itself answers (they change the notebook, not the program);
 #: listed by ``help`` with the rest.
 MAGIC_COMMANDS = [
-    Command(("on",), "on", "run every following cell in the paused frame, as %%jupdb", lambda c, a: None),
-    Command(("off",), "off", "run cells here again", lambda c, a: None),
+    Command(("on",), "on", "run every following cell in the paused frame, as %%jupdb", _answered_by_the_magic),
+    Command(("off",), "off", "run cells here again", _answered_by_the_magic),
 ]
 
 
@@ -76,7 +80,7 @@ class Commands:
     def __init__(self, show: Callable[[Any], None], say: Callable[[str], None]) -> None:
         self.show = show
         self.say = say
-        #: Where the selected frame was last seen ("app.py:12"), for a prompt.
+        #: The selected frame as last seen (for a prompt), None once the program runs on.
         self.location: Optional[FrameInfo] = None
         #: The thread chosen with ``thread ID`` (None: the most recently paused).
         self.thread: Optional[int] = None
@@ -96,8 +100,7 @@ class Commands:
         return current.get_or_connect(self._announce)
 
     def _announce(self, session: Session) -> None:
-        program = " ".join(session.info.get("argv") or []) or "?"
-        self.say(f"jupdb: connected to pid {session.pid} ({program}), the most recently paused program")
+        self.say(f"jupdb: connected to pid {session.pid} ({_program(session)}), the most recently paused program")
 
     # -- showing ---------------------------------------------------------------------
     def show_stop(self, stop: FrameInfo, note: str = "") -> None:
@@ -132,8 +135,7 @@ class Commands:
         current.use(session)
         self.thread = None
         self.location = None
-        program = " ".join(session.info.get("argv") or []) or "?"
-        self.say(f"jupdb: connected to pid {session.pid} ({program})")
+        self.say(f"jupdb: connected to pid {session.pid} ({_program(session)})")
         return session
 
     @command("connect", usage="connect [PID | SESSION_ID | CONNECTION_FILE]", help="connect to a paused program")
@@ -475,6 +477,10 @@ def usage_text() -> str:
         names = cmd.usage + (f"  ({', '.join(cmd.names[1:])})" if len(cmd.names) > 1 else "")
         lines.append(f"  {names:<44} {cmd.help}")
     return "\n".join(lines)
+
+
+def _program(session: Session) -> str:
+    return " ".join(session.info.get("argv") or []) or "?"
 
 
 # -- arguments -------------------------------------------------------------------------------

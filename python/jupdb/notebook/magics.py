@@ -125,7 +125,9 @@ class JupdbMagics(Magics):  # type: ignore[misc]  # IPython is typed Any here
                 return
             try:
                 session.run_cell(cell, on_event=CellOutput(self.shell))
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as exc:
+                if "abandoned" in str(exc):  # a second Ctrl-C: Session.run_cell stopped waiting for it
+                    raise CellInterrupted(f"{exc} (pid {session.pid})") from None
                 raise CellInterrupted(f"the cell was interrupted in pid {session.pid}, which stays paused") from None
 
     # -- on / off ------------------------------------------------------------------------
