@@ -20,7 +20,7 @@ Probes fire in every thread; code they do not target runs at full speed
 (``sys.monitoring`` on CPython 3.12+, a C profile hook on 3.10 and 3.11).
 """
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .breakpoints import Breakpoint
 from .calls import CallCapture, CallInfo, CallListCapture
@@ -62,7 +62,7 @@ _REMOTE = {
     "SessionInfo",
     "Source",
 }
-__all__ += sorted(_REMOTE | {"set_trace", "post_mortem", "pm", "widget"})
+__all__ += sorted(_REMOTE | {"set_trace", "post_mortem", "pm", "widget", "jump_context"})
 
 
 def __getattr__(name: str) -> object:
@@ -74,13 +74,17 @@ def __getattr__(name: str) -> object:
         from .core import JuPDb
 
         return JuPDb
+    if name == "jump_context":
+        from .notebook.jump_context import jump_context
+
+        return jump_context
     raise AttributeError(f"module 'jupdb' has no attribute {name!r}")
 
 
 def __dir__() -> "list[str]":
     """The module's names and those imported on first use, so that ``jupdb.con<TAB>``
     completes and ``help(jupdb)`` shows the remote API (without importing it here)."""
-    return sorted(set(globals()) | _REMOTE | {"JuPDb"})
+    return sorted(set(globals()) | _REMOTE | {"JuPDb", "jump_context"})
 
 
 def set_trace(*, ip: str = "127.0.0.1", port: int = 0) -> None:
@@ -121,3 +125,18 @@ def widget(session: "Session | None" = None) -> "Panel":
     from .notebook.panel import widget as panel
 
     return panel(session)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext jupdb``: the ``%jupdb`` and ``%%jupdb`` magics, and completion
+    from the paused frame (see :mod:`jupdb.notebook`)."""
+    from .notebook import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext jupdb``."""
+    from .notebook import unload_ipython_extension as unload
+
+    unload(ipython)

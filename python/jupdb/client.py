@@ -8,6 +8,11 @@
 
 The debuggee on ``port`` is found through its connection file (which holds
 the signing key), and one connection per port is reused.
+
+``jump_context`` is here too, where the original README promised it::
+
+    with jump_context():     # the paused frame's locals, as variables here
+        a = a + 32           # written back when the block ends
 """
 
 from __future__ import annotations
@@ -15,7 +20,10 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Tuple
 
+from .notebook.jump_context import jump_context
 from .remote.session import RemoteError, Session, SessionLost, find_sessions, no_session_error
+
+__all__ = ["JuPDbClient", "debug_continue", "debug_eval", "jump_context"]
 
 _open: Dict[int, Tuple[str, Session]] = {}
 
