@@ -89,3 +89,20 @@ def test_bad_assignments_are_clear_errors_and_the_program_stays_paused(launch):
     session.cont()
     program.assert_finishes_ok()
     assert program.stdout_lines() == ["count 1 sum 3 dtype int64"]
+
+
+def test_a_buffer_bigger_than_a_frame_goes_in_parts(launch):
+    program = launch(PROGRAM)
+    session = program.connect()
+    weights = np.arange(100_000_000 // 8, dtype=np.int64)  # 100 MB: more than a frame's 64 MiB
+    session.assign("weights", weights)
+    assert session.eval("int(weights[-1])").repr == str(weights[-1])
+    np.testing.assert_array_equal(session.fetch("weights"), weights)
+    # A frame too big for the debuggee is refused here, and the connection serves on.
+    with pytest.raises(ValueError, match="more than the .* a frame may hold"):
+        session.request("assign", {"name": "count"}, buffers=[pickle.dumps(1), bytes(jupdb._native.MAX_FRAME_LEN + 1)])
+    with pytest.raises(jupdb.RemoteError, match="parts must be"):
+        session.request("assign", {"name": "count", "parts": [1, 2]}, buffers=[pickle.dumps(1)])
+    assert session.eval("count").repr == "1"
+    session.cont()
+    program.assert_finishes_ok()

@@ -216,6 +216,12 @@ class Client:
 SIGNATURE_SCHEME: str
 """The signature scheme this jupdb speaks, as connection files name it."""
 
+MAX_FRAME_LEN: int
+"""The largest frame (content or buffer) a debuggee accepts in a request."""
+
+MAX_REQUEST_LEN: int
+"""The largest request a debuggee accepts, all its frames together."""
+
 def connection_dir() -> str:
     """Where connection files are meant to live (``JUPDB_RUNTIME_DIR`` overrides),
     whether or not it can be used."""
@@ -234,6 +240,10 @@ def read_connection(path: str) -> dict[str, Any]:
 def list_connections() -> tuple[list[tuple[str, dict[str, Any]]], list[str], list[str]]:
     """Every live session's (path, info), newest first; what was passed over and
     why; the directories looked in. Files of dead processes are removed."""
+
+def digest(buffers: list[Any]) -> bytes:
+    """A BLAKE3 digest of the bytes of ``buffers`` (bytes-like, C-contiguous),
+    each with its length: whether they still hold what they held, without a copy."""
 
 def run_interruptibly(function: Callable[..., Any], *args: Any) -> Any:
     """``function(*args)``, a client's code, which a client's interrupt may stop."""

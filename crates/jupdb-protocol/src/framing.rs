@@ -44,6 +44,10 @@ pub const MAX_HEADER_LEN: usize = 64 * 1024;
 /// whose size has no limit here (the transport bounds frames and messages).
 pub const MAX_CONTENT_LEN: usize = 64 * 1024 * 1024;
 
+/// Largest request a debuggee accepts, all frames together (its transport
+/// also refuses any frame over [`MAX_CONTENT_LEN`]: a client splits bigger buffers).
+pub const MAX_REQUEST_LEN: usize = 1 << 30;
+
 /// Most buffer frames a message may have. A pickle of many arrays has one
 /// buffer each; far more is a flood, refused before anything is hashed.
 pub const MAX_BUFFERS: usize = 65_536;

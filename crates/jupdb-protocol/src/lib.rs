@@ -62,7 +62,7 @@ pub use connection::{
 pub use error::{ConnectionFileError, ProtocolError};
 pub use framing::{
     decode, decode_with_identities, encode, encode_with_identities, DELIMITER, MAX_BUFFERS, MAX_CONTENT_LEN,
-    MAX_CONTENT_NESTING, MAX_HEADER_LEN,
+    MAX_CONTENT_NESTING, MAX_HEADER_LEN, MAX_REQUEST_LEN,
 };
 pub use message::{error_content, reply_type, to_content, Header, Message, PROTOCOL_VERSION};
 pub use private_dir::PrivateDir;

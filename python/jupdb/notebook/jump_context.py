@@ -10,8 +10,8 @@ and the names the block introduced are removed.
 
 A variable counts as changed when it was rebound, or when its pickle differs
 from the one it had when fetched: a DataFrame or an array changed in place is
-written back too. Only the snapshot taken on entering costs a copy of the
-buffers; comparing them again costs none.
+written back too. Telling costs no copy of the buffers: a BLAKE3 digest of
+them is kept on entering and compared on leaving.
 
 Limits: each local is fetched on its own, so two locals that were one object
 in the program are two copies here; a name deleted in the block stays in the
@@ -25,6 +25,7 @@ import sys
 import types
 from typing import Any, Dict, List, Optional, Set
 
+from .. import _native
 from ..remote.session import RemoteError, Session, connect
 from . import current
 
@@ -47,47 +48,36 @@ class WriteBackError(RuntimeError):
 
 
 class _Snapshot:
-    """A value's pickle as it was fetched, its out-of-band buffers copied, to
-    tell later whether the value changed in place."""
+    """A digest of a value's pickle as it was fetched, out-of-band buffers
+    included, to tell later whether the value changed in place (hashing a
+    100 MB array is faster than copying it, and keeps no second copy)."""
 
     def __init__(self, value: Any) -> None:
-        buffers: List[pickle.PickleBuffer] = []
-        self.data = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
-        self.buffers = [_copy(b) for b in buffers]
+        self.digest = _digest(value)
 
     def matches(self, value: Any) -> bool:
         """Whether ``value`` pickles as it did (False when it no longer pickles)."""
-        buffers: List[pickle.PickleBuffer] = []
         try:
-            data = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+            return _digest(value) == self.digest
         except Exception:
             return False
-        try:
-            if data != self.data or len(buffers) != len(self.buffers):
-                return False
-            return all(_same(kept, now) for kept, now in zip(self.buffers, buffers, strict=True))
-        finally:
-            for b in buffers:
-                b.release()
 
 
-def _copy(buffer: pickle.PickleBuffer) -> bytes:
+def _digest(value: Any) -> bytes:
+    buffers: List[pickle.PickleBuffer] = []
+    data = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
     try:
-        return bytes(buffer.raw())
-    except BufferError:  # not contiguous
-        return memoryview(buffer).tobytes()
+        return _native.digest([data, *(_contiguous(b) for b in buffers)])
     finally:
-        buffer.release()
+        for b in buffers:
+            b.release()
 
 
-def _same(kept: bytes, buffer: pickle.PickleBuffer) -> bool:
-    """Whether ``buffer`` holds the bytes ``kept`` (a memcmp, no copy)."""
+def _contiguous(buffer: pickle.PickleBuffer) -> Any:
     try:
-        raw = buffer.raw()
-    except BufferError:  # not contiguous: a copy to compare
-        return kept == memoryview(buffer).tobytes()
-    with raw:
-        return raw.nbytes == len(kept) and kept.startswith(raw)
+        return buffer.raw()
+    except BufferError:  # not contiguous: a copy to hash
+        return memoryview(buffer).tobytes()
 
 
 class JumpContext:

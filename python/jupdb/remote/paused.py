@@ -408,9 +408,9 @@ class PausedThread:
         frame = self.frame(c.get("frame"))
         # Received buffers are read-only views of the message: the program gets
         # memory of its own, which it may change (an array it updates in place).
-        buffers = [bytearray(memoryview(raw)) for raw in raws[1:]]
+        joined = _join_parts(raws, c.get("parts"))
         try:
-            value = _native.run_interruptibly(functools.partial(pickle.loads, buffers=buffers), raws[0])
+            value = _native.run_interruptibly(functools.partial(pickle.loads, buffers=joined[1:]), joined[0])
         except BaseException as exc:  # a __setstate__ may raise anything, SystemExit too
             raise RequestError(
                 "UnpicklingError",
@@ -518,6 +518,30 @@ class PausedThread:
 
 #: The requests whose handler also takes the request's buffers.
 _TAKES_BUFFERS = ("assign",)
+
+
+def _join_parts(frames: List[Any], parts: Any) -> List[bytearray]:
+    """The buffers a client sent in parts (``parts[i]`` frames for buffer ``i``;
+    none: one frame each), each in memory of its own."""
+    if parts is None:
+        parts = [1] * len(frames)
+    if (
+        not isinstance(parts, list)
+        or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in parts)
+        or sum(parts) != len(frames)
+    ):
+        raise RequestError("InvalidRequest", f"parts must be positive counts of the {len(frames)} buffers sent")
+    joined, start = [], 0
+    for count in parts:
+        views = [memoryview(frame) for frame in frames[start : start + count]]
+        start += count
+        buffer = bytearray(sum(view.nbytes for view in views))
+        offset = 0
+        for view in views:
+            buffer[offset : offset + view.nbytes] = view.cast("B")
+            offset += view.nbytes
+        joined.append(buffer)
+    return joined
 
 
 @functools.lru_cache(maxsize=256)

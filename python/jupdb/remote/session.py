@@ -973,13 +973,17 @@ class Session:
             data = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
         except Exception as exc:
             raise TypeError(f"cannot send {type(value).__name__} to the program: {type(exc).__name__}: {exc}") from exc
-        raws: List[Any] = [data]
+        raws: List[Any] = [memoryview(data)]
         for buffer in buffers:
             try:
                 raws.append(buffer.raw())
             except BufferError:  # not contiguous: one copy makes it so
-                raws.append(memoryview(buffer).tobytes())
-        self.request("assign", _without_none(name=name, frame=frame), buffers=raws)
+                raws.append(memoryview(memoryview(buffer).tobytes()))
+        # The debuggee takes frames of at most MAX_FRAME_LEN: bigger ones go in parts.
+        step = _native.MAX_FRAME_LEN
+        parts = [max(1, -(-raw.nbytes // step)) for raw in raws]
+        frames = [raw[i : i + step] for raw in raws for i in range(0, max(raw.nbytes, 1), step)]
+        self.request("assign", _without_none(name=name, frame=frame, parts=parts), buffers=frames)
 
     def widget(self) -> Any:
         """A live panel of this program for a notebook (see :func:`jupdb.widget`)."""

@@ -9,11 +9,14 @@
 //! debuggee sends more (its window per client is bounded: see the server's
 //! `subscribers`).
 
-use super::frame::{frame_from, Frame};
+use super::frame::{release_sent_buffers, sending_frame, Frame};
 use super::runtime;
 use super::subscribers::ACK_EVERY;
 use super::values::{field, from_value, to_value};
-use jupdb_protocol::{decode, encode, Bytes, Message, ProtocolError, Signers, Value, MAX_BUFFERS, SIGNATURE_SCHEME};
+use jupdb_protocol::{
+    decode, encode, Bytes, Message, ProtocolError, Signers, Value, MAX_BUFFERS, MAX_CONTENT_LEN, MAX_REQUEST_LEN,
+    SIGNATURE_SCHEME,
+};
 use pyo3::exceptions::{PyConnectionError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -350,7 +353,28 @@ impl Client {
                 buffers.len()
             )));
         }
-        message.buffers = buffers.iter().map(frame_from).collect::<PyResult<_>>()?;
+        release_sent_buffers(py); // those of earlier requests, sent by now
+                                  // Sent from the objects' own memory, as the debuggee sends a fetch's
+                                  // buffers: a large value assigned crosses without a copy here.
+        message.buffers = buffers.iter().map(sending_frame).collect::<PyResult<_>>()?;
+        // The debuggee's transport would close the connection on it: say so here instead.
+        if let Some((i, big)) = message
+            .buffers
+            .iter()
+            .enumerate()
+            .find(|(_, b)| b.len() > MAX_CONTENT_LEN)
+        {
+            return Err(PyValueError::new_err(format!(
+                "buffer {i} is {} bytes, more than the {MAX_CONTENT_LEN} a frame may hold: split it",
+                big.len()
+            )));
+        }
+        let total = message.buffers.iter().map(Bytes::len).sum::<usize>();
+        if total > MAX_REQUEST_LEN {
+            return Err(PyValueError::new_err(format!(
+                "{total} bytes of buffers, more than the {MAX_REQUEST_LEN} a request may hold"
+            )));
+        }
         let id = message.header.msg_id.clone();
         let reply = self.expect_reply(&id);
         // The reply, or None if the connection is closed.
@@ -372,7 +396,10 @@ impl Client {
         };
         // Ctrl-C while waiting raises KeyboardInterrupt here; the late reply is dropped.
         let failed = match runtime::wait_interruptibly(py, Some(timeout), true, exchange, check_alive) {
-            Ok(Some(Some(message))) => return message_tuple(py, message),
+            Ok(Some(Some(message))) => {
+                release_sent_buffers(py); // the debuggee has them all
+                return message_tuple(py, message);
+            }
             failed => failed,
         };
         self.shared

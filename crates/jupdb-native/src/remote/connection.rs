@@ -85,6 +85,9 @@ fn list_connections(py: Python<'_>) -> PyResult<(Vec<(PathBuf, Bound<'_, PyAny>)
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // What a debuggee writes as its connection file's `signature_scheme`.
     m.add("SIGNATURE_SCHEME", jupdb_protocol::SIGNATURE_SCHEME)?;
+    // What a debuggee accepts: a client splits what it sends to fit.
+    m.add("MAX_FRAME_LEN", jupdb_protocol::MAX_CONTENT_LEN)?;
+    m.add("MAX_REQUEST_LEN", jupdb_protocol::MAX_REQUEST_LEN)?;
     m.add_function(wrap_pyfunction!(connection_dir, m)?)?;
     m.add_function(wrap_pyfunction!(prepare_connection_dir, m)?)?;
     m.add_function(wrap_pyfunction!(write_connection, m)?)?;

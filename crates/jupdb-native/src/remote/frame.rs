@@ -92,7 +92,7 @@ impl Frame {
 
 /// A view of a bytes-like object's memory (bytes, bytearray, memoryview,
 /// PickleBuffer...): the exporter keeps the memory valid until it is released.
-struct BufferView {
+pub(super) struct BufferView {
     view: ffi::Py_buffer,
 }
 
@@ -101,7 +101,7 @@ struct BufferView {
 unsafe impl Send for BufferView {}
 
 impl BufferView {
-    fn new(obj: &Bound<'_, PyAny>) -> PyResult<Self> {
+    pub(super) fn new(obj: &Bound<'_, PyAny>) -> PyResult<Self> {
         let mut view = std::mem::MaybeUninit::<ffi::Py_buffer>::uninit();
         // SAFETY: a successful PyObject_GetBuffer fills `view`.
         unsafe {
@@ -171,15 +171,4 @@ impl Drop for BufferView {
         // Only views made and dropped on a thread that holds the GIL get here.
         unsafe { ffi::PyBuffer_Release(&mut self.view) };
     }
-}
-
-/// The bytes of any bytes-like object (or a received Frame), copied once into
-/// a frame that can be kept.
-pub fn frame_from(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
-    if let Ok(frame) = obj.downcast::<Frame>() {
-        if let Data::Shared(bytes) = &frame.get().data {
-            return Ok(bytes.clone());
-        }
-    }
-    Ok(Bytes::copy_from_slice(BufferView::new(obj)?.as_ref()))
 }

@@ -3,6 +3,7 @@
 
 mod client;
 mod connection;
+mod digest;
 mod frame;
 mod interrupt;
 mod output;
@@ -20,6 +21,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::Client>()?;
     m.add_class::<frame::Frame>()?;
     m.add_class::<output::OutputTee>()?;
+    m.add_function(wrap_pyfunction!(digest::digest, m)?)?;
     m.add_function(wrap_pyfunction!(interrupt::run_interruptibly, m)?)?;
     m.add_function(wrap_pyfunction!(interrupt::raise_interrupts, m)?)?;
     connection::register(m)

@@ -477,8 +477,6 @@ const UNPROVEN_PEERS: PeerLimits = PeerLimits {
     shared_budget: 64 * 1024 * 1024,
 };
 
-/// Largest request: a content frame and buffers (a value the client sends).
-const MAX_REQUEST_LEN: usize = 1 << 30;
 /// Most frames in a request: delimiter, signature, header, content and as
 /// many buffers as the protocol allows (a DEALER sends no identity).
 const MAX_REQUEST_FRAMES: usize = MAX_BUFFERS + 4;
@@ -492,7 +490,7 @@ const MAX_REQUEST_FRAMES: usize = MAX_BUFFERS + 4;
 fn guarded_options(peers: Option<&Arc<PeerGuard>>) -> SocketOptions {
     let mut options = SocketOptions::default();
     options.max_frame_size(jupdb_protocol::MAX_CONTENT_LEN);
-    options.max_message_size(MAX_REQUEST_LEN, MAX_REQUEST_FRAMES);
+    options.max_message_size(jupdb_protocol::MAX_REQUEST_LEN, MAX_REQUEST_FRAMES);
     options.handshake_timeout(Duration::from_secs(5));
     if let Some(peers) = peers {
         options.peer_guard(peers.clone());
