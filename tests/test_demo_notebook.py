@@ -83,7 +83,7 @@ def test_the_pipeline_shows_a_table_and_a_plot_and_takes_the_fix(executed):
     assert len(pngs) == 1 and base64.b64decode(pngs[0]).startswith(b"\x89PNG\r\n\x1a\n")
     i, fix = cell_with(nb, "with jupdb.jump_context():", i)
     assert "missing before: 3" in text_of(fix)
-    i, check = cell_with(nb, "%jupdb p df['sales'].isna().sum()", i)
+    i, check = cell_with(nb, "%jupdb p int(df['sales'].isna().sum())", i)
     assert text_of(check).strip() == "0"  # written back into the paused program
     i, cont = cell_with(nb, "%jupdb continue", i)
     assert "rows with missing sales: 0" in text_of(cont)

@@ -24,6 +24,9 @@ from . import current
 from .views import View, as_html, message, table
 
 
+#: Seconds ``connect PID`` waits for a running program to pause (Ctrl-C stops the wait).
+PID_WAIT = 30.0
+
 class CommandError(Exception):
     """A command used wrongly, or a program that cannot be reached; shown as
     its message alone (IPython calls ``_render_traceback_`` instead of
@@ -121,7 +124,8 @@ class Commands:
     # -- connecting ----------------------------------------------------------------------
     def connect(self, target: str) -> Session:
         """Make the program ``target`` names (pid, session id, connection file;
-        empty: the most recently paused) the current one, unless it is already."""
+        empty: the most recently paused) the current one, unless it is already.
+        A pid that runs but has no session yet is waited for, up to ``PID_WAIT`` s."""
         chosen: Union[None, int, str] = None
         if target:
             words = _split(target, "connect")
@@ -131,7 +135,8 @@ class Commands:
         mine = current.get()
         if mine is not None and chosen is not None and chosen in (mine.pid, mine.session_id, mine.path):
             return mine
-        session = connect(chosen)
+        # A program just started from the notebook may not have paused yet: wait for it.
+        session = connect(chosen, wait=PID_WAIT if isinstance(chosen, int) else 0.0)
         current.use(session)
         self.thread = None
         self.location = None
