@@ -27,6 +27,7 @@ from .views import View, as_html, message, table
 #: Seconds ``connect PID`` waits for a running program to pause (Ctrl-C stops the wait).
 PID_WAIT = 30.0
 
+
 class CommandError(Exception):
     """A command used wrongly, or a program that cannot be reached; shown as
     its message alone (IPython calls ``_render_traceback_`` instead of
