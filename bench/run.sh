@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the jupdb benchmarks (calls.py, import_time.py, remote.py, output.py, panel.py) on one or more CPythons.
+# Run the jupdb benchmarks (calls.py, import_time.py, remote.py, output.py, panel.py, notebook.py) on one or more CPythons.
 #
 # usage: bench/run.sh [--dev] [python ...]
 #
@@ -63,6 +63,9 @@ for py in "$@"; do
   "$env/bin/python" "$HERE/output.py" || { echo "output.py on $ver: exit $?"; status=1; }
   "$env/bin/python" -c 'import anywidget' 2>/dev/null || "$env/bin/pip" install -q --disable-pip-version-check anywidget
   "$env/bin/python" "$HERE/panel.py" || { echo "panel.py on $ver: exit $?"; status=1; }
+  "$env/bin/python" -c 'import ipykernel, jupyter_client' 2>/dev/null \
+    || "$env/bin/pip" install -q --disable-pip-version-check ipykernel jupyter_client
+  "$env/bin/python" "$HERE/notebook.py" || { echo "notebook.py on $ver: exit $?"; status=1; }
   echo
 done
 
