@@ -278,19 +278,22 @@ import threading
 import time
 import jupdb
 
-stop = threading.Event()
+running = [True]  # not an Event: its is_set() would be the Python call a 3.10 pause stops in
+
+def tick(turns):
+    return turns + 1                        # TICK
 
 def spin():
     turns = 0
-    while not stop.is_set():                # WHILE
-        turns += 1
+    while running[0]:                       # WHILE
+        turns = tick(turns)
         time.sleep(0.001)                   # SLEEP
 
 worker = threading.Thread(target=spin, name="spinner")
 worker.start()
 answer = 42
 jupdb.set_trace()                           # PAUSE
-stop.set()
+running[0] = False
 worker.join()
 print("done", flush=True)
 """
@@ -298,7 +301,7 @@ print("done", flush=True)
 
 def test_threads_are_listed_chosen_and_paused(launch, panels):
     program = launch(THREADS)
-    ln = lines(program, "PAUSE", "WHILE", "SLEEP")
+    ln = lines(program, "PAUSE", "WHILE", "SLEEP", "TICK")
     panel = open_panel(program, panels)
     wait_until(lambda: panel.state == "paused" and len(panel.threads) == 2, what="both threads")
     main, spinner = sorted(panel.threads, key=lambda t: t["name"] != "MainThread")
@@ -311,10 +314,15 @@ def test_threads_are_listed_chosen_and_paused(launch, panels):
     wait_until(lambda: panel.message, what="the refusal")
     assert panel.message == "ValueError: next: the thread shown is not paused"
     panel.command({"do": "pause"})
-    wait_until(lambda: panel.state == "paused" and panel.location.get("function") == "spin", what="the pause")
+    # At a line of spin; on 3.10 and 3.11 a thread other than the main one stops at
+    # its next call of a Python function instead: tick's first line.
+    wait_until(lambda: panel.state == "paused" and panel.location.get("function") in ("spin", "tick"), what="the pause")
     assert panel.thread == spinner["id"] and panel.location["reason"] == "pause"
-    assert panel.source["current_line"] in range(ln["WHILE"], ln["SLEEP"] + 1)
-    assert int(variable(panel, "turns")["repr"]) > 0
+    if panel.location["function"] == "spin":
+        assert panel.source["current_line"] in range(ln["WHILE"], ln["SLEEP"] + 1)
+    else:
+        assert panel.source["current_line"] == ln["TICK"]
+    assert int(variable(panel, "turns")["repr"]) >= 0
     panel.command({"do": "continue"})
     wait_until(lambda: panel.state == "running", what="the spinner to run again")
 
