@@ -3,10 +3,11 @@
 The model tests drive the panel's Python model in this process against real
 paused programs in subprocesses (outside a kernel, ipywidgets gives the widget
 a comm that sends nothing, so only the traits are looked at). The browser test
-runs a real JupyterLab server and a real kernel, opens a notebook in headless
+runs a real JupyterLab (and Notebook 7) server and a real kernel, opens a notebook in headless
 Chromium (Debian's, through playwright: ``JUPDB_CHROMIUM``, else
 /usr/bin/chromium; scripts/browser.sh finds or installs it), shows the panel
-there and clicks it, and keeps a screenshot of the panel.
+there and clicks it, and keeps a screenshot of the panel. VS Code, the third of
+anywidget's hosts, cannot be driven here.
 """
 
 import base64
@@ -396,9 +397,38 @@ def chromium() -> str:
     return found
 
 
-@pytest.fixture
-def jupyterlab(tmp_path, runtime_dir):
-    """A JupyterLab server serving ``tmp_path/lab``; yields (its url with the token, that folder)."""
+#: The front ends the browser test opens the panel in: the server's module, its
+#: options, and the path a notebook opens at.
+FRONT_ENDS = {
+    "JupyterLab": (
+        "jupyterlab",
+        [
+            "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: run the cells by command
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.extension_manager=readonly",
+            "--LabApp.workspaces_dir={tmp}/workspaces",
+            "--LabApp.user_settings_dir={tmp}/settings",
+        ],
+        "lab/tree",
+    ),
+    "Notebook 7": (
+        "notebook",
+        [
+            "--JupyterNotebookApp.expose_app_in_browser=True",
+            "--JupyterNotebookApp.workspaces_dir={tmp}/workspaces",
+            "--JupyterNotebookApp.user_settings_dir={tmp}/settings",
+        ],
+        "notebooks",
+    ),
+}
+
+
+@pytest.fixture(params=sorted(FRONT_ENDS))
+def jupyter_server(request, tmp_path, runtime_dir):
+    """A JupyterLab (or Notebook 7) server serving ``tmp_path/lab``; yields (its url
+    with the token, that folder, the path a notebook opens at)."""
+    module, options, notebooks = FRONT_ENDS[request.param]
     root = tmp_path / "lab"
     root.mkdir()
     port, token = free_port(), secrets.token_hex(16)
@@ -410,24 +440,19 @@ def jupyterlab(tmp_path, runtime_dir):
         JUPYTER_CONFIG_DIR=str(tmp_path / "jupyter-config"),
         JUPYTER_RUNTIME_DIR=str(tmp_path / "jupyter-runtime"),
     )
-    log = open(tmp_path / "jupyterlab.log", "w")
+    log = open(tmp_path / "server.log", "w")
     server = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "jupyterlab",
+            module,
             "--no-browser",
             f"--port={port}",
             "--ip=127.0.0.1",
             f"--IdentityProvider.token={token}",
             f"--ServerApp.root_dir={root}",
             "--ServerApp.allow_root=True",
-            "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: run the cells by command
-            "--LabApp.news_url=",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            "--LabApp.extension_manager=readonly",
-            f"--LabApp.workspaces_dir={tmp_path / 'workspaces'}",
-            f"--LabApp.user_settings_dir={tmp_path / 'settings'}",
+            *(option.format(tmp=tmp_path) for option in options),
         ],
         env=env,
         stdout=log,
@@ -436,7 +461,7 @@ def jupyterlab(tmp_path, runtime_dir):
     url = f"http://127.0.0.1:{port}"
 
     def ready():
-        assert server.poll() is None, f"JupyterLab exited:\n{(tmp_path / 'jupyterlab.log').read_text()}"
+        assert server.poll() is None, f"{request.param} exited:\n{(tmp_path / 'server.log').read_text()}"
         try:
             with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=1) as reply:
                 return reply.status == 200
@@ -445,7 +470,7 @@ def jupyterlab(tmp_path, runtime_dir):
 
     try:
         wait_until(ready, what="JupyterLab to serve")
-        yield url, token, root
+        yield url, token, root, notebooks
     finally:
         server.send_signal(signal.SIGTERM)  # it shuts its kernels down, then exits
         try:
@@ -461,14 +486,14 @@ NOTEBOOK_CELLS = [
 ]
 
 
-def test_the_panel_in_jupyterlab(launch, jupyterlab, tmp_path):
+def test_the_panel_in_a_browser(launch, jupyter_server, tmp_path):
     import nbformat
     from playwright.sync_api import expect, sync_playwright
 
     program = launch(TRAIN)
     ln = lines(program, "PAUSE", "APPEND", "PRINT", "LOOP", "LOSS")
     program.wait_paused()
-    url, token, root = jupyterlab
+    url, token, root, notebooks = jupyter_server
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in NOTEBOOK_CELLS])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, root / "panel.ipynb")
@@ -481,7 +506,7 @@ def test_the_panel_in_jupyterlab(launch, jupyterlab, tmp_path):
             problems = []
             page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: problems.append(str(e)))
-            page.goto(f"{url}/lab/tree/panel.ipynb?token={token}")
+            page.goto(f"{url}/{notebooks}/panel.ipynb?token={token}")
             page.wait_for_function("() => window.jupyterapp?.shell?.currentWidget?.sessionContext", **wait)
             page.evaluate("async () => { await window.jupyterapp.shell.currentWidget.sessionContext.ready; }")
             page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
