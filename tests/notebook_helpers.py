@@ -109,8 +109,10 @@ class Kernel:
         self._idle: set = set()
 
     def submit(self, code: str) -> str:
-        """Send a cell; its msg_id (see :meth:`collect`)."""
-        msg_id = self.client.execute(code, store_history=True, allow_stdin=False)
+        """Send a cell; its msg_id (see :meth:`collect`). Each cell stands alone: one that
+        fails does not make the kernel abort those sent after it (``stop_on_error``, which
+        a notebook's Run All wants, made a cell sent just after a failed one flaky)."""
+        msg_id = self.client.execute(code, store_history=True, allow_stdin=False, stop_on_error=False)
         self._pending[msg_id] = []
         return msg_id
 
