@@ -267,7 +267,7 @@ class Panel(anywidget.AnyWidget):  # type: ignore[misc]  # anywidget is typed An
 
     def _read(self) -> None:
         """The reader thread: hands the program's events to the worker."""
-        next_event = self._session._client.next_event  # the panel's own session: no one else reads it
+        next_event = self._session.next_event  # the panel's own session: no one else reads it
         while not self._stopping.is_set():
             try:
                 event = next_event(POLL_INTERVAL)

@@ -734,7 +734,7 @@ class Session:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-            event = self._next_event(0.5 if left is None else min(left, 0.5))
+            event = self.next_event(0.5 if left is None else min(left, 0.5))
             if event is None:
                 if not self.alive():
                     raise SessionLost(f"the debugged program (pid {self.pid}) has ended")
@@ -825,8 +825,14 @@ class Session:
         self._thread = id
 
     # -- notebook cells, completion, assignment ----------------------------------------------
-    def _next_event(self, timeout: Optional[float]) -> Optional[Tuple[str, Dict[str, Any], List[Any], Optional[int]]]:
-        """The next event: first those a cell's run set aside, then the client's."""
+    def next_event(
+        self, timeout: Optional[float] = None
+    ) -> Optional[Tuple[str, Dict[str, Any], List[Any], Optional[int]]]:
+        """The program's next event ``(msg_type, content, buffers, thread)``
+        (``paused``, ``resumed``, ``output``, ``exited``, …; docs/protocol.md),
+        waiting up to ``timeout`` s (None: for ever); None if none came. For a
+        reader of its own, such as the panel, on a session no one else waits
+        on: :meth:`wait` and the stepping calls read these same events."""
         if self._events:
             return self._events.popleft()
         return self._client.next_event(timeout)
