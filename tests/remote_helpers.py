@@ -425,7 +425,7 @@ def _unpack_map(data: bytes, i: int, n: int):
     return out, i
 
 
-PROTOCOL_VERSION = "4.0"
+PROTOCOL_VERSION = "4.1"
 
 
 def _load_documented_sign() -> Callable[[bytes, str, bytes, bytes, List[bytes]], bytes]:
