@@ -116,6 +116,22 @@ def test_an_exception_in_the_block_still_writes_back(launch):
     assert program.stdout_lines()[0] == "a 42"
 
 
+def test_a_block_in_a_function_warns_that_its_assignments_stay_there(launch):
+    """In a function, what the block assigns is the function's locals, which
+    jump_context cannot see: a warning says so, where before nothing was
+    written back without a word."""
+    program = launch(PROGRAM)
+    session = program.connect()
+    namespace = {"jump_context": jupdb.jump_context, "session": session}
+    exec("def fix():\n    with jump_context(session):\n        a = 99\n", namespace)
+    with pytest.warns(RuntimeWarning, match=r"in fix\(\) what the block assigns .* will not reach"):
+        namespace["fix"]()
+    assert session.eval("a") == 10
+    session.cont()
+    program.assert_finishes_ok()
+    assert program.stdout_lines()[0] == "a 10"
+
+
 def test_unchanged_values_are_not_sent_back(launch):
     program = launch(PROGRAM)
     session = program.connect()

@@ -369,3 +369,22 @@ def test_terminal_ipython_prompt_says_where_cells_run(launch, tmp_path):
     assert session.eval("a").repr == "11"
     session.cont()
     program.assert_finishes_ok()
+
+
+def test_pp_takes_an_expression_with_a_comment(launch):
+    """``pp EXPR  # note``: the expression is checked as written, and must run as
+    written (before, the comment swallowed the closing parentheses of the
+    pformat call it was wrapped in: SyntaxError)."""
+    from jupdb.notebook import current
+    from jupdb.notebook.commands import Commands
+
+    program = launch(PROGRAM)
+    shown = []
+    commands = Commands(show=shown.append, say=print)
+    current.use(program.connect())
+    try:
+        commands.run("pp {'a': a, 'text': text}  # the two of them")
+        commands.run("p a  # the same for p")
+    finally:
+        current.use(None)
+    assert [str(view) for view in shown] == ["{'a': 10, 'text': 'hello'}", "10"]

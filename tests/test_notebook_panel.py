@@ -274,6 +274,34 @@ def test_bad_commands_say_why_and_lose_nothing(launch, panels):
     program.assert_finishes_ok()
 
 
+LOSSES = """
+import jupdb
+
+def train():
+    losses = [0.5, float("nan"), float("inf"), -float("inf"), complex(float("nan"), 1)]
+    jupdb.set_trace()
+    print("losses", len(losses), flush=True)
+
+train()
+"""
+
+
+def test_a_container_of_nans_and_infinities_expands(launch, panels):
+    """A loss history gone NaN is what one debugs: its parts show. (Before, the
+    parts' summaries carried their values, and ``nan`` is no Python literal:
+    the expansion failed with "malformed node or string".)"""
+    program = launch(LOSSES)
+    panel = open_panel(program, panels)
+    wait_until(lambda: variable(panel, "losses"), what="the variables")
+    panel.command({"do": "expand", "path": ["losses"]})
+    wait_until(lambda: "losses" in panel.children, what="the parts of losses")
+    assert "error" not in panel.children["losses"], panel.children["losses"]
+    shown = [p["repr"] for p in panel.children["losses"]["items"]]
+    assert shown == ["0.5", "nan", "inf", "-inf", "(nan+1j)"]
+    program.sessions[0].cont()
+    program.assert_finishes_ok()
+
+
 THREADS = """
 import threading
 import time

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import os
 import signal
+import sys
 import threading
 from typing import Any, Dict, List, Tuple
 
@@ -540,3 +541,24 @@ def test_in_a_real_kernel_the_cells_output_is_the_kernel_cells_and_interrupt_sto
         client.stop_channels()
         manager.shutdown_kernel(now=True)
     program.assert_finishes_ok()
+
+
+def test_del_of_a_functions_local_keeps_it_and_says_so(launch):
+    """``del`` in a cell: a name the cells added goes; a local of the running
+    function cannot be unbound (CPython 3.11+ has no way to), so it keeps its
+    value and the cell says so. Before, on 3.11 and 3.12 CPython set it to
+    None behind the program's back (a RuntimeWarning on its stderr only),
+    while the protocol said the deletion was written through."""
+    program = launch(PROGRAM)
+    session = program.connect()
+    run(session, "b = 5")
+    events = run(session, "del b\ndel data")
+    assert "b" not in session.locals()
+    if sys.version_info >= (3, 11):
+        assert "data" in events.text() and "cannot be unbound" in events.text()
+        assert session.eval("data").repr == "[1, 2, 3]"
+    session.cont()
+    program.assert_finishes_ok()
+    assert "assigning None" not in program.stderr
+    if sys.version_info >= (3, 11):
+        assert program.stdout_lines() == ["a 10 b None data [1, 2, 3]"]

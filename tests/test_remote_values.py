@@ -342,3 +342,41 @@ def test_a_watch_value_is_a_scalar_too(launch):
     session.cont()
     program.assert_finishes_ok()
     assert program.stdout_lines() == ["total 30"]
+
+
+HANGING_REPR = """
+import jupdb
+
+class Hangs:
+    '''A repr that never returns: a lazy proxy whose backend is gone, say.'''
+    def __repr__(self):
+        while True:
+            pass
+
+def main():
+    a = 1
+    stuck = Hangs()
+    jupdb.set_trace()
+    print("a is", a, flush=True)
+
+main()
+"""
+
+
+@pytest.mark.parametrize("ask", ["locals", "eval"])
+def test_a_repr_that_never_returns_can_be_interrupted(launch, ask):
+    """Summaries run the program's reprs: one that never returns is interrupted
+    as a client's code is (``interrupt``, Ctrl-C on the request), and the
+    paused thread serves again. Before, the thread stayed busy for good: the
+    repr ran outside the interruptible call (``locals`` is what the panel and
+    jump_context ask at every stop)."""
+    program = launch(HANGING_REPR)
+    session = program.connect(timeout=1.0)
+    with pytest.raises(TimeoutError):
+        session.locals() if ask == "locals" else session.eval("stuck")
+    assert session.interrupt() != []  # the repr was running as client code: interrupted
+    session.timeout = 30.0
+    assert session.eval("a") == 1  # the thread serves again
+    session.cont()
+    program.assert_finishes_ok()
+    assert program.stdout_lines() == ["a is 1"]

@@ -433,7 +433,8 @@ class Commands:
     @command("pp", usage="pp EXPR", help="the value of EXPR, pretty-printed")
     def do_pp(self, args: str) -> None:
         expr = _expression(args, "pp")
-        value = self.session().eval(f"__import__('pprint').pformat(({expr}))", repr_limit=1_000_000)
+        # On a line of its own: a comment ending the expression must not take the parentheses with it.
+        value = self.session().eval(f"__import__('pprint').pformat((\n{expr}\n))", repr_limit=1_000_000)
         self.show(message(_literal_text(value.repr)))
 
     @command("help", "h", usage="help [COMMAND]", help="this list, or what COMMAND does")

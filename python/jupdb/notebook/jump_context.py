@@ -13,7 +13,9 @@ from the one it had when fetched: a DataFrame or an array changed in place is
 written back too. Telling costs no copy of the buffers: a BLAKE3 digest of
 them is kept on entering and compared on leaving.
 
-Limits: each local is fetched on its own, so two locals that were one object
+Limits: the ``with`` belongs at the top level of a cell or a module (in a
+function, what the block assigns is the function's, out of reach: a
+RuntimeWarning says so); each local is fetched on its own, so two locals that were one object
 in the program are two copies here; a name deleted in the block stays in the
 frame; modules are left out (they are not values to copy).
 """
@@ -23,6 +25,7 @@ from __future__ import annotations
 import pickle
 import sys
 import types
+import warnings
 from typing import Any, Dict, List, Optional, Set
 
 from .. import _native
@@ -96,7 +99,17 @@ class JumpContext:
         self._own_session = False
 
     def __enter__(self) -> "JumpContext":
-        self._namespace = sys._getframe(1).f_globals
+        caller = sys._getframe(1)
+        if caller.f_locals is not caller.f_globals:
+            # A function's (or a class body's) assignments are its own locals: none can be written back.
+            warnings.warn(
+                f"jump_context brings the frame's locals into the module's globals, and in "
+                f"{caller.f_code.co_name}() what the block assigns is that function's own: it will not reach "
+                "the paused frame (changes in place will); use the with at the top level of a cell or module",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+        self._namespace = caller.f_globals
         session = self._given or current.get()
         if session is None:
             session = connect()

@@ -118,10 +118,13 @@ def _pairs_expression(expr: str) -> str:
 
 def _children_expression(expr: str) -> str:
     """Code that evaluates to ``[(label, summary), ...]`` of ``expr``'s parts; its
-    repr is a Python literal (strings, numbers, lists and dicts of them)."""
+    repr is a Python literal (strings, numbers, lists and dicts of them). The
+    summaries leave out the scalars' ``value`` (the panel shows reprs): a
+    float's may be ``nan`` or ``inf``, which are no literals."""
     return (
         "(lambda pairs, summarize=__import__('jupdb.remote.summary', fromlist=['summarize']).summarize:"
-        f" [(k, summarize(v, repr_limit={REPR_LIMIT})) for k, v in pairs])({_pairs_expression(expr)})"
+        f" [(k, {{f: x for f, x in summarize(v, repr_limit={REPR_LIMIT}).items() if f != 'value'}})"
+        f" for k, v in pairs])({_pairs_expression(expr)})"
     )
 
 

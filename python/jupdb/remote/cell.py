@@ -437,7 +437,10 @@ class CellRun:
             if name in after:
                 self.frame.f_globals[name] = after.pop(name)
             before.pop(name, None)
-        write_back(self.frame, before, after)
+        kept = write_back(self.frame, before, after)
+        if kept:
+            names = ", ".join(kept)
+            self.events.stream("stderr", f"[jupdb: del {names}: a running function's locals cannot be unbound; kept]\n")
 
     def _users_traceback(self, tb: Optional[types.TracebackType]) -> Optional[types.TracebackType]:
         """``tb`` from the cell's first line on, without the debugger's frames

@@ -346,7 +346,10 @@ class PausedThread:
     def do_eval(self, c: Dict[str, Any]) -> Reply:
         frame = self.frame(c.get("frame"))
         value, texts = self._run(c["code"], "eval", frame, frame.f_locals)
-        summary = summarize(value, repr_limit=c.get("repr_limit", REPR_LIMIT), mime=c.get("mime", True))
+        # The summary runs the value's __repr__ and _repr_*_: the program's code, interruptible too.
+        summary = _native.run_interruptibly(
+            functools.partial(summarize, repr_limit=c.get("repr_limit", REPR_LIMIT), mime=c.get("mime", True)), value
+        )
         reply = {"value": summary, **texts}
         if c.get("str"):  # str() of the value, as the original jupdb API returns
             reply["str"] = safe_str(value)
@@ -442,12 +445,15 @@ class PausedThread:
     def do_locals(self, c: Dict[str, Any]) -> Reply:
         frame = self.frame(c.get("frame"))
         limit = c.get("repr_limit", 200)
-        return {
-            "locals": {
+
+        def summaries() -> Dict[str, Any]:
+            return {
                 str(k): summarize(v, repr_limit=limit, value_limit=LOCALS_VALUE_LIMIT)
                 for k, v in dict(frame.f_locals).items()
             }
-        }, []
+
+        # The locals' reprs are the program's code: a repr that never returns is interrupted as an eval is.
+        return {"locals": _native.run_interruptibly(summaries)}, []
 
     def do_source(self, c: Dict[str, Any]) -> Reply:
         index = self.selected if c.get("frame") is None else c["frame"]

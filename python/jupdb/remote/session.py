@@ -1051,8 +1051,8 @@ def _jupyter_bundle(data: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
-#: The requests that run a client's code, which Ctrl-C in the client interrupts.
-_RUNS_CLIENT_CODE = ("eval", "exec", "fetch", "run_cell", "complete", "assign")
+#: The requests that run a client's code, or the program's reprs, which Ctrl-C in the client interrupts.
+_RUNS_CLIENT_CODE = ("eval", "exec", "fetch", "run_cell", "complete", "assign", "locals")
 
 
 def _without_none(**fields: Any) -> Dict[str, Any]:
