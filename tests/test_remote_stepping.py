@@ -150,6 +150,10 @@ def test_until(launch):
 
     stop = session.wait(timeout=TIMEOUT)  # the second call pauses at set_trace again
     assert stop.line == ln["U_TRACE"]
+    for earlier in (ln["U_TRACE"], ln["U_TRACE"] - 1, -5):  # refused, as pdb refuses it; still paused here
+        with pytest.raises(jupdb.RemoteError, match=f"until: line {earlier} is not after the current line"):
+            session.until(earlier)
+    assert session.where()[0].line == ln["U_TRACE"]
     stop = session.until(ln["U_AFTER"])
     assert (stop.function, stop.line) == ("looper", ln["U_AFTER"])
     assert session.eval("(k, total)").repr == "(2, 3)"

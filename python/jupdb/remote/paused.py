@@ -499,6 +499,9 @@ class PausedThread:
             raise RequestError("TypeError", f"line must be an int, not {type(line).__name__}")
         if action != "continue":
             self._check_running(action)
+        if action == "until" and line is not None and line <= self.line(0):
+            # As pdb: a line at or before this one would run the frame to its end.
+            raise RequestError("InvalidRequest", f"until: line {line} is not after the current line {self.line(0)}")
         self.resume = dict(c, action=action)
         return {"stop": self.server.stops}, []
 
