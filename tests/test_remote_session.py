@@ -282,9 +282,9 @@ def test_where_up_down_frame_locals_source(launch):
     assert set(locals_) == {"m_arg", "m_local"} and locals_["m_arg"].repr == "5"
     assert session.source(context=0) == f"{lines['MIDDLE']:4d} ->     got = inner(m_local)              # MIDDLE"
 
-    top = session.up(2)
+    top = session.up(5)  # as far as there are frames, as pdb's up
     assert (top.function, top.index) == ("<module>", 3)
-    with pytest.raises(jupdb.RemoteError) as info:
+    with pytest.raises(jupdb.RemoteError, match="up: frame 3 is the oldest frame") as info:
         session.up()
     assert info.value.ename == "NoSuchFrame"
     assert session.where()[3].function == "<module>"
@@ -296,12 +296,16 @@ def test_where_up_down_frame_locals_source(launch):
     assert session.eval("o_local").repr == "'outer!'"
     picked = session.frame(0)
     assert (picked.function, picked.index) == ("inner", 0)
-    with pytest.raises(jupdb.RemoteError) as info:
+    with pytest.raises(jupdb.RemoteError, match="down: frame 0 is the newest frame") as info:
         session.down()
     assert info.value.ename == "NoSuchFrame"
     with pytest.raises(jupdb.RemoteError) as info:
         session.frame(17)
     assert info.value.ename == "NoSuchFrame"
+    for bad in ({"move": "sideways"}, {"move": "up", "count": 0}, {"move": "up", "count": "2"}):
+        with pytest.raises(jupdb.RemoteError, match="move is 'up' or 'down', count a positive int"):
+            session.request("frame", bad)
+    assert session.where().selected == 0
 
     # eval and locals can name a frame without selecting it
     assert session.eval("m_arg", frame=1).repr == "5"

@@ -434,9 +434,15 @@ class PausedThread:
     def do_frame(self, c: Dict[str, Any]) -> Reply:
         if "index" in c:
             index = c["index"]
-        else:
-            step = int(c.get("count", 1))
-            index = self.selected + (step if c.get("move", "up") == "up" else -step)
+        else:  # as pdb's up and down: as far as there are frames, an error only at the end
+            move, step = c.get("move", "up"), c.get("count", 1)
+            if move not in ("up", "down") or not isinstance(step, int) or isinstance(step, bool) or step < 1:
+                raise RequestError("InvalidRequest", "frame: move is 'up' or 'down', count a positive int")
+            end = len(self.stack) - 1 if move == "up" else 0
+            if self.selected == end:
+                which = "oldest" if move == "up" else "newest"
+                raise RequestError("NoSuchFrame", f"{move}: frame {end} is the {which} frame")
+            index = min(self.selected + step, end) if move == "up" else max(self.selected - step, end)
         self.frame(index)  # checks the index
         self.selected = index
         self.handle.set_location(self.location(), self.where())
