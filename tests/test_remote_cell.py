@@ -118,11 +118,13 @@ class Shown:
     def __repr__(self):
         return "Shown()"
 display({"text/markdown": "**md**", "text/plain": "md"}, raw=True)
+display({"image/png": b"png", "text/plain": "odd", "text/html": b"<b>", "image/gif": 5, 7: "x"}, raw=True)
 Shown()
 """,
     )
     assert [c["data"] for _, c in events.got] == [
         {"text/markdown": "**md**", "text/plain": "md"},
+        {"image/png": b"png", "text/plain": "odd"},  # bytes only for binary types; no number, no non-str key
         {"text/html": "<b>shown</b>", "application/json": {"shown": [1, 2]}, "text/plain": "Shown()"},
     ]
     session.cont()

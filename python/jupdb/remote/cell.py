@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set
 from .. import _native
 from ..frames import write_back
 from .figures import CellFigures, figure_bundle, is_figure
-from .summary import mime_bundle, safe_repr, safe_str
+from .summary import is_mime_value, mime_bundle, safe_repr, safe_str
 
 if TYPE_CHECKING:
     from .debuggee import DebugServer
@@ -329,7 +329,7 @@ class CellRun:
         arguments are accepted and ignored)."""
         for obj in objs:
             if raw and isinstance(obj, dict):
-                data = {k: v for k, v in obj.items() if isinstance(k, str)}
+                data = {k: v for k, v in obj.items() if isinstance(k, str) and is_mime_value(k, v)}
             else:
                 data = self.bundle(obj)
             self.events.display("display_data", data)

@@ -62,7 +62,7 @@ def mime_bundle(obj: Any) -> Dict[str, Any]:
             if isinstance(data, tuple):
                 data = data[0]
             if isinstance(data, dict):
-                bundle.update({k: v for k, v in data.items() if isinstance(k, str) and _mime_value(k, v)})
+                bundle.update({k: v for k, v in data.items() if isinstance(k, str) and is_mime_value(k, v)})
         except BaseException:
             pass
     for name, mime in _MIME_METHODS.items():
@@ -74,18 +74,23 @@ def mime_bundle(obj: Any) -> Dict[str, Any]:
             continue
         if isinstance(data, tuple):
             data = data[0]
-        if _mime_value(mime, data):
+        if is_mime_value(mime, data):
             bundle[mime] = data
     bundle.pop("text/plain", None)
     return bundle
 
 
-def _mime_value(mime: str, value: Any) -> bool:
-    """Whether ``value`` can stand for ``mime`` in a bundle: str or bytes, or for
-    a JSON type (application/json, plotly's and vega's ``…+json``) JSON data."""
-    if isinstance(value, (str, bytes)):
+def is_mime_value(mime: str, value: Any) -> bool:
+    """Whether ``value`` can stand for ``mime`` in a bundle: str; bytes for a
+    binary type (a PNG; never for text, which a front end would take for
+    base64); JSON data for a JSON type (application/json, plotly's and vega's
+    ``…+json``)."""
+    if isinstance(value, str):
         return True
-    return (mime == "application/json" or mime.endswith("+json")) and _is_json(value, 32)
+    json_type = mime == "application/json" or mime.endswith("+json")
+    if isinstance(value, bytes):
+        return not (json_type or mime.startswith("text/") or mime.endswith("+xml"))
+    return json_type and _is_json(value, 32)
 
 
 def _is_json(value: Any, depth: int) -> bool:
