@@ -373,6 +373,8 @@ def test_jupdb_widget_connects_to_the_latest_paused_program(launch, panels):
     panels.append(panel)
     wait_until(lambda: panel.state == "paused", what="the stop")
     assert panel._session.pid == program.pid
+    ln = lines(program, "PAUSE")
+    assert repr(panel) == f"<jupdb panel of pid {program.pid}: {program.path}: paused at prog.py:{ln['PAUSE']}>"
     program.kill()  # killed: no exited event, the panel finds out by itself
     wait_until(lambda: panel.state == "ended", what="the panel to see the program gone")
     assert str(program.pid) in panel.message

@@ -26,6 +26,7 @@ import base64
 import collections
 import functools
 import importlib.resources
+import os
 import queue
 import threading
 import time
@@ -224,6 +225,12 @@ class Panel(anywidget.AnyWidget):  # type: ignore[misc]  # anywidget is typed An
         _OPEN.add(self)
         self._worker.start()
         self._reader.start()
+
+    def __repr__(self) -> str:
+        # What a front end without widgets (nbconvert, a terminal) shows.
+        where = self.location
+        at = f" at {os.path.basename(where['file'])}:{where['line']}" if self.state == "paused" and where else ""
+        return f"<jupdb panel of {self.program}: {self.state}{at}>"
 
     # -- life --------------------------------------------------------------------------
     def close(self) -> None:
