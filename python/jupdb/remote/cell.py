@@ -440,7 +440,8 @@ class CellRun:
         kept = write_back(self.frame, before, after)
         if kept:
             names = ", ".join(kept)
-            self.events.stream("stderr", f"[jupdb: del {names}: a running function's locals cannot be unbound; kept]\n")
+            why = "this Python cannot unbind a running function's locals"
+            self.events.stream("stderr", f"[jupdb: del {names}: {why}; kept]\n")
 
     def _users_traceback(self, tb: Optional[types.TracebackType]) -> Optional[types.TracebackType]:
         """``tb`` from the cell's first line on, without the debugger's frames
