@@ -10,14 +10,13 @@ and the ``%jupdb on`` mode.
 
 from __future__ import annotations
 
-import base64
 import sys
 from typing import Any, Dict, List, Optional
 
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import display
 
-from ..remote.session import Session
+from ..remote.session import Session, jupyter_bundle
 from . import current
 from .commands import CommandError, Commands, program_errors, usage_of
 from .completer import make_matcher
@@ -46,9 +45,9 @@ class CellOutput:
             stream.write(content.get("text", ""))
             stream.flush()
         elif msg_type == "display_data":
-            display(_jsonable(content.get("data", {})), raw=True, metadata=content.get("metadata") or None)
+            display(jupyter_bundle(content.get("data", {})), raw=True, metadata=content.get("metadata") or None)
         elif msg_type == "execute_result":
-            self._result(_jsonable(content.get("data", {})), content.get("metadata") or {})
+            self._result(jupyter_bundle(content.get("data", {})), content.get("metadata") or {})
 
     def _result(self, data: Dict[str, Any], metadata: Dict[str, Any]) -> None:
         """What IPython's display hook does with a value, given its MIME bundle
@@ -64,11 +63,6 @@ class CellOutput:
         if "text/plain" in data and hasattr(hook, "log_output"):
             hook.log_output(data)
         hook.finish_displayhook()
-
-
-def _jsonable(data: Dict[str, Any]) -> Dict[str, Any]:
-    """A MIME bundle as Jupyter sends it: binary values (image/png) in base64."""
-    return {mime: base64.b64encode(v).decode("ascii") if isinstance(v, bytes) else v for mime, v in data.items()}
 
 
 def _prefix_with_cell_magic(lines: List[str]) -> List[str]:

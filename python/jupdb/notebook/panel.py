@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import ast
 import atexit
-import base64
 import collections
 import functools
 import importlib.resources
@@ -39,7 +38,7 @@ try:
 except ImportError as exc:  # an optional dependency of jupdb's: say which
     raise ImportError(f"the jupdb panel needs anywidget (pip install anywidget): {exc}") from exc
 
-from ..remote.session import RemoteError, Session, SessionLost, connect
+from ..remote.session import RemoteError, Session, SessionLost, connect, jupyter_bundle
 
 #: Source lines shown each side of the current line.
 SOURCE_CONTEXT = 8
@@ -159,12 +158,8 @@ def _entry(summary: Dict[str, Any], **extra: Any) -> Dict[str, Any]:
 
 
 def _mime_for_browser(bundle: Dict[str, Any]) -> Dict[str, str]:
-    """A MIME bundle in JSON: binary data (image/png) in base64."""
-    return {
-        mime: base64.b64encode(data).decode("ascii") if isinstance(data, bytes) else data
-        for mime, data in bundle.items()
-        if isinstance(data, (str, bytes))
-    }
+    """A MIME bundle's text and binary (base64) representations, which panel.js shows."""
+    return {mime: data for mime, data in jupyter_bundle(bundle).items() if isinstance(data, str)}
 
 
 def _error_text(exc: BaseException) -> str:

@@ -1029,7 +1029,7 @@ def _show_cell_event(msg_type: str, content: Dict[str, Any]) -> None:
     if _in_ipython():
         from IPython.display import display
 
-        display(_jupyter_bundle(data), raw=True, metadata=content.get("metadata") or {})
+        display(jupyter_bundle(data), raw=True, metadata=content.get("metadata") or {})
     else:
         print(data.get("text/plain", ""))
 
@@ -1043,7 +1043,7 @@ def _in_ipython() -> bool:
     return bool(InteractiveShell.initialized())
 
 
-def _jupyter_bundle(data: Dict[str, Any]) -> Dict[str, Any]:
+def jupyter_bundle(data: Dict[str, Any]) -> Dict[str, Any]:
     """A MIME bundle as Jupyter carries it: binary values base64-encoded."""
     return {
         mime: base64.b64encode(value).decode("ascii") if isinstance(value, (bytes, bytearray)) else value
