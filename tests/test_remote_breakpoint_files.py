@@ -15,6 +15,7 @@ PROGRAM = """
 import sys, time
 sys.path.append(sys.argv[1])
 import helper_mod
+print("ready", flush=True)
 stop = False
 while not stop:
     time.sleep(0.001)
@@ -40,6 +41,9 @@ def program(launch, tmp_path, monkeypatch):
     monkeypatch.chdir(elsewhere)
     prog = launch(PROGRAM, name="train", command=RUN, args=[str(lib)])
     prog.helper = str(lib / "helper_mod.py")  # type: ignore[attr-defined]
+    # Served from before its first line (jupdb run): wait until it has imported helper_mod,
+    # which a breakpoint given by module name is looked up as.
+    prog.wait_stdout("ready")
     wait_until(lambda: any(s.pid == prog.pid for s in jupdb.sessions()), what="the program to serve")
     return prog
 
