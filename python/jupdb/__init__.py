@@ -40,7 +40,10 @@ __all__ = [
     "capture_calls",
     "get_nopdb",
 ]
-__version__ = "0.1.0"
+#: The installed distribution's version (its one source is the Cargo workspace's
+#: version, which maturin gives the package): read on first use, since
+#: importlib.metadata is slow to import.
+__version__: str
 
 if TYPE_CHECKING:
     import types
@@ -66,10 +69,17 @@ __all__ += sorted(_REMOTE | {"set_trace", "post_mortem", "pm", "widget", "jump_c
 
 
 def __getattr__(name: str) -> object:
+    if name == "__version__":
+        global __version__
+        __version__ = _installed_version()
+        return __version__
     if name in _REMOTE:
         from . import remote
 
         return getattr(remote, name)
+    if name == "ListenInfo":
+    
+        return ListenInfo
     if name == "JuPDb":  # the original jupdb's entry point
         from .core import JuPDb
 
@@ -84,7 +94,16 @@ def __getattr__(name: str) -> object:
 def __dir__() -> "list[str]":
     """The module's names and those imported on first use, so that ``jupdb.con<TAB>``
     completes and ``help(jupdb)`` shows the remote API (without importing it here)."""
-    return sorted(set(globals()) | _REMOTE | {"JuPDb", "jump_context"})
+    return sorted(set(globals()) | _REMOTE | {"JuPDb", "jump_context", "__version__"})
+
+
+def _installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("jupdb")
+    except PackageNotFoundError:  # imported from a source tree that was never installed
+        return "0+unknown"
 
 
 def set_trace(*, ip: str = "127.0.0.1", port: int = 0) -> None:
