@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     import types
 
     from .notebook.panel import Panel
+    from .remote.debuggee import ListenInfo
     from .remote.session import Session
 
 # The remote debugger is imported on first use, so that `import jupdb` stays cheap.
@@ -65,7 +66,7 @@ _REMOTE = {
     "SessionInfo",
     "Source",
 }
-__all__ += sorted(_REMOTE | {"set_trace", "post_mortem", "pm", "widget", "jump_context"})
+__all__ += sorted(_REMOTE | {"set_trace", "post_mortem", "pm", "listen", "ListenInfo", "widget", "jump_context"})
 
 
 def __getattr__(name: str) -> object:
@@ -78,7 +79,8 @@ def __getattr__(name: str) -> object:
 
         return getattr(remote, name)
     if name == "ListenInfo":
-    
+        from .remote.debuggee import ListenInfo
+
         return ListenInfo
     if name == "JuPDb":  # the original jupdb's entry point
         from .core import JuPDb
@@ -94,7 +96,7 @@ def __getattr__(name: str) -> object:
 def __dir__() -> "list[str]":
     """The module's names and those imported on first use, so that ``jupdb.con<TAB>``
     completes and ``help(jupdb)`` shows the remote API (without importing it here)."""
-    return sorted(set(globals()) | _REMOTE | {"JuPDb", "jump_context", "__version__"})
+    return sorted(set(globals()) | _REMOTE | {"JuPDb", "jump_context", "ListenInfo", "__version__"})
 
 
 def _installed_version() -> str:
@@ -104,6 +106,18 @@ def _installed_version() -> str:
         return version("jupdb")
     except PackageNotFoundError:  # imported from a source tree that was never installed
         return "0+unknown"
+
+
+def listen(ip: str = "127.0.0.1", port: int = 0) -> "ListenInfo":
+    """Serve remote clients from now on and return at once, without pausing
+    (what ``jupdb run`` does, from inside the program): a client connects
+    with ``jupdb.connect(pid)`` and may pause the program, set breakpoints,
+    watch its output. Idempotent and safe from any thread; returns the pid,
+    ip, port, session id and connection file. See
+    :func:`jupdb.remote.debuggee.listen`."""
+    from .remote.debuggee import listen as serve
+
+    return serve(ip, port)
 
 
 def set_trace(*, ip: str = "127.0.0.1", port: int = 0) -> None:
