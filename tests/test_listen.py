@@ -139,3 +139,24 @@ def test_listen_never_fails_for_the_programs_streams(launch, stderr):
     program.wait_stdout("served True True")
     program.assert_finishes_ok()
     assert program.stdout_lines() == ["served True True"]
+
+
+def test_a_forked_child_that_listens_gets_a_server_of_its_own(launch):
+    program = launch(
+        """
+        import os, sys, jupdb
+        parent = jupdb.listen()
+        pid = os.fork()
+        if pid == 0:
+            child = jupdb.listen()
+            mine = (child.pid, child.port != parent.port, child.connection_file != parent.connection_file)
+            print("child", mine == (os.getpid(), True, True), flush=True)
+            sys.exit(0)
+        os.waitpid(pid, 0)
+        print("parent", jupdb.listen() == parent, flush=True)
+        """
+    )
+    program.wait_stdout("child True")
+    program.wait_stdout("parent True")
+    program.assert_finishes_ok()
+    assert program.stderr.count("jupdb: listening") == 2  # the parent's, then the child's

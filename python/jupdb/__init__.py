@@ -40,8 +40,8 @@ __all__ = [
     "capture_calls",
     "get_nopdb",
 ]
-#: The installed distribution's version (its one source is the Cargo workspace's
-#: version, which maturin gives the package): read on first use, since
+#: The package's version, whose one source is the Cargo workspace's version
+#: (maturin gives it to the installed metadata): read on first use, since
 #: importlib.metadata is slow to import.
 __version__: str
 
@@ -100,11 +100,21 @@ def __dir__() -> "list[str]":
 
 
 def _installed_version() -> str:
+    import os
+    import re
+
+    # Run from a checkout (an editable install, PYTHONPATH): the checkout's own version.
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if os.path.isdir(os.path.join(root, "crates", "jupdb-native")):
+        with open(os.path.join(root, "Cargo.toml"), encoding="utf-8") as f:
+            found = re.search(r'\[workspace\.package\][^[]*?^version\s*=\s*"([^"]+)"', f.read(), re.M)
+        if found:
+            return found.group(1)
     from importlib.metadata import PackageNotFoundError, version
 
     try:
         return version("jupdb")
-    except PackageNotFoundError:  # imported from a source tree that was never installed
+    except PackageNotFoundError:
         return "0+unknown"
 
 

@@ -232,8 +232,10 @@ def _forget_server_in_child() -> None:
     """In a forked child, the parent's server is the parent's: its sockets and
     connection file stay untouched, and the child's first pause starts a
     server of its own (its own port and file), as a new process would."""
+    global _listen_lock
     DebugServer._instance = None
     DebugServer._lock = threading.Lock()  # another thread may have held it at the fork
+    _listen_lock = threading.Lock()
     stop_forwarding_output()
 
 
