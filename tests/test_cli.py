@@ -18,9 +18,10 @@ RUN = [sys.executable, "-m", "jupdb", "run"]
 LOOPING = """
 import sys, time
 
-print("argv", sys.argv[1:], __name__, __file__ == __import__("os").path.abspath(__file__), flush=True)
 stop = False
 rounds = 0
+# Printed once `stop = False` has run: a client that pauses the program after this line sets `stop` for good.
+print("argv", sys.argv[1:], __name__, __file__ == __import__("os").path.abspath(__file__), flush=True)
 while not stop:                       # LOOP
     rounds += 1
     time.sleep(0.001)
@@ -186,7 +187,7 @@ def test_run_refuses_what_it_cannot_run(tmp_path, runtime_dir):
 
 def test_the_jupdb_command_lists_sessions(launch):
     program = launch(LOOPING, command=[os.path.join(os.path.dirname(sys.executable), "jupdb"), "run"])
-    program.wait_stderr("jupdb: running")
+    program.wait_stdout("argv")
     listing = wait_until(
         lambda: (
             subprocess.run(
@@ -252,7 +253,7 @@ def test_sessions_prints_a_header_and_aligned_columns(launch):
     first = launch(LOOPING, name="first", command=RUN, args=["--a-long-argument"])
     second = launch("x = 1\nbreakpoint()\n", name="second", command=RUN)
     second.wait_paused()
-    first.wait_stderr("jupdb: running")
+    first.wait_stdout("argv")
 
     def listing():
         done = subprocess.run([*RUN[:-1], "sessions"], capture_output=True, text=True, timeout=TIMEOUT)

@@ -108,6 +108,7 @@ def test_the_first_line_of_wait_and_a_break_option(launch, run):
 LOOPING = """
 import time
 stop = False
+print("looping", flush=True)
 while not stop:                       # LOOP
     time.sleep(0.001)
 """
@@ -115,7 +116,7 @@ while not stop:                       # LOOP
 
 def test_a_pause_of_the_running_program(launch, run):
     program = launch(LOOPING, command=run)
-    program.wait_stderr("jupdb: running")
+    program.wait_stdout("looping")  # past `stop = False`, which a pause before it would see undone
     session = program.connect(wait=False)
     session.pause()
     frames = session.where()
