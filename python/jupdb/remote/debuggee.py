@@ -213,11 +213,15 @@ def forward_output(server: _native.Server) -> None:
 
 def tell_terminal(line: str) -> None:
     """Print jupdb's own ``line`` on the program's stderr, not forwarded to
-    clients: it is not the program's output."""
+    clients: it is not the program's output. Never raises."""
     stream = sys.stderr
     original = stream.original if isinstance(stream, OutputStandIn) else stream
-    if original is not None:  # None (pythonw, a daemon): print would write to stdout instead
+    if original is None:  # pythonw, a daemon: print would write to stdout instead
+        return
+    try:
         print(line, file=original, flush=True)
+    except Exception:  # a closed or broken stderr: the line is a courtesy, the debugging goes on
+        pass
 
 
 def stop_forwarding_output() -> None:
@@ -330,13 +334,10 @@ def listen(ip: str = "127.0.0.1", port: int = 0) -> ListenInfo:
         if started:
             if not os.environ.get("PYTHONBREAKPOINT") and sys.breakpointhook is sys.__breakpointhook__:
                 sys.breakpointhook = set_trace
-            try:
-                tell_terminal(
-                    f"jupdb: listening on {server.info['ip']}:{server.info['request_port']} "
-                    f"(pid {os.getpid()}); connect with jupdb.connect({os.getpid()})"
-                )
-            except Exception:  # a closed or broken stderr: serving goes on all the same
-                pass
+            tell_terminal(
+                f"jupdb: listening on {server.info['ip']}:{server.info['request_port']} "
+                f"(pid {os.getpid()}); connect with jupdb.connect({os.getpid()})"
+            )
         return ListenInfo(
             pid=server.info["pid"],
             ip=server.info["ip"],
