@@ -40,12 +40,16 @@ __all__ = [
     "capture_calls",
     "get_nopdb",
 ]
-__version__ = "0.1.0"
+#: The package's version, whose one source is the Cargo workspace's version
+#: (maturin gives it to the installed metadata): read on first use, since
+#: importlib.metadata is slow to import.
+__version__: str
 
 if TYPE_CHECKING:
     import types
 
     from .notebook.panel import Panel
+    from .remote.debuggee import ListenInfo
     from .remote.session import Session
 
 # The remote debugger is imported on first use, so that `import jupdb` stays cheap.
@@ -62,14 +66,22 @@ _REMOTE = {
     "SessionInfo",
     "Source",
 }
-__all__ += sorted(_REMOTE | {"set_trace", "post_mortem", "pm", "widget", "jump_context"})
+__all__ += sorted(_REMOTE | {"set_trace", "post_mortem", "pm", "listen", "ListenInfo", "widget", "jump_context"})
 
 
 def __getattr__(name: str) -> object:
+    if name == "__version__":
+        global __version__
+        __version__ = _installed_version()
+        return __version__
     if name in _REMOTE:
         from . import remote
 
         return getattr(remote, name)
+    if name == "ListenInfo":
+        from .remote.debuggee import ListenInfo
+
+        return ListenInfo
     if name == "JuPDb":  # the original jupdb's entry point
         from .core import JuPDb
 
@@ -84,7 +96,38 @@ def __getattr__(name: str) -> object:
 def __dir__() -> "list[str]":
     """The module's names and those imported on first use, so that ``jupdb.con<TAB>``
     completes and ``help(jupdb)`` shows the remote API (without importing it here)."""
-    return sorted(set(globals()) | _REMOTE | {"JuPDb", "jump_context"})
+    return sorted(set(globals()) | _REMOTE | {"JuPDb", "jump_context", "ListenInfo", "__version__"})
+
+
+def _installed_version() -> str:
+    import os
+    import re
+
+    # Run from a checkout (an editable install, PYTHONPATH): the checkout's own version.
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if os.path.isdir(os.path.join(root, "crates", "jupdb-native")):
+        with open(os.path.join(root, "Cargo.toml"), encoding="utf-8") as f:
+            found = re.search(r'\[workspace\.package\][^[]*?^version\s*=\s*"([^"]+)"', f.read(), re.M)
+        if found:
+            return found.group(1)
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("jupdb")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def listen(ip: str = "127.0.0.1", port: int = 0) -> "ListenInfo":
+    """Serve remote clients from now on and return at once, without pausing
+    (what ``jupdb run`` does, from inside the program): a client connects
+    with ``jupdb.connect(pid)`` and may pause the program, set breakpoints,
+    watch its output. Idempotent and safe from any thread; returns the pid,
+    ip, port, session id and connection file. See
+    :func:`jupdb.remote.debuggee.listen`."""
+    from .remote.debuggee import listen as serve
+
+    return serve(ip, port)
 
 
 def set_trace(*, ip: str = "127.0.0.1", port: int = 0) -> None:

@@ -1,6 +1,6 @@
-"""The debuggee's side: the server, its connection file, and ``set_trace()``.
+"""The debuggee's side: the server, its connection file, ``listen()`` and ``set_trace()``.
 
-One server per process, started by the first pause. Its sockets are served
+One server per process, started by :func:`listen` or the first pause. Its sockets are served
 in Rust, by the paused thread while it waits or else by jupdb's I/O thread;
 requests for a paused thread are run by that thread itself (see
 :mod:`jupdb.remote.paused`), and requests that need no paused thread (threads,
@@ -12,6 +12,7 @@ published to clients, as ``output`` events.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import os
 import secrets
 import sys
@@ -23,6 +24,7 @@ from typing import Any, Dict, Optional, Set, Union
 from .. import _native
 
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+_LOOPBACK_DEFAULT = "127.0.0.1"
 
 
 class DebugServer:
@@ -211,10 +213,15 @@ def forward_output(server: _native.Server) -> None:
 
 def tell_terminal(line: str) -> None:
     """Print jupdb's own ``line`` on the program's stderr, not forwarded to
-    clients: it is not the program's output."""
+    clients: it is not the program's output. Never raises."""
     stream = sys.stderr
     original = stream.original if isinstance(stream, OutputStandIn) else stream
-    print(line, file=original, flush=True)
+    if original is None:  # pythonw, a daemon: print would write to stdout instead
+        return
+    try:
+        print(line, file=original, flush=True)
+    except Exception:  # a closed or broken stderr: the line is a courtesy, the debugging goes on
+        pass
 
 
 def stop_forwarding_output() -> None:
@@ -229,8 +236,10 @@ def _forget_server_in_child() -> None:
     """In a forked child, the parent's server is the parent's: its sockets and
     connection file stay untouched, and the child's first pause starts a
     server of its own (its own port and file), as a new process would."""
+    global _listen_lock
     DebugServer._instance = None
     DebugServer._lock = threading.Lock()  # another thread may have held it at the fork
+    _listen_lock = threading.Lock()
     stop_forwarding_output()
 
 
@@ -274,6 +283,68 @@ def _exception_of(tb: types.TracebackType) -> BaseException:
         if known is not None and known.__traceback__ is tb:
             return known
     return Exception("an exception known only by its traceback").with_traceback(tb)
+
+
+@dataclasses.dataclass(frozen=True)
+class ListenInfo:
+    """Where this process's jupdb server listens (what :func:`listen` returns)."""
+
+    pid: int
+    ip: str
+    port: int
+    session_id: str
+    #: The connection file a client finds the server by (``jupdb.connect(pid)`` reads it).
+    connection_file: str
+
+    def __repr__(self) -> str:
+        return f"<jupdb listening on {self.ip}:{self.port} (pid {self.pid}); connect with jupdb.connect({self.pid})>"
+
+
+#: Serialises listen(): one server, and one line saying so, whichever threads call it.
+_listen_lock = threading.Lock()
+
+
+def listen(ip: str = "127.0.0.1", port: int = 0) -> ListenInfo:
+    """Serve remote clients from now on, without pausing: returns at once.
+
+    What ``jupdb run`` does for a program it starts, from inside the program:
+    the server starts (loopback and a free port unless ``ip`` / ``port`` say
+    otherwise), its connection file is written, one line on stderr says how
+    to connect, and ``breakpoint()`` pauses as ``jupdb.set_trace()`` does
+    (unless ``PYTHONBREAKPOINT`` or the program chose another hook). A client
+    may then connect (``jupdb.connect(pid)``), set breakpoints, pause the
+    program or watch its output.
+
+    Safe from any thread, at any time, any number of times: once serving,
+    it returns the same server's details. Raises OSError when the server
+    cannot start (the port is taken, nowhere private to write the connection
+    file) and RuntimeError when this process already serves on another
+    ``port``, or another ``ip`` than the default loopback.
+    """
+    with _listen_lock:
+        server = DebugServer.running()
+        if server is not None and ip not in (_LOOPBACK_DEFAULT, server.info["ip"]):
+            raise RuntimeError(f"jupdb is already serving this process on {server.info['ip']}, not {ip}")
+        started = server is None
+        try:
+            server = DebugServer.get(ip, port)  # RuntimeError if a different port is asked of a running one
+        except OSError as exc:
+            asked = f"{ip} port {port}" if port else ip
+            raise OSError(f"jupdb cannot serve this process on {asked}: {exc}") from None
+        if started:
+            if not os.environ.get("PYTHONBREAKPOINT") and sys.breakpointhook is sys.__breakpointhook__:
+                sys.breakpointhook = set_trace
+            tell_terminal(
+                f"jupdb: listening on {server.info['ip']}:{server.info['request_port']} "
+                f"(pid {os.getpid()}); connect with jupdb.connect({os.getpid()})"
+            )
+        return ListenInfo(
+            pid=server.info["pid"],
+            ip=server.info["ip"],
+            port=server.info["request_port"],
+            session_id=server.session,
+            connection_file=server.path,
+        )
 
 
 def set_trace(frame: Optional[types.FrameType] = None, *, ip: str = "127.0.0.1", port: int = 0) -> None:

@@ -79,6 +79,12 @@ def _drop_jupdb_frames(shown: traceback.TracebackException, seen: Set[int]) -> N
             _drop_jupdb_frames(linked, seen)
 
 
+def _calls_the_launcher(outermost: types.FrameType, called: types.FrameType) -> bool:
+    """Whether ``outermost``, the bottom of a stack, is module code that only
+    started jupdb's launcher (the ``jupdb`` script's ``sys.exit(main())``)."""
+    return outermost.f_code.co_name == "<module>" and is_launcher_code(called.f_code)
+
+
 def location_of(frame: types.FrameType, line: Optional[int] = None) -> Dict[str, Any]:
     """Where ``frame`` is (at ``line``, if not at its current one)."""
     return {
@@ -197,9 +203,14 @@ class PausedThread:
         return paused
 
     def _trim_launcher(self) -> None:
-        while len(self.stack) > 1 and is_launcher_code(self.stack[-1].f_code):
+        """Drop the outermost frames that are not the program's: ``jupdb run``'s
+        and runpy's, and below them the ``jupdb`` console script (or any
+        module code that called jupdb's launcher directly)."""
+        while len(self.stack) > 1 and (
+            is_launcher_code(self.stack[-1].f_code) or _calls_the_launcher(self.stack[-1], self.stack[-2])
+        ):
             self.lines.pop(len(self.stack) - 1, None)
-            self.stack.pop()  # `jupdb run`'s and runpy's frames: not the program's
+            self.stack.pop()
 
     # -- where ---------------------------------------------------------------
     @property
