@@ -11,7 +11,8 @@ first line until a client lets it go (what ``python -m pdb`` and debugpy's
 other, pauses that thread for a post-mortem (as ``python -m pdb`` does) until
 a client continues it; ``--no-post-mortem`` lets the program end at once.
 
-``jupdb sessions`` lists the programs a client can connect to.
+``jupdb sessions`` lists the programs a client can connect to; ``jupdb attach
+[TARGET]`` opens pdb's prompt on one of them.
 """
 
 from __future__ import annotations
@@ -51,6 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("target", help="the script (or, with -m, the module) to run")
     run.add_argument("args", nargs=argparse.REMAINDER, help="the program's arguments")
     commands.add_parser("sessions", help="list the programs a client can connect to")
+    attach = commands.add_parser(
+        "attach",
+        help="a pdb prompt attached to a running or paused program",
+        description="Attach pdb's prompt to a program run with jupdb (the most recently paused one, "
+        "else the most recent one running, unless TARGET names one).",
+    )
+    attach.add_argument("target", nargs="?", help="a pid, a session id or a connection file")
     return parser
 
 
@@ -58,6 +66,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     options = _parser().parse_args(argv)
     if options.command == "sessions":
         return _list_sessions()
+    if options.command == "attach":
+        from .terminal import attach, parse_target
+
+        return attach(parse_target(options.target))
     return run(
         options.target,
         options.args,

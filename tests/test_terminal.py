@@ -1,0 +1,373 @@
+"""``jupdb attach``, end to end: the real command in a real pseudo-terminal
+(pexpect), against real programs. Every step waits for the prompt or a
+pattern; what the program does is checked in its own output."""
+
+import os
+import re
+import stat
+import sys
+
+import pytest
+
+from remote_helpers import TIMEOUT, launch, line_in, runtime_dir, wait_until  # noqa: F401
+
+pexpect = pytest.importorskip("pexpect")
+
+# pexpect forks the terminal's process from this multi-threaded one (the programs'
+# output readers), then execs at once: nothing the warning is about.
+pytestmark = pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+
+PROMPT = "(jupdb) "
+
+PROGRAM = """
+import jupdb
+
+class Box:
+    def __init__(self):
+        self.payload_size = 3
+
+def add(x, y):
+    s = x + y                # ADD_BODY
+    return s                 # ADD_RETURN
+
+def main():
+    box = Box()
+    total = 0
+    jupdb.set_trace()        # TRACE
+    for i in range(5):       # FOR
+        total = add(total, i)  # LOOP
+    print("total", total)    # PRINT
+    return total
+
+main()                       # CALL_MAIN
+print("done")
+"""
+
+RUNNING = """
+import jupdb, sys, threading, time
+jupdb.set_trace()            # TRACE
+count = 0
+while True:
+    count += 1               # SPIN
+    if count % 2000000 == 0:
+        print("spinning", flush=True)
+"""
+
+
+class Terminal:
+    """``jupdb attach`` in a pseudo-terminal."""
+
+    def __init__(self, target, tmp_path, extra_args=()):
+        env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"), TERM="xterm", PYTHONUNBUFFERED="1")
+        args = ["-m", "jupdb", "attach", *([str(target)] if target is not None else []), *extra_args]
+        self.child = pexpect.spawn(
+            sys.executable, args, env=env, encoding="utf-8", timeout=TIMEOUT, dimensions=(40, 250)
+        )
+
+    def expect(self, pattern):
+        """Wait for ``pattern`` (text, or a compiled regex); the output up to it."""
+        if isinstance(pattern, str):
+            self.child.expect_exact(pattern)
+        else:
+            self.child.expect(pattern)
+        return _plain(self.child.before)
+
+    def prompt(self):
+        return self.expect(PROMPT)
+
+    def do(self, line, until=PROMPT):
+        """Type ``line`` and wait for the next prompt; what it printed (the echoed line taken off)."""
+        self.child.sendline(line)
+        out = self.expect(until)
+        return out.split("\n", 1)[1] if "\n" in out else ""
+
+    def ends(self):
+        self.child.expect(pexpect.EOF)
+        self.child.close()
+        return self.child.exitstatus
+
+    def close(self):
+        if self.child.isalive():
+            self.child.terminate(force=True)
+
+
+def _plain(text):
+    """Terminal output without escape sequences and carriage returns."""
+    text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", text)
+    return text.replace("\r\n", "\n").replace("\r", "")
+
+
+@pytest.fixture
+def attach(tmp_path):
+    opened = []
+
+    def start(target=None, extra_args=()):
+        terminal = Terminal(target, tmp_path, extra_args)
+        opened.append(terminal)
+        return terminal
+
+    yield start
+    for terminal in opened:
+        terminal.close()
+
+
+def lines(program, *markers):
+    return {m: line_in(program.source, f"# {m}") for m in markers}
+
+
+def test_attach_shows_the_stop_and_runs_pdb_commands(launch, attach):
+    program = launch(PROGRAM)
+    program.wait_paused()
+    ln = lines(program, "TRACE", "FOR", "LOOP", "ADD_BODY", "PRINT")
+    term = attach()  # no target: the most recently paused program
+    shown = term.prompt()
+    assert f"attached to pid {program.pid}" in shown
+    assert f"> {program.path}({ln['TRACE']})main()\n-> jupdb.set_trace()" in shown
+
+    where = term.do("w")
+    assert f"  {program.path}({line_in(program.source, '# CALL_MAIN')})<module>()\n-> main()" in where
+    assert where.index("<module>()") < where.index(f"> {program.path}({ln['TRACE']})main()")  # oldest first
+
+    assert term.do("p total + 41") == "41\n"
+    assert term.do("p box.payload_size * 2") == "6\n"
+    assert f"({ln['FOR']})main()" in term.do("n")
+    assert f"({ln['LOOP']})main()" in term.do("n")
+    stepped = term.do("s")
+    assert f"> {program.path}({ln['ADD_BODY']})add()\n-> s = x + y" in stepped
+    assert term.do("a") == "x = 0\ny = 0\n"
+    assert "Function add" in term.do("whatis add")
+    assert "int" in term.do("whatis x")
+
+    listed = term.do("ll")
+    assert re.search(rf"{ln['ADD_BODY']}\s+->\s+s = x \+ y", listed)
+    assert "def add(x, y):" in listed
+
+    assert f"({ln['FOR']})main()" in term.do("r")  # the caller's next line
+    # A breakpoint by line, hit by continue; the program's output comes as it runs.
+    said = term.do(f"b {ln['PRINT']}")
+    assert f"Breakpoint 1 at {program.path}:{ln['PRINT']}" in said
+    assert f"1   breakpoint   keep yes   at {program.path}:{ln['PRINT']}" in term.do("b")
+    assert f"> {program.path}({ln['PRINT']})main()" in term.do("c")
+    assert term.do("p total") == "10\n"
+    listed = term.do("l .")
+    assert re.search(rf"{ln['PRINT']}\s+B->\s+print", listed)
+
+    # An assignment changes the program; a multi-line statement runs as a block.
+    assert term.do("total = 1000") == ""
+    term.child.sendline("for k in range(3):")
+    term.expect("... ")
+    term.child.sendline("    print('k is', k * 10)")
+    term.expect("... ")
+    out = term.do("")
+    assert "k is 0\nk is 10\nk is 20" in out
+    term.do("cl")
+    term.child.sendeof()  # Ctrl-D: detach, the program left as it is (paused here)
+    assert "detached from pid" in _plain(term.child.read())
+    with program.connect() as session:
+        assert session.status()["paused_threads"]
+        session.cont()
+    program.assert_finishes_ok()
+    assert "total 1000" in program.stdout and "done" in program.stdout
+
+
+def test_condition_ignore_and_tbreak(launch, attach):
+    program = launch(PROGRAM)
+    program.wait_paused()
+    ln = lines(program, "ADD_BODY", "PRINT")
+    term = attach(program.pid)
+    term.prompt()
+    assert "Breakpoint 1" in term.do(f"b {ln['ADD_BODY']}")
+    assert "New condition set for breakpoint 1." in term.do("condition 1 x >= 1")
+    assert "Will ignore next 1 crossing of breakpoint 1." in term.do("ignore 1 1")
+    listed = term.do("b")
+    assert "stop only if x >= 1" in listed and "will ignore next 1 hits" in listed
+    term.do("c")  # x: 0 (condition false), 0+1 → x=1 passed over (ignored), then x=1+2=3
+    assert term.do("p (x, y)") == "(1, 2)\n"
+    assert "Breakpoint 1 is now unconditional." in term.do("condition 1")
+    term.do("c")
+    assert term.do("p (x, y)") == "(3, 3)\n"
+    term.do("cl 1")
+    assert "Temporary breakpoint 2" in term.do(f"tbreak {ln['PRINT']}")
+    assert f"({ln['PRINT']})main()" in term.do("c")
+    assert "No breakpoints" in term.do("b")
+    assert "*** there is no breakpoint 7" in term.do("condition 7 x")
+    assert "*** " in term.do("ignore 1 many")
+    term.child.sendline("detach")
+    assert term.ends() == 0
+    program.assert_finishes_ok()
+
+
+def test_commands_and_display(launch, attach):
+    program = launch(PROGRAM)
+    program.wait_paused()
+    ln = lines(program, "LOOP", "ADD_BODY")
+    term = attach(program.pid)
+    term.prompt()
+    term.do(f"b {ln['ADD_BODY']}")
+    term.child.sendline("commands 1")
+    term.expect("(com) ")
+    term.child.sendline("silent")
+    term.expect("(com) ")
+    term.child.sendline("p ('seen', x)")
+    term.expect("(com) ")
+    term.child.sendline("end")
+    term.prompt()
+    out = term.do("c")
+    assert "('seen', 0)" in out and "add()" not in out  # silent: no location
+    # A command list that continues ends there, as pdb's does.
+    term.child.sendline("commands")
+    term.expect("(com) ")
+    term.child.sendline("p ('again', x)")
+    term.expect("(com) ")
+    term.child.sendline("c")  # a moving command ends the list
+    out = term.prompt()
+    # The next stop: its commands print, continue, and the one after prints again.
+    out = term.do("c")
+    assert "('again', 1)" in out and "('again', 3)" in out, out
+    term.do("cl")
+    # display: shown when it changed at a stop in its frame.
+    term.do("u")
+    assert term.do("display total") == "display total: 3\n" or "display total:" in term.do("display")
+    term.do("down")
+    term.do("r")
+    out = term.do("n")
+    assert "display total:" in out and "[old:" in out, out
+    out = term.do("display")
+    assert "Currently displaying:" in out and "total:" in out
+    term.do("undisplay")
+    assert "display total" not in term.do("n")
+    term.child.sendline("detach")
+    assert term.ends() == 0
+    program.assert_finishes_ok()
+
+
+def test_tab_completes_a_remote_attribute_and_commands(launch, attach):
+    program = launch(PROGRAM)
+    program.wait_paused()
+    term = attach(program.pid)
+    term.prompt()
+    term.child.send("p box.payl\t")
+    term.expect("oad_size")
+    assert term.do("") == "3\n"
+    term.child.send("cond\t")
+    term.expect("ition")
+    term.do("\x15")  # Ctrl-U clears the line; an empty line does nothing
+    term.child.send("bo\t")  # a name of the frame as the first word
+    term.expect("x")
+    term.child.sendline(".payload_size + 1")
+    assert "4" in term.prompt()
+    term.child.sendline("detach")
+    assert term.ends() == 0
+
+
+def test_ctrl_c_pauses_a_running_program_and_interrupts_an_eval(launch, attach):
+    program = launch(RUNNING)
+    program.wait_paused()
+    spin = line_in(program.source, "# SPIN")
+    term = attach(program.pid)
+    term.prompt()
+    term.child.sendline("c")
+    program.wait_stdout("spinning")
+    term.expect("spinning")  # the program's output, shown while it runs
+    term.child.sendintr()
+    out = term.prompt()
+    assert "interrupted" in out and re.search(r"prog\.py\((\d+)\)<module>\(\)", out), out
+    assert term.do("p count > 0") == "True\n"
+    # Ctrl-C during a long evaluation interrupts it there; the program stays paused.
+    term.child.sendline("p [n for n in iter(int, 1)]")
+    wait_until(lambda: _busy(program.pid), what="the eval to run")
+    term.child.sendintr()
+    out = term.prompt()
+    assert "KeyboardInterrupt" in out, out
+    assert term.do("p 6 * 7") == "42\n"
+    assert f"({spin})" in term.do("w") or "<module>()" in term.do("w")
+    # Ctrl-C at the prompt while the program runs pauses it too.
+    term.child.sendline("c")
+    program.wait_stdout("spinning")
+    term.child.sendintr()
+    assert re.search(r"prog\.py\(\d+\)<module>\(\)", term.prompt())
+    term.child.sendline("detach")
+    assert term.ends() == 0
+    import jupdb
+
+    with jupdb.connect(program.pid) as session:
+        assert session.status()["paused_threads"]  # detach left it paused
+
+
+def _busy(pid):
+    import jupdb
+
+    with jupdb.connect(pid, timeout=5) as session:
+        return any(t.get("busy") for t in session.status().get("paused_threads", []))
+
+
+def test_detach_leaves_it_running_and_quit_asks_then_ends_it(launch, attach):
+    program = launch(RUNNING)
+    program.wait_paused()
+    term = attach(program.pid)
+    term.prompt()
+    term.child.sendline("detach")
+    assert "detached" in _plain(term.child.read())
+    import jupdb
+
+    with jupdb.connect(program.pid) as session:  # still paused: detach does not move it
+        assert session.status()["paused_threads"]
+        session.cont()
+    program.wait_stdout("spinning")  # running, with no client
+    term = attach(program.pid)
+    assert "the program is running" in term.prompt()
+    term.child.sendintr()
+    term.prompt()
+    term.child.sendline("q")
+    term.expect("End the program")
+    term.child.sendline("n")
+    assert "the program goes on" in term.prompt()
+    assert program.proc.poll() is None
+    term.child.sendline("q")
+    term.expect("End the program")
+    term.child.sendline("y")
+    assert "has ended" in _plain(term.child.read())
+    assert program.finish() != 0
+
+
+def test_history_is_kept_private_and_read_back(launch, attach, tmp_path):
+    program = launch(PROGRAM)
+    program.wait_paused()
+    term = attach(program.pid)
+    term.prompt()
+    term.do("p 'remembered' + '!'")
+    term.child.sendline("detach")
+    assert term.ends() == 0
+    path = tmp_path / "state" / "jupdb" / "history"
+    assert "p 'remembered' + '!'" in path.read_text()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    term = attach(program.pid)
+    term.prompt()
+    term.child.send("\x1b[A")  # Up: the last session's line
+    term.child.send("\r")
+    assert "remembered!" in term.prompt()
+    term.child.sendline("detach")
+    assert term.ends() == 0
+
+
+def test_two_clients_see_each_others_steps(launch, attach):
+    program = launch(PROGRAM)
+    program.wait_paused()
+    ln = lines(program, "FOR", "LOOP", "PRINT")
+    session = program.connect()
+    term = attach(program.pid)
+    term.prompt()
+    # The other client steps: the terminal shows the new stop without being asked.
+    session.next()
+    term.expect(f"({ln['FOR']})main()")
+    # The terminal steps: the other client sees the pause.
+    term.do("n")
+    stop = session.wait(timeout=TIMEOUT)
+    assert stop.line == ln["LOOP"]
+    session.add_breakpoint(program.path, ln["PRINT"])
+    session.cont()
+    term.expect("runs on")
+    term.expect(f"({ln['PRINT']})main()")
+    assert term.do("p total") == "10\n"
+    term.do("c")
+    program.assert_finishes_ok()
