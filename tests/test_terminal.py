@@ -181,63 +181,57 @@ def test_condition_ignore_and_tbreak(launch, attach):
     assert "Will ignore next 1 crossing of breakpoint 1." in term.do("ignore 1 1")
     listed = term.do("b")
     assert "stop only if x >= 1" in listed and "will ignore next 1 hits" in listed
-    term.do("c")  # x: 0 (condition false), 0+1 → x=1 passed over (ignored), then x=1+2=3
-    assert term.do("p (x, y)") == "(1, 2)\n"
+    term.do("c")  # add(0, 0), add(0, 1): x < 1; add(1, 2) ignored; add(3, 3) stops
+    assert term.do("p (x, y)") == "(3, 3)\n"
     assert "Breakpoint 1 is now unconditional." in term.do("condition 1")
     term.do("c")
-    assert term.do("p (x, y)") == "(3, 3)\n"
+    assert term.do("p (x, y)") == "(6, 4)\n"
     term.do("cl 1")
     assert "Temporary breakpoint 2" in term.do(f"tbreak {ln['PRINT']}")
     assert f"({ln['PRINT']})main()" in term.do("c")
     assert "No breakpoints" in term.do("b")
     assert "*** there is no breakpoint 7" in term.do("condition 7 x")
     assert "*** " in term.do("ignore 1 many")
-    term.child.sendline("detach")
-    assert term.ends() == 0
+    term.child.sendline("c")
+    assert "has exited" in _plain(term.child.read())
     program.assert_finishes_ok()
 
 
-def test_commands_and_display(launch, attach):
+def test_display_and_commands(launch, attach):
     program = launch(PROGRAM)
     program.wait_paused()
-    ln = lines(program, "LOOP", "ADD_BODY")
+    ln = lines(program, "ADD_BODY")
     term = attach(program.pid)
     term.prompt()
+    # display: shown at a stop in its frame when the value changed, as pdb does.
+    assert term.do("display total") == "display total: 0\n"
+    for _ in range(4):  # FOR, LOOP (add(0, 0)), FOR, LOOP (add(0, 1)): total stays 0
+        assert "display total" not in term.do("n")
+    assert "display total: 1  [old: 0]" in term.do("n")
+    assert term.do("display") == "Currently displaying:\ntotal: 1\n"
+    term.do("undisplay")
+    assert "display total" not in term.do("n") + term.do("n")  # total 3 now, not displayed
+    # commands: run at the breakpoint's hits; silent hides the stop.
     term.do(f"b {ln['ADD_BODY']}")
     term.child.sendline("commands 1")
-    term.expect("(com) ")
-    term.child.sendline("silent")
-    term.expect("(com) ")
-    term.child.sendline("p ('seen', x)")
-    term.expect("(com) ")
-    term.child.sendline("end")
+    for line in ["silent", "p ('seen', x)", "end"]:
+        term.expect("(com) ")
+        term.child.sendline(line)
     term.prompt()
     out = term.do("c")
-    assert "('seen', 0)" in out and "add()" not in out  # silent: no location
-    # A command list that continues ends there, as pdb's does.
-    term.child.sendline("commands")
-    term.expect("(com) ")
-    term.child.sendline("p ('again', x)")
-    term.expect("(com) ")
-    term.child.sendline("c")  # a moving command ends the list
-    out = term.prompt()
-    # The next stop: its commands print, continue, and the one after prints again.
-    out = term.do("c")
-    assert "('again', 1)" in out and "('again', 3)" in out, out
-    term.do("cl")
-    # display: shown when it changed at a stop in its frame.
-    term.do("u")
-    assert term.do("display total") == "display total: 3\n" or "display total:" in term.do("display")
-    term.do("down")
-    term.do("r")
-    out = term.do("n")
-    assert "display total:" in out and "[old:" in out, out
-    out = term.do("display")
-    assert "Currently displaying:" in out and "total:" in out
-    term.do("undisplay")
-    assert "display total" not in term.do("n")
-    term.child.sendline("detach")
-    assert term.ends() == 0
+    assert out == "('seen', 3)\n", out  # add(3, 3); silent: no location
+    # A list ending in a command that moves on: it goes on at each hit, to the end.
+    term.child.sendline("commands 1")
+    for line in ["p ('again', x)", "c"]:
+        term.expect("(com) ")
+        term.child.sendline(line)
+    term.prompt()
+    listed = term.do("b")
+    assert "\t\tp ('again', x)\n\t\tc" in listed
+    term.child.sendline("c")
+    out = _plain(term.child.read())  # the program's end ends the terminal
+    assert "add()\n-> s = x + y" in out and "('again', 6)" in out and "total 10" in out, out
+    assert "has exited" in out
     program.assert_finishes_ok()
 
 
@@ -252,10 +246,10 @@ def test_tab_completes_a_remote_attribute_and_commands(launch, attach):
     term.child.send("cond\t")
     term.expect("ition")
     term.do("\x15")  # Ctrl-U clears the line; an empty line does nothing
-    term.child.send("bo\t")  # a name of the frame as the first word
-    term.expect("x")
-    term.child.sendline(".payload_size + 1")
-    assert "4" in term.prompt()
+    term.child.send("tot\t")  # a name of the frame as the first word
+    term.expect("al")
+    term.child.sendline(" + box.payload_size + 1")
+    assert "\n4\n" in term.prompt()
     term.child.sendline("detach")
     assert term.ends() == 0
 
@@ -281,9 +275,9 @@ def test_ctrl_c_pauses_a_running_program_and_interrupts_an_eval(launch, attach):
     assert "KeyboardInterrupt" in out, out
     assert term.do("p 6 * 7") == "42\n"
     assert f"({spin})" in term.do("w") or "<module>()" in term.do("w")
-    # Ctrl-C at the prompt while the program runs pauses it too.
+    # Again: continue, its output shown again, Ctrl-C.
     term.child.sendline("c")
-    program.wait_stdout("spinning")
+    term.expect("spinning")
     term.child.sendintr()
     assert re.search(r"prog\.py\(\d+\)<module>\(\)", term.prompt())
     term.child.sendline("detach")
@@ -316,8 +310,8 @@ def test_detach_leaves_it_running_and_quit_asks_then_ends_it(launch, attach):
     program.wait_stdout("spinning")  # running, with no client
     term = attach(program.pid)
     assert "the program is running" in term.prompt()
-    term.child.sendintr()
-    term.prompt()
+    term.child.sendintr()  # at the prompt, while it runs: pauses it
+    assert re.search(r"prog\.py\(\d+\)<module>\(\)", term.prompt())
     term.child.sendline("q")
     term.expect("End the program")
     term.child.sendline("n")
@@ -343,7 +337,7 @@ def test_history_is_kept_private_and_read_back(launch, attach, tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     term = attach(program.pid)
     term.prompt()
-    term.child.send("\x1b[A")  # Up: the last session's line
+    term.child.send("\x1b[A\x1b[A")  # Up, Up: the last session's line before its detach
     term.child.send("\r")
     assert "remembered!" in term.prompt()
     term.child.sendline("detach")
@@ -360,6 +354,7 @@ def test_two_clients_see_each_others_steps(launch, attach):
     # The other client steps: the terminal shows the new stop without being asked.
     session.next()
     term.expect(f"({ln['FOR']})main()")
+    term.prompt()  # drawn again below what was shown
     # The terminal steps: the other client sees the pause.
     term.do("n")
     stop = session.wait(timeout=TIMEOUT)
@@ -367,7 +362,9 @@ def test_two_clients_see_each_others_steps(launch, attach):
     session.add_breakpoint(program.path, ln["PRINT"])
     session.cont()
     term.expect("runs on")
-    term.expect(f"({ln['PRINT']})main()")
+    term.expect(re.compile(rf"\({ln['PRINT']}\)main\(\)\r\n-> print\("))
+    term.prompt()
     assert term.do("p total") == "10\n"
-    term.do("c")
+    term.child.sendline("c")
+    assert "has exited" in _plain(term.child.read())
     program.assert_finishes_ok()

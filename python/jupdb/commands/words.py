@@ -235,7 +235,9 @@ class Commands:
             return
         self.current.use(None)
         self.location = None
-        self.say(f"jupdb: detached from pid {session.pid}; its paused threads stay paused ({self.prefix}c lets one run)")
+        self.say(
+            f"jupdb: detached from pid {session.pid}; its paused threads stay paused ({self.prefix}c lets one run)"
+        )
 
     # -- the stack -----------------------------------------------------------------------
     @command("where", "w", "bt", usage="where", help="the paused thread's stack, the selected frame marked")

@@ -46,4 +46,3 @@ def usage_of(name: str) -> str:
 def program_errors() -> ContextManager[None]:
     """:func:`jupdb.commands.program_errors` for the notebook's current session."""
     return words.program_errors(current)
-

@@ -39,8 +39,9 @@ _WHATIS = """(lambda v: 'Method ' + v.__func__.__name__ if hasattr(v, '__func__'
  else str(type(v)))(({expr}))"""
 
 #: Where a function (or method) named by an expression starts: its file and first body line.
-_FUNCTION_START = """(lambda c: (c.co_filename, min([l for _, _, l in c.co_lines() if l is not None and l > c.co_firstlineno]
- or [c.co_firstlineno])))(getattr(getattr({expr}, '__func__', {expr}), '__code__'))"""
+_FUNCTION_START = """(lambda c: (c.co_filename,
+ min([l for _, _, l in c.co_lines() if l is not None and l > c.co_firstlineno] or [c.co_firstlineno])))(
+ getattr(getattr({expr}, '__func__', {expr}), '__code__'))"""
 
 
 class Slot:
@@ -550,5 +551,6 @@ def _assigns(rest: str) -> bool:
     rest = rest.lstrip()
     if rest.startswith("=") and not rest.startswith("=="):
         return True
-    return any(rest.startswith(op + "=") for op in ("+", "-", "*", "/", "//", "%", "**", "&", "|", "^", ">>", "<<", "@"))
-
+    return any(
+        rest.startswith(op + "=") for op in ("+", "-", "*", "/", "//", "%", "**", "&", "|", "^", ">>", "<<", "@")
+    )

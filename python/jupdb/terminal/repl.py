@@ -206,7 +206,9 @@ class Terminal:
                 self._above_prompt(pdb_location(stop, current=True) + "\n")
             elif msg_type == "resumed":
                 action = content.get("action", "continue")
-                self._above_prompt(f"[jupdb: thread {content.get('thread')} runs on ({action}), moved by another client]\n")
+                self._above_prompt(
+                    f"[jupdb: thread {content.get('thread')} runs on ({action}), moved by another client]\n"
+                )
             elif msg_type == "exited":
                 self._above_prompt(f"[jupdb: the program (pid {session.pid}) has exited]\n")
                 self.commands.done = True
@@ -282,6 +284,7 @@ class Terminal:
             if full[:start] == code[:start]:  # readline replaces its word only
                 out.append(full[start:])
         return out
+
 
 def _incomplete(source: str) -> bool:
     """Whether ``source`` opens a block that needs more lines."""
