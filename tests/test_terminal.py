@@ -368,3 +368,104 @@ def test_two_clients_see_each_others_steps(launch, attach):
     term.child.sendline("c")
     assert "has exited" in _plain(term.child.read())
     program.assert_finishes_ok()
+
+
+def test_interact_bang_function_breakpoints_and_help(launch, attach):
+    program = launch(PROGRAM)
+    program.wait_paused()
+    ln = lines(program, "ADD_BODY", "PRINT")
+    term = attach(program.pid)
+    term.prompt()
+    term.child.sendline("interact")
+    term.expect(">>> ")
+    term.child.sendline("box.payload_size * 7")
+    assert "21" in term.expect(">>> ")
+    term.child.sendline("extra = 'set in interact'")
+    term.expect(">>> ")
+    term.child.sendline("def twice(v):")
+    term.expect("... ")
+    term.child.sendline("    return 2 * v")
+    term.expect("... ")
+    term.child.sendline("")
+    term.expect(">>> ")
+    term.child.sendline("twice(4)")
+    assert "8" in term.expect(">>> ")
+    term.child.sendeof()  # Ctrl-D: back to the debugger's prompt, still attached
+    term.prompt()
+    assert term.do("p extra") == "'set in interact'\n"
+    # `!` runs Python even where a command has the name; so does an assignment to one.
+    assert term.do("!n = 3") == "" and term.do("p n") == "3\n"
+    assert term.do("c = n + 1") == "" and term.do("p c") == "4\n"
+    # b FUNCTION: the function's first line.
+    assert f"Breakpoint 1 at {program.path}:{ln['ADD_BODY']}" in term.do("b add")
+    assert "*** " in term.do("b no_such_function")
+    assert "def add(x, y):" in term.do("source add")
+    assert "continue [--no-wait]  (c, cont)" in term.do("help")
+    assert "condition ID [CONDITION]" in term.do("help condition")
+    assert "*** unknown command 'frobnicate'" in term.do("help frobnicate")
+    assert "retval is not available" in term.do("retval")
+    assert "not stopped in a post-mortem" in term.do("exceptions")
+    assert "*** NameError: name 'nowhere' is not defined" in term.do("p nowhere")
+    term.do("cl")
+    term.child.sendline("c")
+    assert "has exited" in _plain(term.child.read())
+    program.assert_finishes_ok()
+    assert "total 10" in program.stdout
+
+
+def test_exceptions_of_a_post_mortem(launch, attach):
+    program = launch(
+        """
+        def fail():
+            try:
+                {}["key"]
+            except KeyError as exc:
+                raise ValueError("the key was missing") from exc
+
+        fail()
+        """,
+        command=[sys.executable, "-m", "jupdb", "run"],
+    )
+    program.wait_stderr("jupdb: post-mortem of ValueError")
+    term = attach(program.pid)
+    shown = term.prompt()
+    assert "!! ValueError: the key was missing" in shown
+    out = term.do("exceptions")
+    assert "> 0 ValueError: the key was missing" in out
+    assert "KeyError: 'key'" in out and "direct cause" in out
+    assert "is not available" in out
+    assert "*** " in term.do("n")  # a post-mortem cannot step: said, not raised
+    term.child.sendline("c")
+    assert "has exited" in _plain(term.child.read())
+    assert program.finish() == 1
+
+
+def test_changing_a_breakpoint_refuses_bad_input(launch):
+    """``break_request`` with an ``id`` changes a breakpoint (``condition``,
+    ``ignore``); what is wrong is an error reply, and the program stays paused."""
+    import jupdb
+
+    program = launch(PROGRAM)
+    session = program.connect()
+    ln = lines(program, "ADD_BODY")
+    bid = session.add_breakpoint(program.path, ln["ADD_BODY"])
+    for content, expected in [
+        ({"id": 99, "ignore": 1}, "NoSuchBreakpoint"),
+        ({"id": bid, "ignore": -1}, "InvalidRequest"),
+        ({"id": bid, "ignore": "2"}, "InvalidRequest"),
+        ({"id": bid, "condition": "x >"}, "SyntaxError"),
+        ({"id": bid, "condition": 5}, "InvalidRequest"),
+    ]:
+        with pytest.raises(jupdb.RemoteError) as caught:
+            session.request("break", content)
+        assert caught.value.ename == expected, content
+    (listed,) = session.breakpoints()
+    assert (listed["condition"], listed["ignore"]) == (None, 0)
+    assert session.set_condition(bid, "y == 4")["condition"] == "y == 4"
+    assert session.ignore_breakpoint(bid, 0)["ignore"] == 0
+    session.cont()
+    stop = session.wait(timeout=TIMEOUT)
+    assert stop.breakpoint == bid and session.eval("(x, y)").repr == "(6, 4)"
+    session.clear_breakpoint()
+    session.cont()
+    program.assert_finishes_ok()

@@ -112,8 +112,10 @@ class Terminal:
         if not paused:
             self.say("the program is running; Ctrl-C (or pause) stops it, Ctrl-D leaves it running")
             return
-        chosen = paused[-1]
-        self.commands.show_stop(_stop(chosen["location"], chosen["id"], chosen))
+        # The most recently paused thread (requests go to it), with why it stopped (an exception).
+        chosen = next((t for t in session.threads() if t.id == paused[-1]["id"]), None)
+        if chosen is not None and chosen.location is not None:
+            self.commands.show_stop(chosen.location)
 
     def _read(self) -> str:
         """One command, or a Python block of several lines (a line that opens
