@@ -268,8 +268,12 @@ def test_ctrl_c_pauses_a_running_program_and_interrupts_an_eval(launch, attach):
     assert "interrupted" in out and re.search(r"prog\.py\((\d+)\)<module>\(\)", out), out
     assert term.do("p count > 0") == "True\n"
     # Ctrl-C during a long evaluation interrupts it there; the program stays paused.
+    import jupdb
+
+    watcher = jupdb.connect(program.pid)
     term.child.sendline("p [n for n in iter(int, 1)]")
-    wait_until(lambda: _busy(program.pid), what="the eval to run")
+    wait_until(lambda: any(t.get("busy") for t in watcher.status().get("paused_threads", [])), what="the eval to run")
+    watcher.close()
     term.child.sendintr()
     out = term.prompt()
     assert "KeyboardInterrupt" in out, out
@@ -286,13 +290,6 @@ def test_ctrl_c_pauses_a_running_program_and_interrupts_an_eval(launch, attach):
 
     with jupdb.connect(program.pid) as session:
         assert session.status()["paused_threads"]  # detach left it paused
-
-
-def _busy(pid):
-    import jupdb
-
-    with jupdb.connect(pid, timeout=5) as session:
-        return any(t.get("busy") for t in session.status().get("paused_threads", []))
 
 
 def test_detach_leaves_it_running_and_quit_asks_then_ends_it(launch, attach):

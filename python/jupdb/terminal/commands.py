@@ -92,6 +92,9 @@ class TerminalCommands(Commands):
         #: The stop this client last saw (its ``stop`` number).
         self.last_stop = 0
 
+    def usage_head(self) -> str:
+        return "Commands (any other line runs as Python in the selected frame, as does !LINE):"
+
     # -- showing --------------------------------------------------------------------------
     def show_stop(self, stop: FrameInfo, note: str = "") -> None:
         """pdb's ``> file(line)function()`` and ``-> line``, the displays that
@@ -310,10 +313,10 @@ class TerminalCommands(Commands):
         self._print_lines(frame, lines, first, last)
         self.listing = Listing(frame.file, last)
 
-    @command("longlist", "ll", usage="longlist", help="the whole source of the current function")
+    @command("ll", "longlist", usage="ll", help="the whole source of the current function")
     def do_longlist(self, args: str) -> None:
         if args:
-            raise CommandError(f"longlist takes no arguments\nusage: {usage_of('longlist')}")
+            raise CommandError(f"ll takes no arguments\nusage: {usage_of('ll')}")
         session = self.session()
         source = session.source(whole=True)
         stack = session.where()

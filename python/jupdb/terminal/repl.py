@@ -90,8 +90,9 @@ class Terminal:
                 try:
                     line = self._read()
                 except EOFError:
-                    self.say("")
-                    self.commands.run_line("detach")
+                    if not self.commands.done:
+                        self.say("")
+                        self.commands.run_line("detach")
                     break
                 except KeyboardInterrupt:
                     self.say("")
@@ -140,6 +141,8 @@ class Terminal:
         self._start_following()
         try:
             with self._print_lock:
+                if self.commands.done:  # the program ended as the prompt came
+                    raise EOFError
                 self._at_prompt = True
             return input(prompt)
         finally:
@@ -213,8 +216,10 @@ class Terminal:
                 )
             elif msg_type == "exited":
                 self._above_prompt(f"[jupdb: the program (pid {session.pid}) has exited]\n")
-                self.commands.done = True
-                os.kill(os.getpid(), signal.SIGINT)  # ends the wait at the prompt
+                with self._print_lock:
+                    self.commands.done = True
+                    if self._at_prompt:
+                        os.kill(os.getpid(), signal.SIGINT)  # ends the wait at the prompt
                 return
 
     # -- readline -------------------------------------------------------------------------
