@@ -390,6 +390,11 @@ def test_interact_bang_function_breakpoints_and_help(launch, attach):
     term.child.sendeof()  # Ctrl-D: back to the debugger's prompt, still attached
     term.prompt()
     assert term.do("p extra") == "'set in interact'\n"
+    assert f"> {program.path}({line_in(program.source, '# CALL_MAIN')})<module>()" in term.do("u")
+    assert "*** NoSuchFrame: up: frame 1 is the oldest frame" in term.do("u")
+    assert "main()\n-> jupdb.set_trace()" in term.do("d")
+    assert term.do("pp {'key': list(range(3))}") == "{'key': [0, 1, 2]}\n"
+    assert re.search(r"MainThread\s+paused", term.do("threads"))
     # `!` runs Python even where a command has the name; so does an assignment to one.
     assert term.do("!n = 3") == "" and term.do("p n") == "3\n"
     assert term.do("c = n + 1") == "" and term.do("p c") == "4\n"

@@ -27,8 +27,8 @@ RESUMING = {"step", "s", "next", "n", "return", "r", "until", "unt", "jump", "j"
 #: ``(name, repr)`` pairs. The request runs on the paused thread itself, so the
 #: selected frame is one of the evaluating frame's callers, found by where it is.
 _ARGS = """[(n, __import__('reprlib').repr(f.f_locals[n]) if n in f.f_locals else '*** undefined')
- for f in [next(f for f in iter(lambda g=[__import__('sys')._getframe()]: g.append(g[-1].f_back) or g[-2], None)
-             if f.f_code.co_filename == {file!r} and f.f_code.co_name == {function!r} and f.f_lineno == {line})]
+ for f in [next(f for f, _ in __import__('traceback').walk_stack(__import__('sys')._getframe())
+                if (f.f_code.co_filename, f.f_code.co_name, f.f_lineno) == ({file!r}, {function!r}, {line}))]
  for c in [f.f_code]
  for n in c.co_varnames[: c.co_argcount + c.co_kwonlyargcount + bool(c.co_flags & 4) + bool(c.co_flags & 8)]]"""
 
