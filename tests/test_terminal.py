@@ -471,3 +471,10 @@ def test_changing_a_breakpoint_refuses_bad_input(launch):
     session.clear_breakpoint()
     session.cont()
     program.assert_finishes_ok()
+
+
+def test_attach_to_nothing_says_so(attach, runtime_dir):
+    term = attach(999_999_999)
+    out = _plain(term.child.read())
+    assert "jupdb attach: no jupdb session matches 999999999" in out
+    assert term.ends() == 1

@@ -17,7 +17,7 @@ import signal
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..commands.words import CommandError, Commands, Current, command, usage_of
-from ..remote.session import FrameInfo, RemoteError, RemoteValue, Session, Stack
+from ..remote.session import FrameInfo, RemoteError, RemoteValue, Session, SessionLost, Stack
 
 #: The commands that let the program run: one of them ends a breakpoint's
 #: ``commands`` list, as in pdb.
@@ -476,9 +476,9 @@ class TerminalCommands(Commands):
         if answer not in ("y", "yes"):
             self.say("the program goes on; detach (or Ctrl-D) leaves it running")
             return
-        self.current.use(None)
         self.done = True
         end_program(session)
+        self.current.use(None)
         self.say(f"jupdb: the program (pid {session.pid}) has ended")
 
     # -- moving on ---------------------------------------------------------------------------
@@ -490,22 +490,42 @@ class TerminalCommands(Commands):
 
 
 def end_program(session: Session) -> None:
-    """End the debugged program: SIGTERM, as from a terminal's kill; a process
-    that ignores it is left to the user."""
+    """End the debugged program with SIGTERM, as ``kill`` from a shell would
+    (a handler the program set for it runs). Sent by the paused program itself,
+    so that it works wherever the program runs; a running one on this machine
+    gets it from here."""
     import time
 
+    here = _on_this_machine(session.info.get("ip", ""))
     try:
-        if session.pid != os.getpid():
+        if session.status().get("paused_threads"):
+            try:
+                session.exec("__import__('os').kill(__import__('os').getpid(), __import__('signal').SIGTERM)")
+            except (SessionLost, ConnectionError, TimeoutError):
+                pass  # ended before it could reply
+        elif here:
             os.kill(session.pid, signal.SIGTERM)
-    except ProcessLookupError:
+        else:
+            raise CommandError("the program runs on another machine: pause it first, then q ends it")
+    except (ProcessLookupError, SessionLost):
         return
-    finally:
-        session.close()
     deadline = time.monotonic() + 10
-    while session.alive() and time.monotonic() < deadline:
-        time.sleep(0.02)  # waiting for another process to end: no event to wait on
-    if session.alive():
+    while here and session.alive() and time.monotonic() < deadline:
+        time.sleep(0.02)  # another process's end: no event of ours to wait on
+    session.close()
+    if here and session.alive():
         raise CommandError(f"pid {session.pid} did not end on SIGTERM; kill -9 {session.pid} ends it")
+
+
+def _on_this_machine(ip: str) -> bool:
+    """Whether a program listening on ``ip`` runs here (its pid is one of ours to signal)."""
+    import ipaddress
+
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip == "localhost"
+    return address.is_loopback or address.is_unspecified
 
 
 def pdb_location(frame: FrameInfo, current: bool = False) -> str:
