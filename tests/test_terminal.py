@@ -271,7 +271,7 @@ def test_ctrl_c_pauses_a_running_program_and_interrupts_an_eval(launch, attach):
     import jupdb
 
     watcher = jupdb.connect(program.pid)
-    term.child.sendline("p [n for n in iter(int, 1)]")
+    term.child.sendline("p sum(1 for _ in iter(int, 1))")  # endless, in constant memory
     wait_until(lambda: any(t.get("busy") for t in watcher.status().get("paused_threads", [])), what="the eval to run")
     watcher.close()
     term.child.sendintr()

@@ -5,9 +5,10 @@ Each command checks its arguments, asks the session, and hands what it got
 (a Stack, a FrameInfo, a Source, a RemoteValue, or a table made in
 :mod:`.views`) to ``show``. Nothing here needs IPython: the front end supplies
 ``show``, ``say`` and where the current session is kept (``current``), and may
-add commands or replace some (a subclass's ``@command`` methods). A command used wrongly raises :class:`CommandError`;
-a program that ended or cannot be found is a CommandError too, so the user
-sees one short line, never jupdb's own traceback. An exception in the
+add commands or replace some (a subclass's ``@command`` methods). A command
+used wrongly raises :class:`CommandError`; a program that ended or cannot be
+found is a CommandError too, so the user sees one short line, never jupdb's
+own traceback. An exception in the
 program (:class:`RemoteError`) is raised as it is: it renders as the remote
 traceback.
 """
