@@ -307,8 +307,10 @@ def test_detach_leaves_it_running_and_quit_asks_then_ends_it(launch, attach):
     program.wait_stdout("spinning")  # running, with no client
     term = attach(program.pid)
     assert "the program is running" in term.prompt()
+    term.expect("spinning")  # its output, shown above the prompt while the user may type
     term.child.sendintr()  # at the prompt, while it runs: pauses it
-    assert re.search(r"prog\.py\(\d+\)<module>\(\)", term.prompt())
+    term.expect(re.compile(r"prog\.py\(\d+\)<module>\(\)"))
+    term.prompt()
     term.child.sendline("q")
     term.expect("End the program")
     term.child.sendline("n")
