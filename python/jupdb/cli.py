@@ -11,8 +11,7 @@ first line until a client lets it go (what ``python -m pdb`` and debugpy's
 other, pauses that thread for a post-mortem (as ``python -m pdb`` does) until
 a client continues it; ``--no-post-mortem`` lets the program end at once.
 
-``jupdb sessions`` lists the programs a client can connect to; ``jupdb attach
-[TARGET]`` opens pdb's prompt on one of them.
+``jupdb sessions`` lists the programs a client can connect to.
 """
 
 from __future__ import annotations
