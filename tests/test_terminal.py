@@ -480,3 +480,35 @@ def test_attach_to_nothing_says_so(attach, runtime_dir):
     out = _plain(term.child.read())
     assert "jupdb attach: no jupdb session matches 999999999" in out
     assert term.ends() == 1
+
+
+def test_until_leaves_a_loop_and_jump_skips_a_line(launch, attach):
+    program = launch(
+        """
+        import jupdb
+
+        def main():
+            total, skipped = 0, "yes"
+            jupdb.set_trace()        # TRACE
+            for i in range(3):       # FOR
+                total += i           # BODY
+            skipped = "no"           # SKIP
+            print("total", total, "skipped", skipped)  # PRINT
+
+        main()
+        """
+    )
+    program.wait_paused()
+    ln = lines(program, "FOR", "BODY", "SKIP", "PRINT")
+    term = attach(program.pid)
+    term.prompt()
+    assert f"({ln['FOR']})main()" in term.do("n")
+    assert f"({ln['BODY']})main()" in term.do("n")
+    assert f"({ln['SKIP']})main()" in term.do("unt")  # past the loop's last line: out of it, as pdb's until
+    assert term.do("p total") == "3\n"
+    assert f"({ln['PRINT']})main()" in term.do(f"j {ln['PRINT']}")
+    assert "*** " in term.do("j 1")  # not a line of main()
+    term.child.sendline("c")
+    assert "has exited" in _plain(term.child.read())
+    program.assert_finishes_ok()
+    assert "total 3 skipped yes" in program.stdout
