@@ -282,6 +282,7 @@ def test_breakpoint_added_while_paused(launch):
         "temporary": False,
         "enabled": True,
         "hits": 0,
+        "ignore": 0,
     }
 
     session.cont()

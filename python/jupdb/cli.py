@@ -70,6 +70,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("target", help="the script (or, with -m, the module) to run")
     run.add_argument("args", nargs=argparse.REMAINDER, help="the program's arguments")
     commands.add_parser("sessions", help="list the programs a client can connect to")
+    attach = commands.add_parser(
+        "attach",
+        help="a pdb prompt attached to a running or paused program",
+        description="Attach pdb's prompt to a program run with jupdb (the most recently paused one, "
+        "else the most recent one running, unless TARGET names one).",
+    )
+    attach.add_argument("target", nargs="?", help="a pid, a session id or a connection file")
     return parser
 
 
@@ -77,6 +84,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     options = _parser().parse_args(argv)
     if options.command == "sessions":
         return _list_sessions()
+    if options.command == "attach":
+        from .terminal import attach, parse_target
+
+        return attach(parse_target(options.target))
     return run(
         options.target,
         options.args,

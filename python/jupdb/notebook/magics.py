@@ -16,11 +16,11 @@ from typing import Any, Dict, List, Optional
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.display import display
 
+from ..commands.views import message
 from ..remote.session import Session, jupyter_bundle
 from . import current
 from .commands import CommandError, Commands, program_errors, usage_of
 from .completer import make_matcher
-from .views import message
 
 
 class CellInterrupted(KeyboardInterrupt):

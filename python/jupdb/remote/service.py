@@ -31,6 +31,8 @@ class Service:
         self.breakpoints: Dict[int, "Breakpoint"] = {}
         self.hits: Dict[int, int] = {}
         self.conditions: Dict[int, Tuple[Optional[str], Any]] = {}
+        #: Hits still to pass over (pdb's ``ignore``), by breakpoint.
+        self.ignores: Dict[int, int] = {}
         self.watches: Dict[int, str] = {}
         self._next_id = 1
         self._handle = server.native.serve_service()
@@ -119,6 +121,8 @@ class Service:
     def do_break(self, c: Dict[str, Any]) -> Dict[str, Any]:
         from .paused import RequestError
 
+        if "id" in c:
+            return self._change(c)
         file, line = c["file"], int(c["line"])
         try:
             path = find_source(file)
@@ -139,7 +143,34 @@ class Service:
         bp.callback(lambda frame: self._hit(bid, frame))
         self.breakpoints[bid] = bp
         self.hits[bid] = 0
+        self.ignores[bid] = 0
         bp.temporary = bool(c.get("temporary", False))  # type: ignore[attr-defined]
+        return {"breakpoint": self._describe(bid)}
+
+    def _change(self, c: Dict[str, Any]) -> Dict[str, Any]:
+        """Change breakpoint ``id``: its condition (``condition``: an expression,
+        None for none) and the hits it passes over (``ignore``), as pdb's
+        ``condition`` and ``ignore`` do."""
+        from .paused import RequestError
+
+        bid = c["id"]
+        if bid not in self.breakpoints:
+            raise RequestError("NoSuchBreakpoint", f"there is no breakpoint {bid}")
+        if "ignore" in c:
+            count = c["ignore"]
+            if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+                raise RequestError("InvalidRequest", f"ignore must be an int of at least 0, not {count!r}")
+        if "condition" in c:
+            condition = c["condition"]
+            if condition is not None and not isinstance(condition, str):
+                raise RequestError("InvalidRequest", f"condition must be a string or null, not {condition!r}")
+            try:
+                compiled = None if not condition else compile(condition, "<condition>", "eval")
+            except SyntaxError as exc:
+                raise RequestError("SyntaxError", str(exc)) from None
+            self.conditions[bid] = (condition or None, compiled)
+        if "ignore" in c:
+            self.ignores[bid] = c["ignore"]
         return {"breakpoint": self._describe(bid)}
 
     def _describe(self, bid: int) -> Dict[str, Any]:
@@ -152,6 +183,7 @@ class Service:
             "temporary": bp.temporary,  # type: ignore[attr-defined]
             "enabled": bp.enabled,
             "hits": self.hits[bid],
+            "ignore": self.ignores.get(bid, 0),
         }
 
     def _hit(self, bid: int, frame: types.FrameType) -> None:
@@ -172,6 +204,9 @@ class Service:
             finally:
                 self.server.debugging.discard(tid)
         self.hits[bid] += 1
+        if self.ignores.get(bid, 0) > 0:  # as pdb: counted as a hit, then passed over
+            self.ignores[bid] -= 1
+            return
         if self.breakpoints[bid].temporary:  # type: ignore[attr-defined]
             self._clear(bid)
         PausedThread(self.server, frame, reason="breakpoint", breakpoint=bid, in_line_event=True, **details).serve()
@@ -205,6 +240,7 @@ class Service:
     def _clear(self, bid: int) -> None:
         bp = self.breakpoints.pop(bid, None)
         self.conditions.pop(bid, None)
+        self.ignores.pop(bid, None)
         if bp is not None:
             bp.disable()
 

@@ -795,6 +795,16 @@ class Session:
     def breakpoints(self) -> List[Dict[str, Any]]:
         return self.request("breakpoints")[0]["breakpoints"]
 
+    def set_condition(self, id: int, cond: Optional[str]) -> Dict[str, Any]:
+        """Make breakpoint ``id`` stop only where ``cond`` holds (None: always),
+        as pdb's ``condition``; the breakpoint as :meth:`breakpoints` lists it."""
+        return self.request("break", {"id": id, "condition": cond})[0]["breakpoint"]
+
+    def ignore_breakpoint(self, id: int, count: int) -> Dict[str, Any]:
+        """Let breakpoint ``id`` pass its next ``count`` hits (where its
+        condition holds), as pdb's ``ignore``; the breakpoint as listed."""
+        return self.request("break", {"id": id, "ignore": count})[0]["breakpoint"]
+
     def clear_breakpoint(self, id: Optional[int] = None) -> List[int]:
         """Remove breakpoint ``id`` (None: all of them, as pdb's ``clear``); the ids removed."""
         return self.request("clear", {"all": True} if id is None else {"id": id})[0]["cleared"]

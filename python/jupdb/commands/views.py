@@ -1,4 +1,4 @@
-"""What the magics show: objects with a plain-text form (a terminal IPython
+"""What the commands show: objects with a plain-text form (a terminal IPython
 prints it) and an HTML form (a notebook renders it).
 
 The remote API's own objects (Stack, FrameInfo, Source, RemoteValue, …) bring

@@ -1,0 +1,42 @@
+"""``jupdb attach``: pdb's prompt in a terminal, attached to a running or
+paused program through a remote Session (no IPython, no notebook).
+
+- :mod:`.commands` — pdb's commands, as pdb writes and shows them, over the
+  shared words of :mod:`jupdb.commands`;
+- :mod:`.repl` — the prompt: readline history and completion, Ctrl-C, the
+  program's events shown while the user types.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional, Union
+
+from ..remote.session import SessionLost, connect
+
+#: Seconds a request may take before the prompt gives up on it (Ctrl-C stops sooner).
+REQUEST_TIMEOUT = 600.0
+
+
+def attach(target: Union[None, int, str, "os.PathLike[str]"] = None) -> int:
+    """Attach a pdb prompt to the program ``target`` names (a pid, a session
+    id, a connection file; None: the most recently paused, else the most
+    recent running one) and run it until ``detach``, Ctrl-D, ``q`` or the
+    program's end. The exit status of ``jupdb attach``."""
+    from .repl import Terminal
+
+    try:
+        session = connect(target, timeout=REQUEST_TIMEOUT)
+    except (LookupError, SessionLost, ConnectionError, OSError) as exc:
+        raise SystemExit(f"jupdb attach: {exc.args[0] if exc.args else exc}") from None
+    return Terminal(session).run()
+
+
+def parse_target(text: Optional[str]) -> Union[None, int, str]:
+    """A command line's target: a pid is a number, anything else a session id or file."""
+    if text is None:
+        return None
+    return int(text) if text.isdigit() else text
+
+
+__all__ = ["attach", "parse_target"]
