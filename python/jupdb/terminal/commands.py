@@ -453,6 +453,7 @@ class TerminalCommands(Commands):
         Console().interact(banner="*interactive* (its lines run in the program's frame; Ctrl-D returns)", exitmsg="")
 
     # -- leaving ---------------------------------------------------------------------------
+    @command("detach", usage="detach", help="disconnect and let the program run on (Ctrl-D too)")
     def do_detach(self, args: str) -> None:
         if args:
             raise CommandError(f"detach takes no arguments\nusage: {usage_of('detach')}")
@@ -460,11 +461,15 @@ class TerminalCommands(Commands):
         self.done = True
         if session is None:
             return
+        # As debugpy's disconnect and pdb's attach client: the program runs on. Only the
+        # thread this terminal selected is let go; others paused by other clients stay.
+        try:
+            if session.status().get("paused_threads"):
+                session.cont()
+        except (RemoteError, SessionLost):
+            pass  # not paused any more, or gone: there is nothing to let go
         self.current.use(None)
-        self.say(
-            f"jupdb: detached from pid {session.pid}; it is left as it is "
-            "(a paused thread stays paused: c before detaching lets it run)"
-        )
+        self.say(f"jupdb: detached from pid {session.pid}; the program runs on")
 
     @command("quit", "q", "exit", usage="quit", help="end the program (asks first) and leave")
     def do_quit(self, args: str) -> None:
