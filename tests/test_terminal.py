@@ -183,7 +183,8 @@ def test_condition_ignore_and_tbreak(launch, attach):
     assert "Breakpoint 1 is now unconditional." in term.do("condition 1")
     term.do("c")
     assert term.do("p (x, y)") == "(6, 4)\n"
-    term.do("cl 1")
+    assert "Deleted breakpoint 1" in term.do(f"cl {program.path}:{ln['ADD_BODY']}")  # pdb's FILE:LINE
+    assert "No breakpoints" in term.do("b")
     assert "Temporary breakpoint 2" in term.do(f"tbreak {ln['PRINT']}")
     assert f"({ln['PRINT']})main()" in term.do("c")
     assert "No breakpoints" in term.do("b")

@@ -394,13 +394,19 @@ class Commands:
         ]
         self.show(table(["id", "where", "condition", "hits", "temporary", "enabled"], rows))
 
-    @command("clear", "cl", usage="clear [ID ...]", help="remove breakpoints (no ID: all of them)")
+    @command("clear", "cl", usage="clear [ID ... | FILE:LINE]", help="remove breakpoints (by id, at a line; none: all)")
     def do_clear(self, args: str) -> None:
         session = self.session()
-        ids: List[Optional[int]] = [_number(word, "clear") for word in _split(args, "clear")]
+        words = _split(args, "clear")
         cleared: List[int] = []
-        for bid in ids or [None]:
-            cleared += session.clear_breakpoint(bid)
+        if len(words) == 1 and ":" in words[0]:  # pdb's `clear FILE:LINE`
+            file, _, line = words[0].rpartition(":")
+            cleared = session.clear_breakpoint(file=file, line=_number(line, "clear"))
+        elif words:
+            for word in words:
+                cleared += session.clear_breakpoint(_number(word, "clear"))
+        else:
+            cleared = session.clear_breakpoint()
         if cleared:
             self.say(f"Deleted breakpoint{'s' if len(cleared) > 1 else ''} {', '.join(map(str, cleared))}")
         else:

@@ -805,8 +805,13 @@ class Session:
         condition holds), as pdb's ``ignore``; the breakpoint as listed."""
         return self.request("break", {"id": id, "ignore": count})[0]["breakpoint"]
 
-    def clear_breakpoint(self, id: Optional[int] = None) -> List[int]:
-        """Remove breakpoint ``id`` (None: all of them, as pdb's ``clear``); the ids removed."""
+    def clear_breakpoint(
+        self, id: Optional[int] = None, *, file: Optional[str] = None, line: Optional[int] = None
+    ) -> List[int]:
+        """Remove breakpoint ``id``, or those at ``file``:``line`` (found in the program as
+        :meth:`add_breakpoint` finds it), or all of them, as pdb's ``clear``; the ids removed."""
+        if file is not None:
+            return self.request("clear", {"file": file, "line": line})[0]["cleared"]
         return self.request("clear", {"all": True} if id is None else {"id": id})[0]["cleared"]
 
     def watch(self, expr: str) -> int:
