@@ -51,11 +51,13 @@ def test_step_into_a_call_then_finish(launch):
 
     stop = session.finish()
     assert (stop.function, stop.line) == ("main", ln["AFTER_CALL"])
+    assert stop.returned is not None and stop.returned.repr == "3"  # pdb's retval
     assert session.eval("b").repr == "3"
     assert session.status()["paused_threads"][0]["location"]["line"] == ln["AFTER_CALL"]
 
     stop = session.next()
     assert (stop.function, stop.line) == ("main", ln["PRINT"])
+    assert stop.returned is None  # main has not returned
     assert session.eval("c").repr == "30"
     assert program.stdout == ""  # nothing ran past the stop
     session.cont()

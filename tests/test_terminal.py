@@ -143,6 +143,7 @@ def test_attach_shows_the_stop_and_runs_pdb_commands(launch, attach):
     assert "def add(x, y):" in listed
 
     assert f"({ln['FOR']})main()" in term.do("r")  # the caller's next line
+    assert term.do("retval") == "0\n"  # what add(0, 0) returned
     # A breakpoint by line, hit by continue; the program's output comes as it runs.
     said = term.do(f"b {ln['PRINT']}")
     assert f"Breakpoint 1 at {program.path}:{ln['PRINT']}" in said
@@ -403,7 +404,7 @@ def test_interact_bang_function_breakpoints_and_help(launch, attach):
     assert "continue [--no-wait]  (c, cont)" in term.do("help")
     assert "condition ID [CONDITION]" in term.do("help condition")
     assert "*** unknown command 'frobnicate'" in term.do("help frobnicate")
-    assert "retval is not available" in term.do("retval")
+    assert "not yet returned" in term.do("retval")
     assert "not stopped in a post-mortem" in term.do("exceptions")
     assert "*** NameError: name 'nowhere' is not defined" in term.do("p nowhere")
     term.do("cl")

@@ -22,7 +22,7 @@ import dataclasses
 import shlex
 from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Union
 
-from ..remote.session import FrameInfo, RemoteError, Session, SessionLost, connect, sessions
+from ..remote.session import FrameInfo, RemoteError, RemoteValue, Session, SessionLost, connect, sessions
 from .views import View, as_html, message, table
 
 
@@ -97,6 +97,8 @@ class Commands:
         self.current = current
         #: The selected frame as last seen (for a prompt), None once the program runs on.
         self.location: Optional[FrameInfo] = None
+        #: What the function the last step left returned (``retval``), if it returned.
+        self.returned: Optional[RemoteValue] = None
         #: The thread chosen with ``thread ID`` (None: the most recently paused).
         self.thread: Optional[int] = None
 
@@ -158,7 +160,7 @@ class Commands:
     def show_stop(self, stop: FrameInfo, note: str = "") -> None:
         """Where a thread stopped, with the watches' values, as pdb shows it
         (the FrameInfo's HTML has the watches; its text does not)."""
-        self.location = stop
+        self.location, self.returned = stop, stop.returned
         text = [note] if note else []
         text.append(str(stop))
         if stop.watches:
@@ -411,6 +413,13 @@ class Commands:
             self.say(f"Deleted breakpoint{'s' if len(cleared) > 1 else ''} {', '.join(map(str, cleared))}")
         else:
             self.say("no breakpoints to clear")
+
+    @command("retval", "rv", usage="retval", help="what the function the last step left returned")
+    def do_retval(self, args: str) -> None:
+        _no_args(args, "retval")
+        if self.returned is None:
+            raise CommandError("not yet returned: retval shows what a function returned after r (or n, s) left it")
+        self.show(self.returned)
 
     @command("watch", usage="watch EXPR", help="show EXPR's value at every stop")
     def do_watch(self, args: str) -> None:

@@ -96,6 +96,9 @@ class FrameInfo:
     exception: Optional[RemoteError] = dataclasses.field(default=None, compare=False)
     #: The id of the breakpoint that stopped the thread (reason "breakpoint").
     breakpoint: Optional[int] = dataclasses.field(default=None, compare=False)
+    #: What the function the step left returned (pdb's ``retval``), when a step
+    #: (``finish``, ``next``, ``step``) stopped here after it returned.
+    returned: Optional[RemoteValue] = dataclasses.field(default=None, compare=False)
 
     def __str__(self) -> str:
         text = f"{self.file}:{self.line} in {self.function}()" + (f"\n-> {self.code}" if self.code else "")
@@ -274,6 +277,7 @@ def _frame(
         stop.get("reason"),
         None if exc is None else RemoteError(exc["ename"], exc["evalue"], exc.get("traceback", "")),
         stop.get("breakpoint"),
+        RemoteValue(stop["returned"], "retval") if stop.get("returned") else None,
     )
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from .. import _native
 from ..scope import is_launcher_code
+from .summary import summarize
 
 if TYPE_CHECKING:
     from .paused import PausedThread
@@ -44,7 +45,10 @@ class Stepper:
         # below is the interpreter's shutdown (threading._shutdown, atexit):
         # stepping off the end of the program lets it finish, as with pdb.
         self.orphans = threading.current_thread() is not threading.main_thread()
-        self.probe = _native.Probe(self, events=_native.LINE, matcher=self._match, thread=self.thread)
+        #: What the target frame returned, when the step leaves it by returning (pdb's ``retval``).
+        self.returned: Optional[Dict[str, Any]] = None
+        events = _native.LINE | _native.RETURN
+        self.probe = _native.Probe(self, events=events, matcher=self._match, thread=self.thread)
 
     def _match(self, code: types.CodeType) -> Any:
         return _program_lines(code) if self.action == "step" or code in self._codes else False
@@ -78,6 +82,16 @@ class Stepper:
             return (is_target and line >= (self.line if self.line is not None else self.start_line + 1)) or is_caller
         return is_target  # jump
 
+    def on_call(self, frame: types.FrameType) -> None:
+        pass
+
+    def on_return(self, frame: types.FrameType, value: Any) -> None:
+        if self.active and frame is self.target and self.thread not in self.server.debugging:
+            self.returned = summarize(value)
+
+    def on_raise(self, frame: types.FrameType, exc: Optional[BaseException]) -> None:
+        pass
+
     def on_line(self, frame: types.FrameType, line: int) -> None:
         if not self.active or self.thread in self.server.debugging or not self._stops_at(frame, line):
             return  # (a client's eval on this thread runs through the lines it watches)
@@ -87,6 +101,8 @@ class Stepper:
         details: Dict[str, Any] = {}
         if self.action == "jump":
             details["jumped"] = jump(frame, self.line)  # type: ignore[arg-type]
+        if self.returned is not None and frame is not self.target:
+            details["returned"] = self.returned
         PausedThread(
             self.server, frame, reason="jump" if self.action == "jump" else "step", in_line_event=True, **details
         ).serve()

@@ -101,7 +101,7 @@ class TerminalCommands(Commands):
         changed, then the commands of the breakpoint that stopped it."""
         commands = self.breakpoint_commands.get(stop.breakpoint or -1) if stop.reason == "breakpoint" else None
         silent = commands is not None and "silent" in commands
-        self.location = stop
+        self.location, self.returned = stop, stop.returned
         self.listing = None
         if note:
             self.say(note)
@@ -350,13 +350,6 @@ class TerminalCommands(Commands):
         except RemoteError:
             raise CommandError("the arguments are not available here (the frame has finished: a post-mortem)") from None
         self.say("\n".join(f"{name} = {value}" for name, value in pairs))
-
-    @command("retval", "rv", usage="retval", help="the value the current function returned")
-    def do_retval(self, args: str) -> None:
-        raise CommandError(
-            "retval is not available: jupdb's steps stop at lines, never at a function's return, "
-            "so there is no return value to show (r stops at the caller's next line)"
-        )
 
     @command("whatis", usage="whatis EXPR", help="the type of EXPR")
     def do_whatis(self, args: str) -> None:
