@@ -58,15 +58,20 @@ impl Shared {
         reply.await.ok()
     }
 
-    /// A reply goes to the request waiting for it; an event to `inbox`.
-    async fn deliver(&self, frames: Vec<Bytes>, inbox: &Inbox) {
+    /// A reply goes to the request waiting for it; an event to `inbox`, or to
+    /// `probes` for a probe's (see [`is_probe_event`]).
+    async fn deliver(&self, frames: Vec<Bytes>, inbox: &Inbox, probes: &Inbox) {
         let size = frames.iter().map(Bytes::len).sum::<usize>();
         let Ok(message) = decode(frames, &self.signers.incoming) else {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         };
         let Some(parent) = message.header.parent.clone() else {
-            inbox.push(message);
+            if is_probe_event(&message) {
+                probes.push(message);
+            } else {
+                inbox.push(message);
+            }
             self.acknowledge(size).await;
             return;
         };
@@ -95,11 +100,24 @@ impl Shared {
     }
 }
 
-async fn read(shared: Arc<Shared>, mut recv_half: DealerRecvHalf, inbox: Arc<Inbox>, mut stop: oneshot::Receiver<()>) {
+/// Whether `event` is a probe's (`probe_hit`, `probe_removed`): those wait
+/// in an inbox of their own, read by the client's probe reader, so that they
+/// never stand between a `wait` and the `paused` event it waits for.
+fn is_probe_event(event: &Message) -> bool {
+    event.header.msg_type.starts_with("probe_")
+}
+
+async fn read(
+    shared: Arc<Shared>,
+    mut recv_half: DealerRecvHalf,
+    inboxes: (Arc<Inbox>, Arc<Inbox>),
+    mut stop: oneshot::Receiver<()>,
+) {
+    let (inbox, probes) = inboxes;
     loop {
         tokio::select! {
             received = recv_half.recv() => match received {
-                Ok(message) => shared.deliver(message.into_vec(), &inbox).await,
+                Ok(message) => shared.deliver(message.into_vec(), &inbox, &probes).await,
                 Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
             },
             _ = &mut stop => break,
@@ -203,6 +221,8 @@ pub struct Client {
     /// Where the sockets were made (see `runtime::Process`).
     process: runtime::Process,
     inbox: Arc<Inbox>,
+    /// Probe events, apart (see [`is_probe_event`]).
+    probes: Arc<Inbox>,
     stops: Mutex<Vec<oneshot::Sender<()>>>,
 }
 
@@ -429,6 +449,19 @@ impl Client {
         event.map(|e| message_tuple(py, e)).transpose()
     }
 
+    /// The next probe event (`probe_hit`, `probe_removed`), as
+    /// [`next_event`](Client::next_event) returns the others.
+    #[pyo3(signature = (timeout=None))]
+    fn next_probe_event<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        self.check_process()?;
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(Duration::try_from_secs_f64(t.max(0.0)).ok()?));
+        let event = match self.probes.pop() {
+            Some(event) => Some(event),
+            None => runtime::wait_interruptibly(py, None, false, self.probes.next(deadline), |_| Ok(()))?.flatten(),
+        };
+        event.map(|e| message_tuple(py, e)).transpose()
+    }
+
     /// Bytes of `output` dropped because more waited than the client keeps.
     #[getter]
     fn output_dropped(&self) -> u64 {
@@ -477,12 +510,19 @@ impl Client {
             received: Mutex::new((0, 0)),
         });
         let inbox = Arc::new(Inbox::default());
+        let probes = Arc::new(Inbox::default());
         let (stop_reading, stop_reading_rx) = oneshot::channel();
-        runtime::spawn(read(shared.clone(), recv_half, inbox.clone(), stop_reading_rx));
+        runtime::spawn(read(
+            shared.clone(),
+            recv_half,
+            (inbox.clone(), probes.clone()),
+            stop_reading_rx,
+        ));
         Client {
             shared,
             process: runtime::Process::current(),
             inbox,
+            probes,
             stops: Mutex::new(vec![stop_reading]),
         }
     }
