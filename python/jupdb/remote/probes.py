@@ -308,8 +308,14 @@ class BreakProbe(RemoteProbe):
         line = spec.get("line")
         if line is not None and (not isinstance(line, int) or isinstance(line, bool)):
             raise RequestError("InvalidRequest", f"line must be an int, not {line!r}")
-        self.line: Optional[int] = line
         self.pause = bool(spec.get("pause", False))
+        if line is None and self.pause and scope.code is not None:
+            # Paused at the call, the thread would not yet have run the first
+            # line (a `next` would stop on it again): pause there, as pdb does.
+            line = _first_line(scope.code)
+        elif line is not None and scope.code is None and isinstance(scope.file, pathlib.Path):
+            _check_line(scope.file, line)
+        self.line: Optional[int] = line
         condition = spec.get("cond")
         self.condition: Optional[str] = condition
         self._condition = None if condition is None else _compiled(condition, "eval", "cond")
@@ -480,6 +486,26 @@ def _arguments(frame: types.FrameType) -> Dict[str, Any]:
     count += bool(code.co_flags & inspect.CO_VARARGS) + bool(code.co_flags & inspect.CO_VARKEYWORDS)
     values = frame.f_locals
     return {name: values[name] for name in code.co_varnames[:count] if name in values}
+
+
+def _first_line(code: types.CodeType) -> int:
+    """The first line of a function's body (its only line, for a one-liner)."""
+    lines = sorted(_native.code_lines(code))
+    return next((n for n in lines if n > code.co_firstlineno), lines[0] if lines else code.co_firstlineno)
+
+
+def _check_line(path: pathlib.Path, line: int) -> None:
+    """RequestError unless some code of the file at ``path`` runs ``line``."""
+    try:
+        todo = [compile(path.read_bytes(), str(path), "exec")]
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise RequestError(type(exc).__name__, f"cannot read {path}: {exc}") from None
+    while todo:
+        code = todo.pop()
+        if line in _native.code_lines(code):
+            return
+        todo.extend(c for c in code.co_consts if isinstance(c, types.CodeType))
+    raise RequestError("ValueError", f"line {line} of {path} has no code to stop at")
 
 
 def _describe_target(spec: Dict[str, Any]) -> str:

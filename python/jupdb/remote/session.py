@@ -906,6 +906,10 @@ class Session:
         reply, _ = self.request("probes")
         return [ProbeInfo(p, p.get("owner") == self._client_session) for p in reply["probes"]]
 
+    def remove_probe(self, id: int) -> None:
+        """Remove probe ``id``, whichever client installed it (see :meth:`probes`)."""
+        self.request("unprobe", {"probe": id})
+
     def _install_probe(self, kind: Callable[["Session", Dict[str, Any]], "P"], name: str, spec: Dict[str, Any]) -> "P":
         if spec.get("target") is not None and not isinstance(spec["target"], str):
             raise TypeError(

@@ -38,7 +38,8 @@ struct Shared {
     pending: Mutex<FxHashMap<String, oneshot::Sender<Message>>>,
     dropped: AtomicU64,
     /// The DEALER's sending half: the requesting thread sends itself.
-    dealer: tokio::sync::Mutex<DealerSendHalf>,
+    /// None once closed: with the reader's half gone too, the connection closes.
+    dealer: tokio::sync::Mutex<Option<DealerSendHalf>>,
     /// Events received so far, and their bytes since the last acknowledgement.
     received: Mutex<(u64, usize)>,
 }
@@ -54,7 +55,7 @@ impl Shared {
     /// Sends `message`, then waits for its reply; None if the connection is closed.
     async fn exchange(&self, mut message: Message, reply: oneshot::Receiver<Message>) -> Option<Message> {
         let frames = self.frames(&mut message)?;
-        self.dealer.lock().await.send(frames).await.ok()?;
+        self.dealer.lock().await.as_mut()?.send(frames).await.ok()?;
         reply.await.ok()
     }
 
@@ -95,7 +96,9 @@ impl Shared {
         let content = Value::Map(vec![("received".into(), received.into())]);
         let mut ack = Message::new("events_ack", self.session.clone(), content);
         if let Some(frames) = self.frames(&mut ack) {
-            let _ = self.dealer.lock().await.send(frames).await;
+            if let Some(dealer) = self.dealer.lock().await.as_mut() {
+                let _ = dealer.send(frames).await;
+            }
         }
     }
 }
@@ -482,6 +485,16 @@ impl Client {
         for stop in self.stops.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
             let _ = stop.send(());
         }
+        // The reader lets go of its half as it stops; once this one goes too,
+        // the connection closes, and the debuggee knows this client has left
+        // (its probes go with it).
+        match self.shared.dealer.try_lock() {
+            Ok(mut dealer) => drop(dealer.take()),
+            Err(_) => {
+                let shared = self.shared.clone();
+                runtime::spawn(async move { drop(shared.dealer.lock().await.take()) });
+            }
+        }
     }
 }
 
@@ -506,7 +519,7 @@ impl Client {
             next_seq: AtomicU64::new(first_seq),
             pending: Mutex::new(FxHashMap::default()),
             dropped: AtomicU64::new(0),
-            dealer: tokio::sync::Mutex::new(send_half),
+            dealer: tokio::sync::Mutex::new(Some(send_half)),
             received: Mutex::new((0, 0)),
         });
         let inbox = Arc::new(Inbox::default());
