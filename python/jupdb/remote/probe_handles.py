@@ -261,9 +261,7 @@ class RemoteResults(Sequence[Union[RemoteValue, HitError]]):
     def __getitem__(self, index: int) -> Union[RemoteValue, HitError]: ...
     @overload
     def __getitem__(self, index: slice) -> List[Union[RemoteValue, HitError]]: ...
-    def __getitem__(
-        self, index: Union[int, slice]
-    ) -> Union[RemoteValue, HitError, List[Union[RemoteValue, HitError]]]:
+    def __getitem__(self, index: Union[int, slice]) -> Union[RemoteValue, HitError, List[Union[RemoteValue, HitError]]]:
         return self._values[index]
 
     def __iter__(self) -> Iterator[Union[RemoteValue, HitError]]:
@@ -358,10 +356,7 @@ class ProbeInfo:
     def __repr__(self) -> str:
         owner = "this session" if self.mine else f"client {self.owner}"
         kept = ", kept" if self.keep else ""
-        return (
-            f"<probe {self.id} {self.kind} {self.target!r}: {self.hits} hits, {self.dropped} dropped; "
-            f"{owner}{kept}>"
-        )
+        return f"<probe {self.id} {self.kind} {self.target!r}: {self.hits} hits, {self.dropped} dropped; {owner}{kept}>"
 
 
 class ProbeReader:
@@ -413,6 +408,8 @@ class ProbeReader:
                 continue
             msg_type, content, _, _ = event
             pid = content.get("probe")
+            if not isinstance(pid, int):
+                continue
             if msg_type == "probe_hit":
                 self._received[pid] = self._received.get(pid, 0) + 1
             with self._lock:

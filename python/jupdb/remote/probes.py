@@ -329,7 +329,7 @@ class BreakProbe(RemoteProbe):
             raise RequestError(type(exc).__name__, str(exc)) from None
         self.bp.callback(self._hit)
 
-    def add_action(self, action: str, code: str) -> int:
+    def add_action(self, action: Any, code: Any) -> int:
         if action not in ("eval", "exec"):
             raise RequestError("InvalidRequest", f"action must be eval or exec, not {action!r}")
         compiled = _compiled(code, action, action)
@@ -591,4 +591,3 @@ def _walk(obj: Any, reached: str, parts: List[str], target: str) -> Any:
     if isinstance(obj, types.ModuleType):
         raise RequestError("TypeError", f"{target!r} is a module: pass it as module=, or name a function in it")
     return obj
-

@@ -304,7 +304,7 @@ class Service:
         received = c.get("received")
         if not isinstance(received, int) or isinstance(received, bool):
             raise RequestError("InvalidRequest", "received must be an int")
-        probe = self.probes.probes.get(c.get("probe"))  # gone meanwhile: nothing to do
+        probe = self.probes.probes.get(c.get("probe", 0))  # gone meanwhile: nothing to do
         if probe is not None:
             probe.ack(received)
         return {}

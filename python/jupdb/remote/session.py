@@ -858,8 +858,8 @@ class Session:
         objects of the latest ``fetchable`` calls for ``fetch``. The probe goes
         when this session closes or this process dies, unless ``keep``.
         RemoteError for a target the program does not have (it is untouched)."""
-        spec = dict(target=target, module=module, file=file, limit=limit, every=every, keep=keep, fetchable=fetchable)
-        return self._install_probe(RemoteCalls, "calls", spec)
+        spec = {"target": target, "module": module, "file": file, "limit": limit, "every": every}
+        return self._install_probe(RemoteCalls, "calls", {**spec, "keep": keep, "fetchable": fetchable})
 
     def capture_call(
         self,
@@ -873,7 +873,7 @@ class Session:
         """As :meth:`capture_calls`, but keep only the latest call: the handle's
         ``args``, ``locals``, ``return_value``, … are that call's."""
         return self._install_probe(
-            RemoteCall, "call", dict(target=target, module=module, file=file, every=every, keep=keep)
+            RemoteCall, "call", {"target": target, "module": module, "file": file, "every": every, "keep": keep}
         )
 
     def breakpoint(
@@ -896,10 +896,8 @@ class Session:
         the program at each hit; with ``pause=True`` it pauses the thread there,
         as :meth:`add_breakpoint` does. ``limit``, ``every``, ``keep`` as for
         :meth:`capture_calls`."""
-        spec = dict(
-            target=target, module=module, file=file, line=line, cond=cond, pause=pause, limit=limit, every=every
-        )
-        return self._install_probe(RemoteBreakpoint, "break", {**spec, "keep": keep})
+        spec = {"target": target, "module": module, "file": file, "line": line, "cond": cond, "pause": pause}
+        return self._install_probe(RemoteBreakpoint, "break", {**spec, "limit": limit, "every": every, "keep": keep})
 
     def probes(self) -> List[ProbeInfo]:
         """The probes installed in the program, by any client (``mine``: this session's)."""
@@ -912,9 +910,7 @@ class Session:
 
     def _install_probe(self, kind: Callable[["Session", Dict[str, Any]], "P"], name: str, spec: Dict[str, Any]) -> "P":
         if spec.get("target") is not None and not isinstance(spec["target"], str):
-            raise TypeError(
-                f"target must be a name the program knows (a str), not {type(spec['target']).__name__}"
-            )
+            raise TypeError(f"target must be a name the program knows (a str), not {type(spec['target']).__name__}")
         if spec.get("file") is not None:
             spec["file"] = os.fspath(spec["file"])
         reader = self._probe_reader()  # first: hits may come before the reply

@@ -184,7 +184,9 @@ impl Shared {
             } else {
                 0
             };
-            let _ = self.events.send((encode(&message, &self.signers.outgoing), output, None));
+            let _ = self
+                .events
+                .send((encode(&message, &self.signers.outgoing), output, None));
         }
     }
 
