@@ -75,7 +75,8 @@ class RemoteProbe:
         self.removed = False
         self._lock = threading.RLock()
         self._seen = itertools.count()  # reaches of the target, for `every`
-        self._unacked: Deque[int] = collections.deque()  # sizes of the hits not acknowledged
+        self._reserved = 0  # hits being recorded, not yet published
+        self._unacked: Deque[int] = collections.deque()  # sizes of the hits published, not acknowledged
         self._unacked_bytes = 0
         self._acked = 0
         self.on_removed: Callable[["RemoteProbe", str], None] = lambda probe, why: None
@@ -100,11 +101,11 @@ class RemoteProbe:
             self.hits += 1
             if self.peer is None:
                 return 0  # kept by a client that left: the probe acts, nobody listens
-            if len(self._unacked) >= UNACKED_HITS or self._unacked_bytes >= UNACKED_BYTES:
+            if self._reserved + len(self._unacked) >= UNACKED_HITS or self._unacked_bytes >= UNACKED_BYTES:
                 self.dropped += 1
                 return 0
             self.sent += 1
-            self._unacked.append(0)  # its size once published
+            self._reserved += 1
             return self.sent
 
     def _done(self) -> None:
@@ -113,16 +114,15 @@ class RemoteProbe:
             self.finish()
 
     def _publish(self, hit: int, content: Dict[str, Any]) -> None:
+        """Sends hit ``hit`` (reserved by :meth:`_reserve`: every reserved hit is published once)."""
         with self._lock:
+            self._reserved -= 1
             if self.peer is None:
                 return
             content.update(probe=self.id, hit=hit, hits=self.hits, dropped=self.dropped)
+            # In the order the client receives them, which its acknowledgements count.
             size = self.server.native.publish_to(self.peer, "probe_hit", content)
-            # The hit's slot was reserved in order: the first one of size 0 is this one's.
-            for i, reserved in enumerate(self._unacked):
-                if reserved == 0:
-                    self._unacked[i] = size
-                    break
+            self._unacked.append(size)
             self._unacked_bytes += size
 
     def _tell_failure(self, hit: int, what: str, exc: BaseException) -> None:
@@ -140,6 +140,7 @@ class RemoteProbe:
         """The owner disconnected and asked to keep the probe: it acts on, unheard."""
         with self._lock:
             self.peer = None
+            self._acked += len(self._unacked)
             self._unacked.clear()
             self._unacked_bytes = 0
 
@@ -245,11 +246,11 @@ class CallsProbe(RemoteProbe):
             self._done()
 
     def _record(self, hit: int, frame: types.FrameType, args: Dict[str, Any], value: Any, exc: Any) -> None:
-        local_values = dict(frame.f_locals)
-        objects = {"args": args, "locals": local_values, "return_value": value, "exception": exc}
         tid = threading.get_ident()
         self.server.debugging.add(tid)  # a repr that calls the target is not a hit
         try:
+            local_values = dict(frame.f_locals)
+            objects = {"args": args, "locals": local_values, "return_value": value, "exception": exc}
             content = {
                 "name": getattr(frame.f_code, "co_qualname", frame.f_code.co_name),
                 "thread_name": threading.current_thread().name,
