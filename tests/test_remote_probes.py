@@ -260,9 +260,10 @@ def test_pause_true_pauses_there(program):
     bp = session.breakpoint("step", pause=True)
     stop = session.wait(timeout=TIMEOUT)
     assert stop.function == "step"
-    n = session.eval("n").value
+    assert session.eval("n").value > 0
+    session.exec("n = 7")  # a change made at the pause sticks
     session.next()
-    assert session.eval("total").value == n * n
+    assert session.eval("total").value == 49
     bp.remove()
     session.cont()
     runs_on(program)

@@ -210,8 +210,9 @@ class RemoteCalls(ProbeHandle, Sequence[RemoteCallInfo]):
 
 class RemoteCall(ProbeHandle):
     """``Session.capture_call``: its attributes (``args``, ``locals``,
-    ``return_value``, ``exception``, ``name``, ``thread_name``, ``fetch``) are
-    the latest call's, None before the first."""
+    ``return_value``, ``exception``, ``name``, ``thread_name``) are the latest
+    call's, None before the first; :meth:`fetch` brings an object of the latest
+    call the program holds."""
 
     def __init__(self, session: "Session", description: Dict[str, Any]) -> None:
         super().__init__(session, description)
@@ -227,8 +228,17 @@ class RemoteCall(ProbeHandle):
     def _arrived(self) -> int:
         return self._count
 
+    def fetch(self, what: str, *path: Union[str, int]) -> Any:
+        """As :meth:`RemoteCallInfo.fetch`, of the latest call the program
+        holds: in a program that calls the target often, newer than
+        :attr:`latest` here may be. RemoteError ``NoSuchHit`` before the first call."""
+        import pickle
+
+        _, frames = self._session.request("probe_fetch", {"probe": self.id, "hit": -1, "path": [what, *path]})
+        return pickle.loads(frames[0], buffers=frames[1:])
+
     def __getattr__(self, name: str) -> Any:
-        if name in ("args", "locals", "return_value", "exception", "name", "thread_name", "hit", "location", "fetch"):
+        if name in ("args", "locals", "return_value", "exception", "name", "thread_name", "hit", "location"):
             latest = self.__dict__.get("latest")
             return None if latest is None else getattr(latest, name)
         raise AttributeError(name)

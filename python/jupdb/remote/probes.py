@@ -274,8 +274,10 @@ class CallsProbe(RemoteProbe):
 
     def fetch(self, hit: int, path: List[Any]) -> Any:
         with self._lock:
-            objects = self._kept.get(hit)
             kept = list(self._kept)
+            if hit == -1 and kept:  # the latest it holds
+                hit = kept[-1]
+            objects = self._kept.get(hit)
         if objects is None:
             held = f"hits {kept[0]}-{kept[-1]}" if kept else "no hit"
             raise RequestError(
