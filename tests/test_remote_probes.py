@@ -10,6 +10,8 @@ import sys
 import textwrap
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import jupdb
 from jupdb.remote.probe_handles import HitError
@@ -301,7 +303,14 @@ def test_bad_breakpoints_and_expressions_are_clear_errors(program):
         session.breakpoint(file=program.path, line=10_000)
     with pytest.raises(jupdb.RemoteError, match="FileNotFoundError"):
         session.breakpoint(file="no_such_file.py", line=3)
+    with pytest.raises(jupdb.RemoteError, match="SyntaxError"):
+        session.request("probe", {"kind": "break", "target": "step", "actions": [{"action": "eval", "code": "n +"}]})
+    with pytest.raises(jupdb.RemoteError, match="InvalidRequest"):
+        session.request("probe", {"kind": "break", "target": "step", "actions": ["n"]})
+    with pytest.raises(jupdb.RemoteError, match="InvalidRequest"):
+        session.request("probe", {"kind": "watch", "target": "step"})
     assert session.probes() == []
+    runs_on(program, 200)
     bp = session.breakpoint("step")
     with pytest.raises(jupdb.RemoteError, match="SyntaxError"):
         bp.eval("1 +")
@@ -320,3 +329,57 @@ def test_bad_breakpoints_and_expressions_are_clear_errors(program):
     with pytest.raises(jupdb.RemoteError, match="NoSuchHit"):
         calls[0].fetch("args", "n")  # the program holds the latest 2 only
     assert calls[4].fetch("args", "n") == calls[4].args["n"].value
+
+
+# -- fuzzing: random probe requests ---------------------------------------------------------------
+
+_scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats() | st.text(max_size=20)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+_likely = {
+    "kind": st.sampled_from(["calls", "call", "break", "watch"]),
+    "target": st.sampled_from(["step", "model.blocks.4.forward", "__main__:Block.forward", "nosuch", "time.sleep"]),
+    "module": st.sampled_from(["__main__", "os", "nosuch"]),
+    "file": st.sampled_from(["train.py", "/nonexistent.py", "*.py"]),
+    "action": st.sampled_from(["eval", "exec", "jump"]),
+    "code": st.sampled_from(["n", "n +", "1/0", "x = n", "raise SystemExit"]),
+    "path": st.lists(st.sampled_from(["args", "locals", "return_value", "n", "total", 0]), max_size=3),
+}
+_fields = [*_likely, "line", "cond", "limit", "every", "keep", "fetchable", "actions", "probe", "received", "hit"]
+
+
+@st.composite
+def _requests(draw):
+    """A request type and content: mostly well-formed (so that probes get
+    installed, acted on and fetched from), with random fields and values."""
+    msg_type = draw(st.sampled_from(["probe", "probe_action", "probes", "unprobe", "probe_ack", "probe_fetch"]))
+    content = {}
+    if msg_type == "probe":
+        content = {"kind": draw(_likely["kind"]), "target": draw(_likely["target"])}
+    elif msg_type != "probes":
+        content = {"probe": draw(st.integers(1, 12))}
+    names = draw(st.lists(st.sampled_from(_fields), max_size=4, unique=True))
+    for name in names:
+        content[name] = draw(_likely[name] | _values if name in _likely else st.integers(-2, 50) | _values)
+    return msg_type, content
+
+
+def test_random_probe_requests_never_end_or_stop_the_program(program):
+    session = program.connect(wait=False)
+
+    @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(request=_requests())
+    def one(request):
+        msg_type, content = request
+        reply, _ = session._exchange(msg_type, content)
+        assert reply["status"] in ("ok", "error"), reply
+        assert program.proc.poll() is None, f"{msg_type} {content!r} ended the program\n{program.stderr}"
+
+    one()
+    for probe in session.probes():
+        session.remove_probe(probe.id)
+    runs_on(program)
+    wait_until(lambda: progress(program)[2] == 0, what="every engine probe to go")

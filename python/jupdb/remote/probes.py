@@ -421,9 +421,16 @@ class Probes:
         pid = self._new_id()
         probe: RemoteProbe
         if kind == "break":
+            actions = spec.get("actions") or []
+            if not isinstance(actions, list) or not all(isinstance(a, dict) for a in actions):
+                raise RequestError("InvalidRequest", "actions must be a list of {action, code} maps")
             probe = BreakProbe(self.server, pid, spec, owner, self.debugger)
-            for action in spec.get("actions") or []:
-                probe.add_action(action.get("action"), action.get("code"))
+            try:
+                for action in actions:
+                    probe.add_action(action.get("action"), action.get("code"))
+            except BaseException:
+                probe.remove()  # an action it cannot run: nothing stays installed
+                raise
         else:
             probe = CallsProbe(self.server, pid, spec, owner)
         probe.on_removed = self._forget
