@@ -108,6 +108,12 @@ class Request:
     def content(self) -> Any: ...
     @property
     def buffers(self) -> list[Frame]: ...
+    @property
+    def peer(self) -> Optional[bytes]:
+        """The identity of the client's connection (``Server.publish_to``); None for the server's notices."""
+    @property
+    def client_session(self) -> str:
+        """The ``session`` of the request's header: the client's own id."""
     def reply(self, content: dict[str, Any], buffers: list[Any] = ...) -> None:
         """Send the reply; bytes-like buffers go out without a copy."""
     def error(self, ename: str, evalue: str, traceback: str = "") -> None:
@@ -163,6 +169,9 @@ class Server:
         """The inbox of process-wide requests (threads, breakpoints, watches)."""
     def publish(self, msg_type: str, content: dict[str, Any], thread: Optional[int] = None) -> None:
         """Send an event to every subscribed client, after the output printed before it."""
+    def publish_to(self, peer: bytes, msg_type: str, content: dict[str, Any]) -> int:
+        """Send an event to the client ``peer`` (a request's) only, never dropped on the way
+        (the caller bounds what it sends); its size in bytes."""
     def close(self) -> None:
         """Stop serving and forwarding output; events already published still go out."""
 
@@ -206,6 +215,10 @@ class Client:
     ) -> Optional[tuple[str, dict[str, Any], list[Frame], Optional[int]]]:
         """The next event, waiting up to ``timeout`` s (None: for ever); None if none came.
         Signal handlers run meanwhile."""
+    def next_probe_event(
+        self, timeout: Optional[float] = None
+    ) -> Optional[tuple[str, dict[str, Any], list[Frame], Optional[int]]]:
+        """The next probe event (``probe_hit``, ``probe_removed``), which ``next_event`` never returns."""
     @property
     def dropped(self) -> int: ...
     @property

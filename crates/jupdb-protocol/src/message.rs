@@ -23,7 +23,7 @@ use crate::time::now_rfc3339;
 /// only adds optional fields and new message types, which receivers ignore or
 /// answer with an error reply. A request of another major version is answered
 /// with an error reply (`ename` `"VersionMismatch"`) and not run.
-pub const PROTOCOL_VERSION: &str = "4.1";
+pub const PROTOCOL_VERSION: &str = "4.2";
 
 /// The header frame of every message.
 ///

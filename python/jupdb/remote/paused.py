@@ -375,21 +375,9 @@ class PausedThread:
         return dict(texts), []
 
     def do_fetch(self, c: Dict[str, Any]) -> Reply:
-        import pickle
-
         frame = self.frame(c.get("frame"))
         value, _ = self._run(c["code"], "eval", frame, frame.f_locals)
-        buffers: List[Any] = []
-        try:
-            data = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
-        except BaseException as exc:  # a __reduce__ may raise anything, SystemExit too
-            raise RequestError(
-                type(exc).__name__ if not isinstance(exc, Exception) else "PicklingError",
-                f"cannot send {c['code']!r} ({type(value).__name__}): {type(exc).__name__}: {safe_str(exc)}",
-            ) from None
-        # The pickle travels as the first buffer frame: buffers have no size limit.
-        raws = [data, *(_contiguous(b) for b in buffers)]
-        return {"buffer_count": len(raws) - 1, "value": summarize(value, mime=False)}, raws
+        return pickled(value, c["code"])
 
     def do_run_cell(self, c: Dict[str, Any]) -> Reply:
         code, cell = c.get("code"), c.get("cell")
@@ -568,6 +556,24 @@ def _join_parts(frames: List[Any], parts: Any) -> List[bytearray]:
             offset += view.nbytes
         joined.append(buffer)
     return joined
+
+
+def pickled(value: Any, what: str) -> Reply:
+    """A fetch reply: ``value`` pickled (protocol 5) as the first buffer, its
+    out-of-band buffers after it."""
+    import pickle
+
+    buffers: List[Any] = []
+    try:
+        data = pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+    except BaseException as exc:  # a __reduce__ may raise anything, SystemExit too
+        raise RequestError(
+            type(exc).__name__ if not isinstance(exc, Exception) else "PicklingError",
+            f"cannot send {what!r} ({type(value).__name__}): {type(exc).__name__}: {safe_str(exc)}",
+        ) from None
+    # The pickle travels as the first buffer frame: buffers have no size limit.
+    raws = [data, *(_contiguous(b) for b in buffers)]
+    return {"buffer_count": len(raws) - 1, "value": summarize(value, mime=False)}, raws
 
 
 @functools.lru_cache(maxsize=256)

@@ -11,6 +11,7 @@ import types
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from .. import _native
+from .probes import Probes
 from .source_files import find_source
 from .summary import safe_str, summarize
 
@@ -35,6 +36,9 @@ class Service:
         self.ignores: Dict[int, int] = {}
         self.watches: Dict[int, str] = {}
         self._next_id = 1
+        self.probes = Probes(server, self.debugger, self._new_id)
+        #: The request being served (its ``peer`` owns the probes it installs).
+        self.current: Optional[_native.Request] = None
         self._handle = server.native.serve_service()
         self._thread = threading.Thread(target=self._serve, name="jupdb-service", daemon=True)
         self._thread.start()
@@ -51,17 +55,24 @@ class Service:
             if request is None:
                 return
             handler = getattr(self, "do_" + request.msg_type.removesuffix("_request"))
+            self.current = request
+            buffers: List[Any] = []
             try:
                 content = handler(request.content or {})
+                if isinstance(content, tuple):  # with raw buffers (a probe's fetch)
+                    content, buffers = content
             except BaseException as exc:  # even SystemExit: this thread must survive any request
                 reply_error(request, exc)
                 continue
+            finally:
+                self.current = None
             try:
-                request.reply({"status": "ok", **content})
+                request.reply({"status": "ok", **content}, buffers)
             except BaseException as exc:
                 reply_error(request, exc)
 
     def stop(self) -> None:
+        self.probes.remove_all()
         self._handle.close()
         self._thread.join(timeout=5)
         self.debugger.stop()
@@ -264,6 +275,54 @@ class Service:
         for bid in chosen:
             self._clear(bid)
         return {"cleared": chosen}
+
+    # -- remote probes (see probes.py) -----------------------------------------------------
+    def do_probe(self, c: Dict[str, Any]) -> Dict[str, Any]:
+        assert self.current is not None
+        return {"probe": self.probes.install(c, self.current.peer, self.current.client_session)}
+
+    def do_probe_action(self, c: Dict[str, Any]) -> Dict[str, Any]:
+        from .paused import RequestError
+        from .probes import BreakProbe
+
+        probe = self.probes.get(c.get("probe"))
+        if not isinstance(probe, BreakProbe):
+            raise RequestError("InvalidRequest", f"probe {probe.id} is a capture: eval and exec are a breakpoint's")
+        return {"action": probe.add_action(c.get("action"), c.get("code")), "probe": probe.describe()}
+
+    def do_probes(self, c: Dict[str, Any]) -> Dict[str, Any]:
+        return {"probes": [probe.describe() for probe in self.probes.probes.values()]}
+
+    def do_unprobe(self, c: Dict[str, Any]) -> Dict[str, Any]:
+        probe = self.probes.get(c.get("probe"))
+        probe.remove()
+        return {"probe": probe.describe()}
+
+    def do_probe_ack(self, c: Dict[str, Any]) -> Dict[str, Any]:
+        from .paused import RequestError
+
+        received = c.get("received")
+        if not isinstance(received, int) or isinstance(received, bool):
+            raise RequestError("InvalidRequest", "received must be an int")
+        probe = self.probes.probes.get(c.get("probe", 0))  # gone meanwhile: nothing to do
+        if probe is not None:
+            probe.ack(received)
+        return {}
+
+    def do_probe_fetch(self, c: Dict[str, Any]) -> Tuple[Dict[str, Any], List[Any]]:
+        from .paused import RequestError, pickled
+
+        probe = self.probes.get(c.get("probe"))
+        hit, path = c.get("hit"), c.get("path")
+        if not isinstance(hit, int) or not isinstance(path, list):
+            raise RequestError("InvalidRequest", "probe_fetch_request needs hit (an int) and path (a list)")
+        value = probe.fetch(hit, path)
+        return pickled(value, " ".join(map(str, path)))
+
+    def do_peer_gone(self, c: Dict[str, Any]) -> Dict[str, Any]:
+        """The server's notice that a client's connection closed: its probes go."""
+        self.probes.peer_gone(c["peer"])
+        return {}
 
     # -- watches -------------------------------------------------------------------------
     def do_watch(self, c: Dict[str, Any]) -> Dict[str, Any]:

@@ -21,10 +21,11 @@ import secrets
 import sys
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Tuple, TypeVar, Union
 
 from .. import _native
 from . import render
+from .probe_handles import ProbeHandle, ProbeInfo, ProbeReader, RemoteBreakpoint, RemoteCall, RemoteCalls
 from .value import RemoteValue as RemoteValue  # its home is value.py; imported from here too
 
 
@@ -413,11 +414,12 @@ class Session:
         self.path = path
         self.timeout = timeout
         host = f"[{info['ip']}]" if ":" in info["ip"] else info["ip"]
+        self._client_session = secrets.token_hex(8)  # names this client's probes in the program
         # Returns once subscribed: what the program prints or a pause from now on reaches wait().
         self._client = _native.Client(
             f"tcp://{host}:{info['request_port']}",
             bytes.fromhex(info["key"]),
-            secrets.token_hex(8),
+            self._client_session,
             timeout,
             signature_scheme=info["signature_scheme"],
         )
@@ -431,6 +433,8 @@ class Session:
         # pid means something: on this machine (a connection file copied from
         # another one names that machine's address).
         self._pid_is_here = _on_this_machine(info["ip"])
+        self._probes: Optional[ProbeReader] = None
+        self._probes_lock = threading.Lock()
 
     # -- plumbing -------------------------------------------------------------------
     def request(
@@ -528,6 +532,8 @@ class Session:
     def close(self) -> None:
         """Disconnect; the program is not affected (a paused thread stays paused)."""
         self._closed = True
+        if self._probes is not None:
+            self._probes.stop()
         self._client.close()
 
     def __enter__(self) -> "Session":
@@ -825,6 +831,100 @@ class Session:
     def unwatch(self, expr: Union[str, int]) -> None:
         self.request("unwatch", {"id": expr} if isinstance(expr, int) else {"expression": expr})
 
+    # -- probes in the running program (see probe_handles.py) --------------------------------
+    def capture_calls(
+        self,
+        target: Optional[str] = None,
+        *,
+        module: Optional[str] = None,
+        file: Union[str, "os.PathLike[str]", None] = None,
+        limit: Optional[int] = None,
+        every: int = 1,
+        keep: bool = False,
+        fetchable: int = 32,
+    ) -> RemoteCalls:
+        """Capture the calls of ``target`` in the running program, which goes on
+        running: a live sequence of calls (summaries of ``args``, ``locals``,
+        ``return_value``, ``exception``; ``fetch`` for an object itself) that
+        grows as calls return there.
+
+        ``target``: a function named as the program sees it, a dotted path from
+        its ``__main__`` globals or an imported module, integer parts indexing
+        (``"model.blocks.4.attn.forward"``), ``"module:function"``, or a bare
+        name that names nothing there (every function of that name); ``module``
+        (an imported module's name) and ``file`` (a glob on the code's path)
+        narrow it or stand for it. ``limit``: remove the probe after that many
+        calls; ``every``: take one call in that many. The program holds the
+        objects of the latest ``fetchable`` calls for ``fetch``. The probe goes
+        when this session closes or this process dies, unless ``keep``.
+        RemoteError for a target the program does not have (it is untouched)."""
+        spec = {"target": target, "module": module, "file": file, "limit": limit, "every": every}
+        return self._install_probe(RemoteCalls, "calls", {**spec, "keep": keep, "fetchable": fetchable})
+
+    def capture_call(
+        self,
+        target: Optional[str] = None,
+        *,
+        module: Optional[str] = None,
+        file: Union[str, "os.PathLike[str]", None] = None,
+        every: int = 1,
+        keep: bool = False,
+    ) -> RemoteCall:
+        """As :meth:`capture_calls`, but keep only the latest call: the handle's
+        ``args``, ``locals``, ``return_value``, … are that call's."""
+        return self._install_probe(
+            RemoteCall, "call", {"target": target, "module": module, "file": file, "every": every, "keep": keep}
+        )
+
+    def breakpoint(
+        self,
+        target: Optional[str] = None,
+        *,
+        module: Optional[str] = None,
+        file: Union[str, "os.PathLike[str]", None] = None,
+        line: Optional[int] = None,
+        cond: Optional[str] = None,
+        pause: bool = False,
+        limit: Optional[int] = None,
+        every: int = 1,
+        keep: bool = False,
+    ) -> RemoteBreakpoint:
+        """A breakpoint in the running program at ``target``'s start (named as
+        for :meth:`capture_calls`) or at ``line`` (of ``target``, or of
+        ``file``), where ``cond`` holds. It does not stop the program: its
+        handle's ``eval(expr)`` streams a value per hit, ``exec(code)`` changes
+        the program at each hit; with ``pause=True`` it pauses the thread there,
+        as :meth:`add_breakpoint` does. ``limit``, ``every``, ``keep`` as for
+        :meth:`capture_calls`."""
+        spec = {"target": target, "module": module, "file": file, "line": line, "cond": cond, "pause": pause}
+        return self._install_probe(RemoteBreakpoint, "break", {**spec, "limit": limit, "every": every, "keep": keep})
+
+    def probes(self) -> List[ProbeInfo]:
+        """The probes installed in the program, by any client (``mine``: this session's)."""
+        reply, _ = self.request("probes")
+        return [ProbeInfo(p, p.get("owner") == self._client_session) for p in reply["probes"]]
+
+    def remove_probe(self, id: int) -> None:
+        """Remove probe ``id``, whichever client installed it (see :meth:`probes`)."""
+        self.request("unprobe", {"probe": id})
+
+    def _install_probe(self, kind: Callable[["Session", Dict[str, Any]], "P"], name: str, spec: Dict[str, Any]) -> "P":
+        if spec.get("target") is not None and not isinstance(spec["target"], str):
+            raise TypeError(f"target must be a name the program knows (a str), not {type(spec['target']).__name__}")
+        if spec.get("file") is not None:
+            spec["file"] = os.fspath(spec["file"])
+        reader = self._probe_reader()  # first: hits may come before the reply
+        reply, _ = self.request("probe", {"kind": name, **{k: v for k, v in spec.items() if v is not None}})
+        handle = kind(self, reply["probe"])
+        reader.add(handle)
+        return handle
+
+    def _probe_reader(self) -> ProbeReader:
+        with self._probes_lock:
+            if self._probes is None:
+                self._probes = ProbeReader(self)
+            return self._probes
+
     # -- threads --------------------------------------------------------------------------
     def threads(self) -> List[ThreadInfo]:
         reply, _ = self.request("threads")
@@ -1015,6 +1115,9 @@ class Session:
         from ..notebook.panel import widget  # the notebook layer, imported only when asked for
 
         return widget(self)
+
+
+P = TypeVar("P", bound=ProbeHandle)
 
 
 def _stop(location: Dict[str, Any], thread: int, stop: Optional[Dict[str, Any]] = None) -> FrameInfo:

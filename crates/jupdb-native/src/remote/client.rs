@@ -38,7 +38,8 @@ struct Shared {
     pending: Mutex<FxHashMap<String, oneshot::Sender<Message>>>,
     dropped: AtomicU64,
     /// The DEALER's sending half: the requesting thread sends itself.
-    dealer: tokio::sync::Mutex<DealerSendHalf>,
+    /// None once closed: with the reader's half gone too, the connection closes.
+    dealer: tokio::sync::Mutex<Option<DealerSendHalf>>,
     /// Events received so far, and their bytes since the last acknowledgement.
     received: Mutex<(u64, usize)>,
 }
@@ -54,19 +55,24 @@ impl Shared {
     /// Sends `message`, then waits for its reply; None if the connection is closed.
     async fn exchange(&self, mut message: Message, reply: oneshot::Receiver<Message>) -> Option<Message> {
         let frames = self.frames(&mut message)?;
-        self.dealer.lock().await.send(frames).await.ok()?;
+        self.dealer.lock().await.as_mut()?.send(frames).await.ok()?;
         reply.await.ok()
     }
 
-    /// A reply goes to the request waiting for it; an event to `inbox`.
-    async fn deliver(&self, frames: Vec<Bytes>, inbox: &Inbox) {
+    /// A reply goes to the request waiting for it; an event to `inbox`, or to
+    /// `probes` for a probe's (see [`is_probe_event`]).
+    async fn deliver(&self, frames: Vec<Bytes>, inbox: &Inbox, probes: &Inbox) {
         let size = frames.iter().map(Bytes::len).sum::<usize>();
         let Ok(message) = decode(frames, &self.signers.incoming) else {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         };
         let Some(parent) = message.header.parent.clone() else {
-            inbox.push(message);
+            if is_probe_event(&message) {
+                probes.push(message);
+            } else {
+                inbox.push(message);
+            }
             self.acknowledge(size).await;
             return;
         };
@@ -90,16 +96,31 @@ impl Shared {
         let content = Value::Map(vec![("received".into(), received.into())]);
         let mut ack = Message::new("events_ack", self.session.clone(), content);
         if let Some(frames) = self.frames(&mut ack) {
-            let _ = self.dealer.lock().await.send(frames).await;
+            if let Some(dealer) = self.dealer.lock().await.as_mut() {
+                let _ = dealer.send(frames).await;
+            }
         }
     }
 }
 
-async fn read(shared: Arc<Shared>, mut recv_half: DealerRecvHalf, inbox: Arc<Inbox>, mut stop: oneshot::Receiver<()>) {
+/// Whether `event` is a probe's (`probe_hit`, `probe_removed`): those wait
+/// in an inbox of their own, read by the client's probe reader, so that they
+/// never stand between a `wait` and the `paused` event it waits for.
+fn is_probe_event(event: &Message) -> bool {
+    event.header.msg_type.starts_with("probe_")
+}
+
+async fn read(
+    shared: Arc<Shared>,
+    mut recv_half: DealerRecvHalf,
+    inboxes: (Arc<Inbox>, Arc<Inbox>),
+    mut stop: oneshot::Receiver<()>,
+) {
+    let (inbox, probes) = inboxes;
     loop {
         tokio::select! {
             received = recv_half.recv() => match received {
-                Ok(message) => shared.deliver(message.into_vec(), &inbox).await,
+                Ok(message) => shared.deliver(message.into_vec(), &inbox, &probes).await,
                 Err(_) => tokio::time::sleep(Duration::from_millis(1)).await,
             },
             _ = &mut stop => break,
@@ -203,6 +224,8 @@ pub struct Client {
     /// Where the sockets were made (see `runtime::Process`).
     process: runtime::Process,
     inbox: Arc<Inbox>,
+    /// Probe events, apart (see [`is_probe_event`]).
+    probes: Arc<Inbox>,
     stops: Mutex<Vec<oneshot::Sender<()>>>,
 }
 
@@ -429,6 +452,19 @@ impl Client {
         event.map(|e| message_tuple(py, e)).transpose()
     }
 
+    /// The next probe event (`probe_hit`, `probe_removed`), as
+    /// [`next_event`](Client::next_event) returns the others.
+    #[pyo3(signature = (timeout=None))]
+    fn next_probe_event<'py>(&self, py: Python<'py>, timeout: Option<f64>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        self.check_process()?;
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(Duration::try_from_secs_f64(t.max(0.0)).ok()?));
+        let event = match self.probes.pop() {
+            Some(event) => Some(event),
+            None => runtime::wait_interruptibly(py, None, false, self.probes.next(deadline), |_| Ok(()))?.flatten(),
+        };
+        event.map(|e| message_tuple(py, e)).transpose()
+    }
+
     /// Bytes of `output` dropped because more waited than the client keeps.
     #[getter]
     fn output_dropped(&self) -> u64 {
@@ -448,6 +484,16 @@ impl Client {
         }
         for stop in self.stops.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
             let _ = stop.send(());
+        }
+        // The reader lets go of its half as it stops; once this one goes too,
+        // the connection closes, and the debuggee knows this client has left
+        // (its probes go with it).
+        match self.shared.dealer.try_lock() {
+            Ok(mut dealer) => drop(dealer.take()),
+            Err(_) => {
+                let shared = self.shared.clone();
+                runtime::spawn(async move { drop(shared.dealer.lock().await.take()) });
+            }
         }
     }
 }
@@ -473,16 +519,23 @@ impl Client {
             next_seq: AtomicU64::new(first_seq),
             pending: Mutex::new(FxHashMap::default()),
             dropped: AtomicU64::new(0),
-            dealer: tokio::sync::Mutex::new(send_half),
+            dealer: tokio::sync::Mutex::new(Some(send_half)),
             received: Mutex::new((0, 0)),
         });
         let inbox = Arc::new(Inbox::default());
+        let probes = Arc::new(Inbox::default());
         let (stop_reading, stop_reading_rx) = oneshot::channel();
-        runtime::spawn(read(shared.clone(), recv_half, inbox.clone(), stop_reading_rx));
+        runtime::spawn(read(
+            shared.clone(),
+            recv_half,
+            (inbox.clone(), probes.clone()),
+            stop_reading_rx,
+        ));
         Client {
             shared,
             process: runtime::Process::current(),
             inbox,
+            probes,
             stops: Mutex::new(vec![stop_reading]),
         }
     }

@@ -95,7 +95,7 @@ static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
 
 /// Requests about the whole process, served by the service thread even while
 /// no thread is paused (or while a paused thread is busy running a request).
-const SERVICE_REQUESTS: [&str; 8] = [
+const SERVICE_REQUESTS: [&str; 14] = [
     "threads_request",
     "pause_request",
     "interrupt_request",
@@ -104,7 +104,18 @@ const SERVICE_REQUESTS: [&str; 8] = [
     "clear_request",
     "watch_request",
     "unwatch_request",
+    "probe_request",
+    "probe_action_request",
+    "probes_request",
+    "unprobe_request",
+    "probe_ack_request",
+    "probe_fetch_request",
 ];
+
+/// The notice the service thread gets when a client's connection closes (it
+/// removes that client's probes): no client can send it, since only
+/// `SERVICE_REQUESTS` reach the service thread from the socket.
+const PEER_GONE: &str = "peer_gone";
 
 struct Shared {
     /// Verify requests (client to debuggee); sign replies and events.
@@ -124,9 +135,10 @@ struct Shared {
     service: Mutex<Option<mpsc::UnboundedSender<Incoming>>>,
     /// The ROUTER's sending half: paused threads send their replies themselves.
     router: tokio::sync::Mutex<Option<RouterSendHalf>>,
-    /// Signed events (without identity) and the length of their output text,
-    /// for the server task to send to each subscriber.
-    events: mpsc::UnboundedSender<(Vec<Bytes>, u64)>,
+    /// Signed events (without identity), the length of their output text and,
+    /// for an event meant for one client only, its identity: for the server
+    /// task to send to each subscriber (or that one).
+    events: mpsc::UnboundedSender<(Vec<Bytes>, u64, Option<Bytes>)>,
     /// What the program printed, waiting to be published.
     output: Arc<OutputQueue>,
     /// Held while publishing: queued output goes out before the event that follows it.
@@ -172,7 +184,34 @@ impl Shared {
             } else {
                 0
             };
-            let _ = self.events.send((encode(&message, &self.signers.outgoing), output));
+            let _ = self
+                .events
+                .send((encode(&message, &self.signers.outgoing), output, None));
+        }
+    }
+
+    /// Sends an event to the subscriber `peer` only; its size as the window
+    /// counts it. Unlike broadcast events, such events are never dropped on
+    /// the way (see `Subscribers::publish_to`): their publisher bounds them.
+    fn publish_to(&self, peer: Bytes, msg_type: &str, content: Value) -> usize {
+        let message = Message::new(msg_type, self.session.clone(), content);
+        let frames = encode(&message, &self.signers.outgoing);
+        let size = super::subscribers::size(&frames);
+        let _ = self.events.send((frames, 0, Some(peer)));
+        size
+    }
+
+    /// Tells the service thread that `peer`'s connection closed (see `PEER_GONE`).
+    fn peer_gone(&self, peer: Bytes) {
+        let content = Value::Map(vec![("peer".into(), Value::Binary(peer.to_vec()))]);
+        let incoming = Incoming {
+            identities: Vec::new(),
+            message: Message::new(PEER_GONE, self.session.clone(), content),
+            // Nobody to reply to: whatever the service thread replies is dropped.
+            answered: Arc::new(AtomicBool::new(true)),
+        };
+        if let Some(inbox) = self.service.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            let _ = inbox.send(incoming);
         }
     }
 
@@ -417,7 +456,7 @@ async fn serve(
     shared: Arc<Shared>,
     mut recv_half: RouterRecvHalf,
     mut monitor: futures::channel::mpsc::Receiver<SocketEvent>,
-    mut events: mpsc::UnboundedReceiver<(Vec<Bytes>, u64)>,
+    mut events: mpsc::UnboundedReceiver<(Vec<Bytes>, u64, Option<Bytes>)>,
     mut stop: oneshot::Receiver<()>,
 ) {
     // Only this task touches them: no lock.
@@ -427,7 +466,10 @@ async fn serve(
             // Events first: one published before a subscription arrived goes to
             // the subscribers there were, not to the new one.
             biased;
-            Some((frames, output)) = events.recv() => subscribers.publish(&frames, output),
+            Some((frames, output, to)) = events.recv() => match to {
+                Some(peer) => subscribers.publish_to(&peer, &frames),
+                None => subscribers.publish(&frames, output),
+            },
             received = recv_half.recv() => match received {
                 Ok(message) => {
                     if let Some(reply) = shared.on_message(message.into_vec(), &mut subscribers) {
@@ -439,7 +481,9 @@ async fn serve(
             },
             Some(event) = monitor.next() => {
                 if let SocketEvent::Disconnected(peer) = event {
-                    subscribers.forget(&Bytes::from(peer));
+                    let peer = Bytes::from(peer);
+                    subscribers.forget(&peer);
+                    shared.peer_gone(peer);
                 }
             }
             _ = &mut stop => break,
@@ -448,8 +492,11 @@ async fn serve(
         send_events(&shared, &mut subscribers).await;
     }
     // Events already queued (the final "exited") still go out, as far as windows let them.
-    while let Ok((frames, output)) = events.try_recv() {
-        subscribers.publish(&frames, output);
+    while let Ok((frames, output, to)) = events.try_recv() {
+        match to {
+            Some(peer) => subscribers.publish_to(&peer, &frames),
+            None => subscribers.publish(&frames, output),
+        }
     }
     send_events(&shared, &mut subscribers).await;
 }
@@ -680,6 +727,19 @@ impl Server {
         // Signing up to a megabyte of queued output: let the program's other threads run.
         py.allow_threads(|| self.shared.publish(Some((msg_type, content, thread))));
         Ok(())
+    }
+
+    /// Sends an event to the client whose identity is `peer` (a request's
+    /// `peer`) only, if it is subscribed; the event's size in bytes. It is
+    /// queued however slow the client is: the caller bounds what it sends
+    /// (a probe counts what its client has not acknowledged).
+    fn publish_to(&self, py: Python<'_>, peer: &[u8], msg_type: &str, content: &Bound<'_, PyAny>) -> PyResult<usize> {
+        if !self.shared.process.is_current() {
+            return Ok(0);
+        }
+        let content = to_value(content)?;
+        let peer = Bytes::copy_from_slice(peer);
+        Ok(py.allow_threads(|| self.shared.publish_to(peer, msg_type, content)))
     }
 
     /// Stops serving (events already published still go out, output written
@@ -920,6 +980,19 @@ impl Request {
     #[getter]
     fn msg_type(&self) -> &str {
         &self.incoming.message.header.msg_type
+    }
+
+    /// The identity of the connection the request came on (None for the
+    /// server's own notices): events for that client go to it (`Server.publish_to`).
+    #[getter]
+    fn peer(&self) -> Option<&[u8]> {
+        self.incoming.identities.first().map(|b| b.as_ref())
+    }
+
+    /// The `session` the client named in the request's header.
+    #[getter]
+    fn client_session(&self) -> &str {
+        &self.incoming.message.header.session
     }
 
     /// The request's content (a dict).

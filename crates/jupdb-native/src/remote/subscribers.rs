@@ -56,14 +56,27 @@ pub struct Dropped {
 enum Queued {
     /// The frames of an event (without the identity), and their size.
     Event(Vec<Bytes>, usize),
+    /// An event for this subscriber alone (its frames and size): outside the
+    /// queue's limit, never dropped (see `Subscribers::publish_to`).
+    Own(Vec<Bytes>, usize),
     Gap(Dropped),
 }
 
 impl Queued {
+    /// What it counts against the queue's limit.
     fn cost(&self) -> usize {
         match self {
             Queued::Event(_, size) => *size,
+            Queued::Own(..) => 0,
             Queued::Gap(_) => GAP_COST,
+        }
+    }
+
+    /// What it takes of the window once sent.
+    fn size(&self) -> usize {
+        match self {
+            Queued::Own(_, size) => *size,
+            other => other.cost(),
         }
     }
 }
@@ -109,7 +122,7 @@ impl Subscriber {
     /// The next thing to send, if the window has room: an event's frames, or
     /// a gap to announce (`Err`).
     fn next(&mut self) -> Option<Result<Vec<Bytes>, Dropped>> {
-        let size = self.queue.front()?.cost();
+        let size = self.queue.front()?.size();
         // Wait for an acknowledgement only once one is sure to come: the client
         // acknowledges every `ACK_EVERY` bytes, so below that it may never. An
         // event larger than what is left of the window then still goes.
@@ -119,7 +132,7 @@ impl Subscriber {
         let queued = self.queue.pop_front()?;
         self.queued -= queued.cost();
         Some(match queued {
-            Queued::Event(frames, ..) => Ok(frames),
+            Queued::Event(frames, ..) | Queued::Own(frames, ..) => Ok(frames),
             Queued::Gap(dropped) => Err(dropped),
         })
     }
@@ -163,6 +176,16 @@ impl Subscribers {
         let size = size(frames);
         for subscriber in self.by_identity.values_mut() {
             subscriber.push(frames, size, output);
+        }
+    }
+
+    /// Queues an event for the subscriber `identity` only (nothing if it is
+    /// not subscribed). It is never dropped here, and does not count against
+    /// the queue's limit: whoever publishes such events bounds them (a probe
+    /// stops sending while its client has not acknowledged enough of its hits).
+    pub fn publish_to(&mut self, identity: &[u8], frames: &[Bytes]) {
+        if let Some(subscriber) = self.by_identity.get_mut(identity) {
+            subscriber.queue.push_back(Queued::Own(frames.to_vec(), size(frames)));
         }
     }
 
@@ -289,6 +312,41 @@ mod tests {
         assert_eq!(subs.ready(notice).len(), 1);
         subs.ack(b"a", 1);
         assert_eq!(subs.ready(notice).len(), 1);
+    }
+
+    #[test]
+    fn events_for_one_subscriber_go_to_it_alone_and_are_never_dropped() {
+        let mut subs = Subscribers::default();
+        subs.subscribe(Bytes::from_static(b"a")).unwrap();
+        subs.subscribe(Bytes::from_static(b"b")).unwrap();
+        let chunk = 64 << 10;
+        let mut own = std::collections::HashMap::<Bytes, usize>::new();
+        // Broadcast events fill both queues while nobody acknowledges; events
+        // for "a" alone (one byte longer) wait past the queue's limit.
+        for _ in 0..200 {
+            subs.publish(&event(chunk), 0);
+            subs.publish_to(b"a", &event(chunk + 1));
+        }
+        subs.publish_to(b"nobody", &event(1));
+        let mut received = 0;
+        loop {
+            let now = subs.ready(notice);
+            if now.is_empty() {
+                break;
+            }
+            for (identity, frames) in now {
+                if identity.as_ref() == b"a" {
+                    received += 1;
+                }
+                if frames[0].len() == chunk + 1 {
+                    *own.entry(identity).or_default() += 1;
+                }
+            }
+            subs.ack(b"a", received);
+        }
+        assert_eq!(own.get(&Bytes::from_static(b"a")), Some(&200));
+        assert_eq!(own.get(&Bytes::from_static(b"b")), None);
+        assert_eq!(subs.held(b"a"), 0);
     }
 
     #[test]
