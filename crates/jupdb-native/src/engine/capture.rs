@@ -1,0 +1,394 @@
+//! Call captures recorded by the engine itself, without calling into Python.
+//!
+//! A [`CallRecorder`] attached to a probe pairs each targeted frame's start with
+//! its end. At the start it keeps only what is cheap and cannot be read later:
+//! the argument values, the calling frames as `(code, instruction offset)` (line
+//! numbers and source are read only when `stack` is asked for) and the thread.
+//! No frame object outlives its call. At the end it adds the locals, globals and
+//! result, and hands a [`CallInfo`] to its sink: a list (`capture_calls`) or one
+//! `CallInfo` that always shows the latest call (`capture_call`).
+
+use crate::compat;
+use pyo3::prelude::*;
+use pyo3::sync::GILOnceCell;
+use pyo3::types::{PyDict, PyList, PyTuple, PyType};
+use rustc_hash::FxHashMap;
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
+
+/// One calling frame: its code and where in it the call was, linked to its caller.
+/// Calls from the same place share their nodes.
+struct StackNode {
+    code: Py<PyAny>,
+    lasti: i32,
+    parent: Option<Arc<StackNode>>,
+}
+
+thread_local! {
+    /// This thread's last recorded stack, outermost first: most calls come from
+    /// where the previous one came from, and share its nodes.
+    static LAST_STACK: RefCell<Vec<Arc<StackNode>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The stack of `frame` (itself included), sharing what it can with the last one.
+fn record_stack(frame: &Bound<'_, PyAny>) -> Arc<StackNode> {
+    let mut chain: Vec<(Bound<'_, PyAny>, i32)> = Vec::with_capacity(32);
+    let mut current = Some(frame.clone());
+    while let Some(f) = current {
+        chain.push((compat::frame_code(&f), compat::frame_lasti(&f)));
+        current = compat::frame_back(&f);
+    }
+    LAST_STACK.with(|last| {
+        let mut last = last.borrow_mut();
+        let mut path: Vec<Arc<StackNode>> = Vec::with_capacity(chain.len());
+        let mut shared = true;
+        for (depth, (code, lasti)) in chain.iter().rev().enumerate() {
+            let reuse = shared
+                .then(|| last.get(depth))
+                .flatten()
+                .filter(|node| node.code.as_ptr() == code.as_ptr() && node.lasti == *lasti);
+            let node = match reuse {
+                Some(node) => node.clone(),
+                None => {
+                    shared = false;
+                    Arc::new(StackNode {
+                        code: code.clone().unbind(),
+                        lasti: *lasti,
+                        parent: path.last().cloned(),
+                    })
+                }
+            };
+            path.push(node);
+        }
+        let top = path.last().cloned().expect("a frame is on its own stack");
+        *last = path;
+        top
+    })
+}
+
+/// The names of a code object's arguments, as `inspect.getargvalues` lists them.
+fn argument_names<'py>(code: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
+    const CO_VARARGS: i64 = 0x4;
+    const CO_VARKEYWORDS: i64 = 0x8;
+    let py = code.py();
+    let count = |attr| -> PyResult<usize> { code.getattr(attr)?.extract() };
+    let flags: i64 = code.getattr(pyo3::intern!(py, "co_flags"))?.extract()?;
+    let mut n = count(pyo3::intern!(py, "co_argcount"))? + count(pyo3::intern!(py, "co_kwonlyargcount"))?;
+    n += usize::from(flags & CO_VARARGS != 0) + usize::from(flags & CO_VARKEYWORDS != 0);
+    let varnames = code.getattr(pyo3::intern!(py, "co_varnames"))?;
+    varnames.get_item(pyo3::types::PySlice::new(py, 0, n as isize, 1))?.downcast_into::<PyTuple>().map_err(Into::into)
+}
+
+/// What is known of a call at its start.
+struct Started {
+    /// Held so that its address, the key of this call, is not reused while it is open.
+    _frame: Py<PyAny>,
+    code: Py<PyAny>,
+    arg_names: Py<PyTuple>,
+    arg_values: Vec<Option<Py<PyAny>>>,
+    stack: Arc<StackNode>,
+    thread: Py<PyAny>,
+    thread_id: u64,
+}
+
+/// A finished call.
+pub struct Call {
+    code: Py<PyAny>,
+    arg_names: Py<PyTuple>,
+    arg_values: Vec<Option<Py<PyAny>>>,
+    stack: Arc<StackNode>,
+    thread: Py<PyAny>,
+    thread_id: u64,
+    locals: Py<PyAny>,
+    globals: Py<PyAny>,
+    return_value: Py<PyAny>,
+    exception: Py<PyAny>,
+    /// Built on first access, then the same object every time.
+    args: GILOnceCell<Py<PyAny>>,
+    stack_summary: GILOnceCell<Py<PyAny>>,
+}
+
+/// What happened in one call (the base of `jupdb.CallInfo`): every attribute is
+/// None until a call is recorded into it.
+#[pyclass(frozen, subclass, dict, module = "jupdb._native", name = "CallInfo")]
+pub struct CallInfo {
+    call: Mutex<Option<Arc<Call>>>,
+}
+
+impl CallInfo {
+    fn get(&self) -> Option<Arc<Call>> {
+        self.call.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set(&self, call: Arc<Call>) {
+        let old = self.call.lock().unwrap_or_else(|e| e.into_inner()).replace(call);
+        drop(old); // may run Python finalizers: after the lock is gone
+    }
+}
+
+fn ordered_dict(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static ORDERED_DICT: GILOnceCell<Py<PyAny>> = GILOnceCell::new();
+    ORDERED_DICT.import(py, "collections", "OrderedDict")
+}
+
+#[pymethods]
+impl CallInfo {
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
+        CallInfo { call: Mutex::new(None) }
+    }
+
+    /// Name of the function's code object.
+    #[getter]
+    fn name(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.get()
+            .map(|c| c.code.bind(py).getattr(pyo3::intern!(py, "co_name")).map(Bound::unbind))
+            .transpose()
+    }
+
+    /// File the function is defined in.
+    #[getter]
+    fn file(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.get()
+            .map(|c| c.code.bind(py).getattr(pyo3::intern!(py, "co_filename")).map(Bound::unbind))
+            .transpose()
+    }
+
+    /// Arguments as they were at the call, in an `OrderedDict`.
+    #[getter]
+    fn args(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let Some(call) = self.get() else { return Ok(None) };
+        call.args
+            .get_or_try_init(py, || {
+                let args = ordered_dict(py)?.call0()?;
+                for (name, value) in call.arg_names.bind(py).iter().zip(&call.arg_values) {
+                    if let Some(value) = value {
+                        args.set_item(name, value)?;
+                    }
+                }
+                Ok::<_, PyErr>(args.unbind())
+            })
+            .map(|args| Some(args.clone_ref(py)))
+    }
+
+    /// Local variables at return.
+    #[getter]
+    fn locals(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.get().map(|c| c.locals.clone_ref(py))
+    }
+
+    /// The function's globals.
+    #[getter]
+    fn globals(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.get().map(|c| c.globals.clone_ref(py))
+    }
+
+    /// What the call returned (None if it raised).
+    #[getter]
+    fn return_value(&self, py: Python<'_>) -> Py<PyAny> {
+        self.get().map_or_else(|| py.None(), |c| c.return_value.clone_ref(py))
+    }
+
+    /// The exception that ended the call, or None.
+    #[getter]
+    fn exception(&self, py: Python<'_>) -> Py<PyAny> {
+        self.get().map_or_else(|| py.None(), |c| c.exception.clone_ref(py))
+    }
+
+    /// Name of the thread the call ran in.
+    #[getter]
+    fn thread_name(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.get()
+            .map(|c| c.thread.bind(py).getattr(pyo3::intern!(py, "name")).map(Bound::unbind))
+            .transpose()
+    }
+
+    /// `threading.get_ident()` of the thread the call ran in.
+    #[getter]
+    fn thread_id(&self) -> Option<u64> {
+        self.get().map(|c| c.thread_id)
+    }
+
+    /// The call stack at the call, built by `build(frames)` from the
+    /// `(code, instruction offset)` of each frame, outermost first, on first use.
+    fn _stack(&self, py: Python<'_>, build: &Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
+        let Some(call) = self.get() else { return Ok(None) };
+        call.stack_summary
+            .get_or_try_init(py, || {
+                let mut frames = Vec::new();
+                let mut node = Some(&call.stack);
+                while let Some(n) = node {
+                    frames.push((n.code.clone_ref(py), n.lasti));
+                    node = n.parent.as_ref();
+                }
+                frames.reverse();
+                build.call1((PyList::new(py, frames)?,)).map(Bound::unbind)
+            })
+            .map(|stack| Some(stack.clone_ref(py)))
+    }
+}
+
+/// Records the calls of a probe's frames into `sink`.
+#[pyclass(frozen, module = "jupdb._native")]
+pub struct CallRecorder {
+    /// A list to append to, or a `CallInfo` that shows the latest call.
+    sink: Py<PyAny>,
+    latest: bool,
+    /// The `CallInfo` subclass appended to a list sink.
+    info_type: Py<PyType>,
+    /// `report(what, exc, frame)`: reports a failure (as a warning).
+    report: Py<PyAny>,
+    open: Mutex<FxHashMap<usize, Started>>,
+    /// Argument names per code object (kept alive, so its address stays its own).
+    arg_names: Mutex<FxHashMap<usize, (Py<PyAny>, Py<PyTuple>)>>,
+}
+
+#[pymethods]
+impl CallRecorder {
+    #[new]
+    #[pyo3(signature = (sink, *, info_type, report))]
+    fn new(sink: Bound<'_, PyAny>, info_type: Bound<'_, PyType>, report: Py<PyAny>) -> PyResult<Self> {
+        let latest = sink.downcast::<CallInfo>().is_ok();
+        if !latest && sink.downcast::<PyList>().is_err() {
+            return Err(pyo3::exceptions::PyTypeError::new_err("the sink must be a list or a CallInfo"));
+        }
+        if !info_type.is_subclass_of::<CallInfo>()? {
+            return Err(pyo3::exceptions::PyTypeError::new_err("info_type must be a CallInfo subclass"));
+        }
+        Ok(CallRecorder {
+            sink: sink.unbind(),
+            latest,
+            info_type: info_type.unbind(),
+            report,
+            open: Mutex::new(FxHashMap::default()),
+            arg_names: Mutex::new(FxHashMap::default()),
+        })
+    }
+
+    /// Number of calls started and not ended yet.
+    fn open_calls(&self) -> usize {
+        self.open.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+fn current_thread(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    static CURRENT_THREAD: GILOnceCell<Py<PyAny>> = GILOnceCell::new();
+    CURRENT_THREAD.import(py, "threading", "current_thread")?.call0()
+}
+
+impl CallRecorder {
+    fn names_of<'py>(&self, code: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
+        let py = code.py();
+        let key = code.as_ptr() as usize;
+        if let Some((_, names)) = self.arg_names.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(names.bind(py).clone());
+        }
+        let names = argument_names(code)?;
+        self.arg_names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, (code.clone().unbind(), names.clone().unbind()));
+        Ok(names)
+    }
+
+    fn fail(&self, py: Python<'_>, what: &str, err: PyErr, frame: &Bound<'_, PyAny>) {
+        if let Err(err) = self.report.call1(py, (what, err.value(py), frame)) {
+            err.write_unraisable(py, Some(self.report.bind(py)));
+        }
+    }
+
+    /// A targeted call starts in `frame`.
+    pub fn start(&self, py: Python<'_>, frame: &Bound<'_, PyAny>) {
+        if let Err(err) = self.try_start(py, frame) {
+            self.fail(py, "capturing a call", err, frame);
+        }
+    }
+
+    fn try_start(&self, py: Python<'_>, frame: &Bound<'_, PyAny>) -> PyResult<()> {
+        let code = compat::frame_code(frame);
+        let arg_names = self.names_of(&code)?;
+        let mut arg_values = Vec::with_capacity(arg_names.len());
+        for name in arg_names.iter() {
+            arg_values.push(compat::frame_variable(frame, &name)?.map(Bound::unbind));
+        }
+        let started = Started {
+            _frame: frame.clone().unbind(),
+            code: code.unbind(),
+            arg_names: arg_names.unbind(),
+            arg_values,
+            stack: record_stack(frame),
+            thread: current_thread(py)?.unbind(),
+            thread_id: super::current_thread(),
+        };
+        let old = self
+            .open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(frame.as_ptr() as usize, started);
+        drop(old);
+        Ok(())
+    }
+
+    /// The call in `frame` ends, returning `value` or raising `exc` (`raised`).
+    pub fn end(&self, py: Python<'_>, frame: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>, raised: bool) {
+        let started = self
+            .open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(frame.as_ptr() as usize));
+        let Some(started) = started else { return };
+        if let Err(err) = self.try_end(py, frame, started, value, raised) {
+            self.fail(py, "capturing a call", err, frame);
+        }
+    }
+
+    fn try_end(
+        &self,
+        py: Python<'_>,
+        frame: &Bound<'_, PyAny>,
+        started: Started,
+        value: &Bound<'_, PyAny>,
+        raised: bool,
+    ) -> PyResult<()> {
+        let locals = compat::locals_snapshot(frame)?;
+        let globals = frame.getattr(pyo3::intern!(py, "f_globals"))?;
+        let (return_value, exception) = if raised {
+            (py.None(), value.clone().unbind())
+        } else {
+            (value.clone().unbind(), py.None())
+        };
+        let Started {
+            _frame: _,
+            code,
+            arg_names,
+            arg_values,
+            stack,
+            thread,
+            thread_id,
+        } = started;
+        let call = Arc::new(Call {
+            code,
+            arg_names,
+            arg_values,
+            stack,
+            thread,
+            thread_id,
+            locals: locals.into_any().unbind(),
+            globals: globals.unbind(),
+            return_value,
+            exception,
+            args: GILOnceCell::new(),
+            stack_summary: GILOnceCell::new(),
+        });
+        let sink = self.sink.bind(py);
+        if self.latest {
+            sink.downcast::<CallInfo>()?.get().set(call);
+        } else {
+            let info = self.info_type.bind(py).call0()?;
+            info.downcast::<CallInfo>()?.get().set(call);
+            sink.downcast::<PyList>()?.append(info)?;
+        }
+        Ok(())
+    }
+}
