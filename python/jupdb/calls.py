@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import types
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without the cost of importing typing
@@ -11,7 +12,7 @@ from .probe import Probe, report_exception
 
 if TYPE_CHECKING:
     import traceback
-    from typing import Any, Dict, List, Optional, Tuple
+    from typing import Any, Callable, Dict, List, Optional, Tuple
 
     from .debugger import NoPdb
     from .scope import Scope
@@ -58,12 +59,45 @@ class CallInfo(_native.CallInfo):
             f"args={type(self.args).__name__}({args}), return_value={self.return_value!r})"
         )
 
-    def print_stack(self, file: Any = None) -> None:
-        """Print the call stack, as :func:`traceback.print_stack` would."""
+    def print_stack(self, file: Any = None, *, all: bool = False) -> None:
+        """Print the call stack, as :func:`traceback.print_stack` would.
+
+        In IPython or a notebook, the stack printed starts at the cell that made
+        the call (the outermost frame of code from a cell), not in the kernel's
+        own frames; ``all=True`` prints them too. ``stack`` always holds every frame.
+        """
         stack = self.stack
-        if stack is not None:
-            for line in stack.format():
-                print(line, end="", file=file)
+        if stack is None:
+            return
+        if not all:
+            stack = _from_outermost_cell(stack)
+        for line in stack.format():
+            print(line, end="", file=file)
+
+
+def _from_outermost_cell(stack: "traceback.StackSummary") -> "traceback.StackSummary":
+    """The part of ``stack`` from its outermost frame of IPython cell code on
+    (all of it outside IPython, or when no frame comes from a cell)."""
+    import traceback
+
+    is_cell = _cell_file_test()
+    if is_cell is None:
+        return stack
+    for i, summary in enumerate(stack):
+        if is_cell(summary.filename):
+            return traceback.StackSummary.from_list(stack[i:])
+    return stack
+
+
+def _cell_file_test() -> "Optional[Callable[[str], bool]]":
+    """Whether a file name is the code of an IPython cell, as IPython itself
+    tells (its compiler names each cell it runs), or None outside IPython."""
+    ipython = sys.modules.get("IPython")  # imported by IPython itself; never import it here
+    shell = ipython.get_ipython() if ipython is not None else None
+    format_code_name = getattr(getattr(shell, "compile", None), "format_code_name", None)
+    if format_code_name is None:
+        return None
+    return lambda filename: format_code_name(filename) is not None
 
 
 def _line_at(code: types.CodeType, offset: int) -> Optional[int]:

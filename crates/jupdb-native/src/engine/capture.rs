@@ -293,7 +293,7 @@ impl CallRecorder {
     }
 
     fn fail(&self, py: Python<'_>, what: &str, err: PyErr, frame: &Bound<'_, PyAny>) {
-        if let Err(err) = self.report.call1(py, (what, err.value(py), frame)) {
+        if let Err(err) = self.report.call1(py, (what, err.into_value(py), frame)) {
             err.write_unraisable(py, Some(self.report.bind(py)));
         }
     }
