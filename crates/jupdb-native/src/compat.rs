@@ -91,6 +91,86 @@ pub fn locals_snapshot<'py>(frame: &Bound<'py, PyAny>) -> PyResult<Bound<'py, Py
     }
 }
 
+/// The values of a function frame's variables (`names`: its `co_varnames`, then
+/// its other cell variables, then its free variables, as `frame.f_locals` lists
+/// them; None for an unbound one), read one by one without building
+/// `frame.f_locals`, which costs two dicts per call. None where `f_locals` may
+/// hold more than these (a debugger wrote new names into it): then read that.
+#[cfg(all(Py_3_12, not(Py_3_14), not(Py_GIL_DISABLED)))]
+pub fn variable_values(
+    frame: &Bound<'_, PyAny>,
+    names: &Bound<'_, pyo3::types::PyTuple>,
+) -> Option<Vec<Option<Py<PyAny>>>> {
+    if may_have_extra_locals(frame) {
+        return None;
+    }
+    let mut values = Vec::with_capacity(names.len());
+    for name in names.iter() {
+        values.push(local_variable(frame, &name).ok()?.map(Bound::unbind));
+    }
+    Some(values)
+}
+
+#[cfg(not(all(Py_3_12, not(Py_3_14), not(Py_GIL_DISABLED))))]
+pub fn variable_values(
+    _frame: &Bound<'_, PyAny>,
+    _names: &Bound<'_, pyo3::types::PyTuple>,
+) -> Option<Vec<Option<Py<PyAny>>>> {
+    None // 3.10 and 3.11 have no PyFrame_GetVar: read f_locals
+}
+
+/// Whether names that are not the code's own variables may have been written
+/// into the frame's locals: up to 3.12 they live in the dict `f_locals` made
+/// (none before someone asks for it), from 3.13 in the frame's extra locals.
+#[cfg(all(Py_3_12, not(Py_3_14), not(Py_GIL_DISABLED)))]
+fn may_have_extra_locals(frame: &Bound<'_, PyAny>) -> bool {
+    use std::os::raw::{c_char, c_int, c_void};
+    /// The start of `PyFrameObject` (Include/internal/pycore_frame.h).
+    #[repr(C)]
+    struct FrameObjectHead {
+        ob_refcnt: ffi::Py_ssize_t,
+        ob_type: *mut c_void,
+        f_back: *mut c_void,
+        f_frame: *mut InterpreterFrameHead,
+        f_trace: *mut c_void,
+        f_lineno: c_int,
+        f_trace_lines: c_char,
+        f_trace_opcodes: c_char,
+        #[cfg(Py_3_13)]
+        f_extra_locals: *mut ffi::PyObject,
+    }
+    /// The start of `_PyInterpreterFrame`.
+    #[repr(C)]
+    struct InterpreterFrameHead {
+        f_code: *mut c_void,
+        previous: *mut c_void,
+        f_funcobj: *mut c_void,
+        f_globals: *mut c_void,
+        f_builtins: *mut c_void,
+        f_locals: *mut ffi::PyObject,
+        frame_obj: *mut ffi::PyObject,
+    }
+    // SAFETY: a frame object (its type checked first) whose interpreter frame points back at it; the GIL held.
+    unsafe {
+        if ffi::Py_TYPE(frame.as_ptr()) != std::ptr::addr_of_mut!(ffi::PyFrame_Type) {
+            return true;
+        }
+        let head = frame.as_ptr() as *mut FrameObjectHead;
+        let inner = (*head).f_frame;
+        if inner.is_null() || (*inner).frame_obj != frame.as_ptr() {
+            return true;
+        }
+        #[cfg(Py_3_13)]
+        {
+            !(*head).f_extra_locals.is_null()
+        }
+        #[cfg(not(Py_3_13))]
+        {
+            !(*inner).f_locals.is_null()
+        }
+    }
+}
+
 /// Value of the first local of a frame (the `self` of a method call), if set.
 pub fn first_argument<'py>(frame: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
     let py = frame.py();

@@ -24,22 +24,43 @@ struct StackNode {
     parent: Option<Arc<StackNode>>,
 }
 
-thread_local! {
-    /// This thread's last recorded stack, outermost first: most calls come from
-    /// where the previous one came from, and share its nodes.
-    static LAST_STACK: RefCell<Vec<Arc<StackNode>>> = const { RefCell::new(Vec::new()) };
+/// What each thread keeps between the calls it records.
+struct ThreadCache {
+    /// The last recorded stack, outermost first: most calls come from where the
+    /// previous one came from, and share its nodes.
+    last_stack: Vec<Arc<StackNode>>,
+    /// `threading.current_thread()`: the same object for the thread's life.
+    thread: Option<Py<PyAny>>,
 }
 
-/// The stack of `frame` (itself included), sharing what it can with the last one.
-fn record_stack(frame: &Bound<'_, PyAny>) -> Arc<StackNode> {
+thread_local! {
+    static THREAD_CACHE: RefCell<ThreadCache> = const {
+        RefCell::new(ThreadCache { last_stack: Vec::new(), thread: None })
+    };
+}
+
+/// The stack of `frame` (itself included), sharing what it can with the last
+/// one, and this thread's `threading.Thread`.
+fn record_stack<'py>(frame: &Bound<'py, PyAny>) -> PyResult<(Arc<StackNode>, Bound<'py, PyAny>)> {
+    let py = frame.py();
     let mut chain: Vec<(Bound<'_, PyAny>, i32)> = Vec::with_capacity(32);
     let mut current = Some(frame.clone());
     while let Some(f) = current {
         chain.push((compat::frame_code(&f), compat::frame_lasti(&f)));
         current = compat::frame_back(&f);
     }
-    LAST_STACK.with(|last| {
-        let mut last = last.borrow_mut();
+    let thread = THREAD_CACHE.with(|cache| cache.borrow().thread.as_ref().map(|t| t.clone_ref(py)));
+    let thread = match thread {
+        Some(thread) => thread.into_bound(py),
+        None => {
+            // Asked once per thread, without holding the cache: this runs Python code.
+            let thread = current_thread(py)?;
+            THREAD_CACHE.with(|cache| cache.borrow_mut().thread = Some(thread.clone().unbind()));
+            thread
+        }
+    };
+    let top = THREAD_CACHE.with(|cache| {
+        let last = &mut cache.borrow_mut().last_stack;
         let mut path: Vec<Arc<StackNode>> = Vec::with_capacity(chain.len());
         let mut shared = true;
         for (depth, (code, lasti)) in chain.iter().rev().enumerate() {
@@ -63,7 +84,8 @@ fn record_stack(frame: &Bound<'_, PyAny>) -> Arc<StackNode> {
         let top = path.last().cloned().expect("a frame is on its own stack");
         *last = path;
         top
-    })
+    });
+    Ok((top, thread))
 }
 
 /// The names of a code object's arguments, as `inspect.getargvalues` lists them.
@@ -76,7 +98,92 @@ fn argument_names<'py>(code: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>
     let mut n = count(pyo3::intern!(py, "co_argcount"))? + count(pyo3::intern!(py, "co_kwonlyargcount"))?;
     n += usize::from(flags & CO_VARARGS != 0) + usize::from(flags & CO_VARKEYWORDS != 0);
     let varnames = code.getattr(pyo3::intern!(py, "co_varnames"))?;
-    varnames.get_item(pyo3::types::PySlice::new(py, 0, n as isize, 1))?.downcast_into::<PyTuple>().map_err(Into::into)
+    varnames
+        .get_item(pyo3::types::PySlice::new(py, 0, n as isize, 1))?
+        .downcast_into::<PyTuple>()
+        .map_err(Into::into)
+}
+
+/// The names a code object's calls are recorded with.
+struct CodeNames {
+    /// Its arguments, as `inspect.getargvalues` lists them.
+    args: Py<PyTuple>,
+    /// All its variables in `frame.f_locals` order (a function's code only).
+    locals: Option<Py<PyTuple>>,
+}
+
+fn code_names(code: &Bound<'_, PyAny>) -> PyResult<CodeNames> {
+    const CO_OPTIMIZED: i64 = 0x1;
+    let py = code.py();
+    let flags: i64 = code.getattr(pyo3::intern!(py, "co_flags"))?.extract()?;
+    let locals = if flags & CO_OPTIMIZED != 0 {
+        let varnames = code
+            .getattr(pyo3::intern!(py, "co_varnames"))?
+            .downcast_into::<PyTuple>()?;
+        let mut names: Vec<Bound<'_, PyAny>> = varnames.iter().collect();
+        for cell in code.getattr(pyo3::intern!(py, "co_cellvars"))?.try_iter()? {
+            let cell = cell?;
+            if !varnames.contains(&cell)? {
+                names.push(cell);
+            }
+        }
+        names.extend(
+            code.getattr(pyo3::intern!(py, "co_freevars"))?
+                .try_iter()?
+                .collect::<PyResult<Vec<_>>>()?,
+        );
+        Some(PyTuple::new(py, names)?.unbind())
+    } else {
+        None
+    };
+    Ok(CodeNames {
+        args: argument_names(code)?.unbind(),
+        locals,
+    })
+}
+
+/// A call's locals at its end: the values of its variables (a dict of them is
+/// made when first asked for), or the dict `frame.f_locals` gave.
+enum Locals {
+    Values {
+        names: Py<PyTuple>,
+        values: Vec<Option<Py<PyAny>>>,
+        dict: GILOnceCell<Py<PyAny>>,
+    },
+    Dict(Py<PyAny>),
+}
+
+impl Locals {
+    fn read(frame: &Bound<'_, PyAny>, names: &Arc<CodeNames>) -> PyResult<Locals> {
+        let py = frame.py();
+        if let Some(names) = &names.locals {
+            if let Some(values) = compat::variable_values(frame, names.bind(py)) {
+                return Ok(Locals::Values {
+                    names: names.clone_ref(py),
+                    values,
+                    dict: GILOnceCell::new(),
+                });
+            }
+        }
+        Ok(Locals::Dict(compat::locals_snapshot(frame)?.into_any().unbind()))
+    }
+
+    fn dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match self {
+            Locals::Dict(dict) => Ok(dict.clone_ref(py)),
+            Locals::Values { names, values, dict } => dict
+                .get_or_try_init(py, || {
+                    let locals = PyDict::new(py);
+                    for (name, value) in names.bind(py).iter().zip(values) {
+                        if let Some(value) = value {
+                            locals.set_item(name, value)?;
+                        }
+                    }
+                    Ok::<_, PyErr>(locals.into_any().unbind())
+                })
+                .map(|d| d.clone_ref(py)),
+        }
+    }
 }
 
 /// What is known of a call at its start.
@@ -84,7 +191,7 @@ struct Started {
     /// Held so that its address, the key of this call, is not reused while it is open.
     _frame: Py<PyAny>,
     code: Py<PyAny>,
-    arg_names: Py<PyTuple>,
+    names: Arc<CodeNames>,
     arg_values: Vec<Option<Py<PyAny>>>,
     stack: Arc<StackNode>,
     thread: Py<PyAny>,
@@ -94,12 +201,12 @@ struct Started {
 /// A finished call.
 pub struct Call {
     code: Py<PyAny>,
-    arg_names: Py<PyTuple>,
+    names: Arc<CodeNames>,
     arg_values: Vec<Option<Py<PyAny>>>,
     stack: Arc<StackNode>,
     thread: Py<PyAny>,
     thread_id: u64,
-    locals: Py<PyAny>,
+    locals: Locals,
     globals: Py<PyAny>,
     return_value: Py<PyAny>,
     exception: Py<PyAny>,
@@ -151,7 +258,12 @@ impl CallInfo {
     #[getter]
     fn file(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         self.get()
-            .map(|c| c.code.bind(py).getattr(pyo3::intern!(py, "co_filename")).map(Bound::unbind))
+            .map(|c| {
+                c.code
+                    .bind(py)
+                    .getattr(pyo3::intern!(py, "co_filename"))
+                    .map(Bound::unbind)
+            })
             .transpose()
     }
 
@@ -162,7 +274,7 @@ impl CallInfo {
         call.args
             .get_or_try_init(py, || {
                 let args = ordered_dict(py)?.call0()?;
-                for (name, value) in call.arg_names.bind(py).iter().zip(&call.arg_values) {
+                for (name, value) in call.names.args.bind(py).iter().zip(&call.arg_values) {
                     if let Some(value) = value {
                         args.set_item(name, value)?;
                     }
@@ -174,8 +286,8 @@ impl CallInfo {
 
     /// Local variables at return.
     #[getter]
-    fn locals(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.get().map(|c| c.locals.clone_ref(py))
+    fn locals(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.get().map(|c| c.locals.dict(py)).transpose()
     }
 
     /// The function's globals.
@@ -240,8 +352,8 @@ pub struct CallRecorder {
     /// `report(what, exc, frame)`: reports a failure (as a warning).
     report: Py<PyAny>,
     open: Mutex<FxHashMap<usize, Started>>,
-    /// Argument names per code object (kept alive, so its address stays its own).
-    arg_names: Mutex<FxHashMap<usize, (Py<PyAny>, Py<PyTuple>)>>,
+    /// Names per code object (kept alive, so its address stays its own).
+    names: Mutex<FxHashMap<usize, (Py<PyAny>, Arc<CodeNames>)>>,
 }
 
 #[pymethods]
@@ -251,10 +363,14 @@ impl CallRecorder {
     fn new(sink: Bound<'_, PyAny>, info_type: Bound<'_, PyType>, report: Py<PyAny>) -> PyResult<Self> {
         let latest = sink.downcast::<CallInfo>().is_ok();
         if !latest && sink.downcast::<PyList>().is_err() {
-            return Err(pyo3::exceptions::PyTypeError::new_err("the sink must be a list or a CallInfo"));
+            return Err(pyo3::exceptions::PyTypeError::new_err(
+                "the sink must be a list or a CallInfo",
+            ));
         }
         if !info_type.is_subclass_of::<CallInfo>()? {
-            return Err(pyo3::exceptions::PyTypeError::new_err("info_type must be a CallInfo subclass"));
+            return Err(pyo3::exceptions::PyTypeError::new_err(
+                "info_type must be a CallInfo subclass",
+            ));
         }
         Ok(CallRecorder {
             sink: sink.unbind(),
@@ -262,7 +378,7 @@ impl CallRecorder {
             info_type: info_type.unbind(),
             report,
             open: Mutex::new(FxHashMap::default()),
-            arg_names: Mutex::new(FxHashMap::default()),
+            names: Mutex::new(FxHashMap::default()),
         })
     }
 
@@ -278,17 +394,16 @@ fn current_thread(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 }
 
 impl CallRecorder {
-    fn names_of<'py>(&self, code: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyTuple>> {
-        let py = code.py();
+    fn names_of(&self, code: &Bound<'_, PyAny>) -> PyResult<Arc<CodeNames>> {
         let key = code.as_ptr() as usize;
-        if let Some((_, names)) = self.arg_names.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
-            return Ok(names.bind(py).clone());
+        if let Some((_, names)) = self.names.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Ok(names.clone());
         }
-        let names = argument_names(code)?;
-        self.arg_names
+        let names = Arc::new(code_names(code)?);
+        self.names
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(key, (code.clone().unbind(), names.clone().unbind()));
+            .insert(key, (code.clone().unbind(), names.clone()));
         Ok(names)
     }
 
@@ -307,18 +422,20 @@ impl CallRecorder {
 
     fn try_start(&self, py: Python<'_>, frame: &Bound<'_, PyAny>) -> PyResult<()> {
         let code = compat::frame_code(frame);
-        let arg_names = self.names_of(&code)?;
+        let names = self.names_of(&code)?;
+        let arg_names = names.args.bind(py);
         let mut arg_values = Vec::with_capacity(arg_names.len());
         for name in arg_names.iter() {
             arg_values.push(compat::frame_variable(frame, &name)?.map(Bound::unbind));
         }
+        let (stack, thread) = record_stack(frame)?;
         let started = Started {
             _frame: frame.clone().unbind(),
             code: code.unbind(),
-            arg_names: arg_names.unbind(),
+            names,
             arg_values,
-            stack: record_stack(frame),
-            thread: current_thread(py)?.unbind(),
+            stack,
+            thread: thread.unbind(),
             thread_id: super::current_thread(),
         };
         let old = self
@@ -351,7 +468,7 @@ impl CallRecorder {
         value: &Bound<'_, PyAny>,
         raised: bool,
     ) -> PyResult<()> {
-        let locals = compat::locals_snapshot(frame)?;
+        let locals = Locals::read(frame, &started.names)?;
         let globals = frame.getattr(pyo3::intern!(py, "f_globals"))?;
         let (return_value, exception) = if raised {
             (py.None(), value.clone().unbind())
@@ -361,7 +478,7 @@ impl CallRecorder {
         let Started {
             _frame: _,
             code,
-            arg_names,
+            names,
             arg_values,
             stack,
             thread,
@@ -369,12 +486,12 @@ impl CallRecorder {
         } = started;
         let call = Arc::new(Call {
             code,
-            arg_names,
+            names,
             arg_values,
             stack,
             thread,
             thread_id,
-            locals: locals.into_any().unbind(),
+            locals,
             globals: globals.unbind(),
             return_value,
             exception,
