@@ -130,3 +130,27 @@ def test_a_recorder_refuses_a_sink_it_cannot_record_into():
         jupdb._native.CallRecorder(object(), info_type=jupdb.CallInfo, report=print)
     with pytest.raises(TypeError, match="CallInfo subclass"):
         jupdb._native.CallRecorder([], info_type=dict, report=print)
+
+
+class Box:
+    pass
+
+
+def keep(box):
+    return 1
+
+
+def test_a_call_in_a_reference_cycle_is_collected():
+    import gc
+
+    with jupdb.capture_calls(keep) as calls:
+        keep(Box())
+    info = calls[0]
+    box = info.args["box"]
+    box.info = info  # box -> its call -> box (its argument, and a local)
+    assert info.locals["box"] is box
+    ref = weakref.ref(box)
+    calls.clear()
+    del info, box
+    gc.collect()
+    assert ref() is None

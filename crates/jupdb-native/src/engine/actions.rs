@@ -9,6 +9,7 @@ use crate::compat;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
+use pyo3::{PyTraverseError, PyVisit};
 use std::sync::{Arc, Mutex};
 
 enum Action {
@@ -78,6 +79,29 @@ impl Actions {
     /// Adds an action that calls `function(frame)`.
     fn add_call(&self, function: Py<PyAny>, what: String) {
         self.push(Action::Call { function, what });
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(self.cond.as_ref().map(|(code, _)| code))?;
+        visit.call(&self.report)?;
+        if let Ok(actions) = self.actions.try_lock() {
+            for action in actions.iter() {
+                match &**action {
+                    Action::Eval {
+                        code,
+                        variables,
+                        results,
+                        ..
+                    } => {
+                        visit.call(code)?;
+                        visit.call(variables)?;
+                        visit.call(results)?;
+                    }
+                    Action::Call { function, .. } => visit.call(function)?,
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Runs the condition and, if it holds, the actions, in `frame`.

@@ -12,9 +12,10 @@ use crate::compat;
 use pyo3::prelude::*;
 use pyo3::sync::GILOnceCell;
 use pyo3::types::{PyDict, PyList, PyTuple, PyType};
+use pyo3::{PyTraverseError, PyVisit};
 use rustc_hash::FxHashMap;
 use std::cell::RefCell;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// One calling frame: its code and where in it the call was, linked to its caller.
 /// Calls from the same place share their nodes.
@@ -148,7 +149,7 @@ enum Locals {
     Values {
         names: Py<PyTuple>,
         values: Vec<Option<Py<PyAny>>>,
-        dict: GILOnceCell<Py<PyAny>>,
+        dict: OnceLock<Py<PyAny>>,
     },
     Dict(Py<PyAny>),
 }
@@ -161,7 +162,7 @@ impl Locals {
                 return Ok(Locals::Values {
                     names: names.clone_ref(py),
                     values,
-                    dict: GILOnceCell::new(),
+                    dict: OnceLock::new(),
                 });
             }
         }
@@ -171,17 +172,15 @@ impl Locals {
     fn dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         match self {
             Locals::Dict(dict) => Ok(dict.clone_ref(py)),
-            Locals::Values { names, values, dict } => dict
-                .get_or_try_init(py, || {
-                    let locals = PyDict::new(py);
-                    for (name, value) in names.bind(py).iter().zip(values) {
-                        if let Some(value) = value {
-                            locals.set_item(name, value)?;
-                        }
+            Locals::Values { names, values, dict } => once(dict, py, || {
+                let locals = PyDict::new(py);
+                for (name, value) in names.bind(py).iter().zip(values) {
+                    if let Some(value) = value {
+                        locals.set_item(name, value)?;
                     }
-                    Ok::<_, PyErr>(locals.into_any().unbind())
-                })
-                .map(|d| d.clone_ref(py)),
+                }
+                Ok::<_, PyErr>(locals.into_any().unbind())
+            }),
         }
     }
 }
@@ -211,8 +210,8 @@ pub struct Call {
     return_value: Py<PyAny>,
     exception: Py<PyAny>,
     /// Built on first access, then the same object every time.
-    args: GILOnceCell<Py<PyAny>>,
-    stack_summary: GILOnceCell<Py<PyAny>>,
+    args: OnceLock<Py<PyAny>>,
+    stack_summary: OnceLock<Py<PyAny>>,
 }
 
 /// What happened in one call (the base of `jupdb.CallInfo`): every attribute is
@@ -220,6 +219,32 @@ pub struct Call {
 #[pyclass(frozen, subclass, dict, module = "jupdb._native", name = "CallInfo")]
 pub struct CallInfo {
     call: Mutex<Option<Arc<Call>>>,
+}
+
+impl Call {
+    /// Visits the references this call owns alone (the stack's nodes and the
+    /// names are shared between calls, and hold only code objects and strings).
+    fn traverse(&self, visit: &PyVisit<'_>) -> Result<(), PyTraverseError> {
+        for value in self.arg_values.iter().flatten() {
+            visit.call(value)?;
+        }
+        match &self.locals {
+            Locals::Values { values, dict, .. } => {
+                for value in values.iter().flatten() {
+                    visit.call(value)?;
+                }
+                visit.call(dict.get())?;
+            }
+            Locals::Dict(dict) => visit.call(dict)?,
+        }
+        visit.call(&self.code)?;
+        visit.call(&self.thread)?;
+        visit.call(&self.globals)?;
+        visit.call(&self.return_value)?;
+        visit.call(&self.exception)?;
+        visit.call(self.args.get())?;
+        visit.call(self.stack_summary.get())
+    }
 }
 
 impl CallInfo {
@@ -233,6 +258,17 @@ impl CallInfo {
     }
 }
 
+/// The value of `cell`, made by `make` the first time (if two threads race, the
+/// first value stored wins and both get it).
+fn once(cell: &OnceLock<Py<PyAny>>, py: Python<'_>, make: impl FnOnce() -> PyResult<Py<PyAny>>) -> PyResult<Py<PyAny>> {
+    if let Some(value) = cell.get() {
+        return Ok(value.clone_ref(py));
+    }
+    let value = make()?;
+    let _ = cell.set(value);
+    Ok(cell.get().expect("set above").clone_ref(py))
+}
+
 fn ordered_dict(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
     static ORDERED_DICT: GILOnceCell<Py<PyAny>> = GILOnceCell::new();
     ORDERED_DICT.import(py, "collections", "OrderedDict")
@@ -244,6 +280,19 @@ impl CallInfo {
     #[pyo3(signature = (*_args, **_kwargs))]
     fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
         CallInfo { call: Mutex::new(None) }
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        // Each call belongs to one CallInfo only, so each reference is visited once.
+        match self.call.try_lock() {
+            Ok(call) => call.as_ref().map_or(Ok(()), |call| call.traverse(&visit)),
+            Err(_) => Ok(()),
+        }
+    }
+
+    fn __clear__(&self) {
+        let old = self.call.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(old);
     }
 
     /// Name of the function's code object.
@@ -271,17 +320,16 @@ impl CallInfo {
     #[getter]
     fn args(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let Some(call) = self.get() else { return Ok(None) };
-        call.args
-            .get_or_try_init(py, || {
-                let args = ordered_dict(py)?.call0()?;
-                for (name, value) in call.names.args.bind(py).iter().zip(&call.arg_values) {
-                    if let Some(value) = value {
-                        args.set_item(name, value)?;
-                    }
+        once(&call.args, py, || {
+            let args = ordered_dict(py)?.call0()?;
+            for (name, value) in call.names.args.bind(py).iter().zip(&call.arg_values) {
+                if let Some(value) = value {
+                    args.set_item(name, value)?;
                 }
-                Ok::<_, PyErr>(args.unbind())
-            })
-            .map(|args| Some(args.clone_ref(py)))
+            }
+            Ok::<_, PyErr>(args.unbind())
+        })
+        .map(Some)
     }
 
     /// Local variables at return.
@@ -326,18 +374,17 @@ impl CallInfo {
     /// `(code, instruction offset)` of each frame, outermost first, on first use.
     fn _stack(&self, py: Python<'_>, build: &Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
         let Some(call) = self.get() else { return Ok(None) };
-        call.stack_summary
-            .get_or_try_init(py, || {
-                let mut frames = Vec::new();
-                let mut node = Some(&call.stack);
-                while let Some(n) = node {
-                    frames.push((n.code.clone_ref(py), n.lasti));
-                    node = n.parent.as_ref();
-                }
-                frames.reverse();
-                build.call1((PyList::new(py, frames)?,)).map(Bound::unbind)
-            })
-            .map(|stack| Some(stack.clone_ref(py)))
+        once(&call.stack_summary, py, || {
+            let mut frames = Vec::new();
+            let mut node = Some(&call.stack);
+            while let Some(n) = node {
+                frames.push((n.code.clone_ref(py), n.lasti));
+                node = n.parent.as_ref();
+            }
+            frames.reverse();
+            build.call1((PyList::new(py, frames)?,)).map(Bound::unbind)
+        })
+        .map(Some)
     }
 }
 
@@ -380,6 +427,20 @@ impl CallRecorder {
             open: Mutex::new(FxHashMap::default()),
             names: Mutex::new(FxHashMap::default()),
         })
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.sink)?;
+        visit.call(&self.info_type)?;
+        visit.call(&self.report)?;
+        if let Ok(open) = self.open.try_lock() {
+            for started in open.values() {
+                for value in started.arg_values.iter().flatten() {
+                    visit.call(value)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Number of calls started and not ended yet.
@@ -495,8 +556,8 @@ impl CallRecorder {
             globals: globals.unbind(),
             return_value,
             exception,
-            args: GILOnceCell::new(),
-            stack_summary: GILOnceCell::new(),
+            args: OnceLock::new(),
+            stack_summary: OnceLock::new(),
         });
         let sink = self.sink.bind(py);
         if self.latest {
