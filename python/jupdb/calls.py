@@ -116,7 +116,7 @@ def _build_stack(frames: "List[Tuple[types.CodeType, int]]") -> "traceback.Stack
     import traceback
 
     summaries = [
-        traceback.FrameSummary(code.co_filename, _line_at(code, offset), code.co_name, lookup_line=False)  # type: ignore[arg-type]
+        traceback.FrameSummary(code.co_filename, _line_at(code, offset), code.co_name, lookup_line=False)
         for code, offset in frames
     ]
     for filename in {summary.filename for summary in summaries}:
@@ -134,7 +134,8 @@ class _CallRecorder(Probe):
         return _native.CALL | _native.RETURN
 
     def _native_options(self) -> Dict[str, Any]:
-        return {"recorder": _native.CallRecorder(self, info_type=CallInfo, report=report_exception)}
+        sink: Any = self  # a CallInfo (CallCapture) or a list (CallListCapture)
+        return {"recorder": _native.CallRecorder(sink, info_type=CallInfo, report=report_exception)}
 
 
 class CallCapture(_CallRecorder, CallInfo):
