@@ -99,9 +99,7 @@ class Actions:
     calling Python; ``report(what, exc, frame)`` is told of failures."""
 
     def __new__(cls, *, cond: Optional[CodeType], cond_text: str, report: _Report) -> Self: ...
-    def add_eval(
-        self, code: CodeType, variables: Optional[dict[str, Any]], results: list[Any], what: str
-    ) -> None:
+    def add_eval(self, code: CodeType, variables: Optional[dict[str, Any]], results: list[Any], what: str) -> None:
         """Append the value of ``code`` in the frame (``variables`` added) to ``results`` at each hit."""
     def add_call(self, function: Callable[[FrameType], Any], what: str) -> None:
         """Call ``function(frame)`` at each hit."""

@@ -161,7 +161,7 @@ impl Actions {
             }
         }
         let actions = self.actions.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        for action in actions.iter() {
+        for (i, action) in actions.iter().enumerate() {
             match &**action {
                 Action::Eval {
                     code,
@@ -169,13 +169,26 @@ impl Actions {
                     results,
                     what,
                 } => {
+                    // Each expression gets its own namespace, so a `:=` stays in it: the
+                    // last one to read this snapshot (before an action may change the
+                    // frame) takes it, the others a copy.
+                    let shared = matches!(actions.get(i + 1).map(|a| &**a), Some(Action::Eval { .. }));
                     let value = (|| {
-                        let base = match &locals {
+                        let namespace = match locals.take() {
+                            Some(base) if shared => {
+                                let copy = base.copy()?;
+                                locals = Some(base);
+                                copy
+                            }
                             Some(base) => base,
-                            None => locals.insert(compat::locals_snapshot(frame)?),
+                            None if shared => {
+                                let base = compat::locals_snapshot(frame)?;
+                                let copy = base.copy()?;
+                                locals = Some(base);
+                                copy
+                            }
+                            None => compat::locals_snapshot(frame)?,
                         };
-                        // Each expression gets its own namespace: a `:=` stays in it.
-                        let namespace = base.copy()?;
                         if let Some(variables) = variables {
                             namespace.update(variables.bind(py).as_mapping())?;
                         }
