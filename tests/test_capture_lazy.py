@@ -154,3 +154,18 @@ def test_a_call_in_a_reference_cycle_is_collected():
     del info, box
     gc.collect()
     assert ref() is None
+
+
+def take(obj):
+    return None
+
+
+def test_the_previous_call_of_capture_call_is_freed_when_the_next_ends():
+    first = Payload()
+    ref = weakref.ref(first)
+    with jupdb.capture_call(take) as call:
+        take(first)
+        del first
+        take(Payload())
+        assert ref() is None  # nothing but the capture held it
+    assert call.args is not None

@@ -244,7 +244,29 @@ fn instance_matches(py: Python<'_>, probe: &Probe, frame: &Bound<'_, PyAny>) -> 
     }
 }
 
+/// Runs `f` with PyO3 counting the GIL as held. The 3.10/3.11 hooks are C
+/// functions CPython calls with the GIL held, but PyO3 does not know it there:
+/// a reference dropped there (a capture's previous call, a handler's result)
+/// would wait in PyO3's deferred pool, behind a lock and holding its memory,
+/// until PyO3 is next called from Python. (The `sys.monitoring` callbacks are
+/// PyO3 functions, which count it already.)
+#[inline]
+fn counting_gil<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(not(Py_3_12))]
+    {
+        Python::with_gil(|_| f())
+    }
+    #[cfg(Py_3_12)]
+    {
+        f()
+    }
+}
+
 pub(crate) fn fire_call(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyAny>) {
+    counting_gil(|| fire_call_counted(py, entry, frame))
+}
+
+fn fire_call_counted(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyAny>) {
     for target in &entry.targets {
         let probe = target.probe.get();
         if probe.events & (CALL | RETURN) == 0 || !instance_matches(py, probe, frame) {
@@ -261,11 +283,11 @@ pub(crate) fn fire_call(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyA
 }
 
 pub(crate) fn fire_return(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) {
-    fire_end(py, entry, frame, pyo3::intern!(py, "on_return"), value, false);
+    counting_gil(|| fire_end(py, entry, frame, pyo3::intern!(py, "on_return"), value, false))
 }
 
 pub(crate) fn fire_raise(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyAny>, exc: &Bound<'_, PyAny>) {
-    fire_end(py, entry, frame, pyo3::intern!(py, "on_raise"), exc, true);
+    counting_gil(|| fire_end(py, entry, frame, pyo3::intern!(py, "on_raise"), exc, true))
 }
 
 fn fire_end(
@@ -301,6 +323,10 @@ pub fn line_event_number() -> u64 {
 
 /// Fires the line probes of `entry` that watch `line`.
 pub(crate) fn fire_line(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyAny>, line: u32) {
+    counting_gil(|| fire_line_counted(py, entry, frame, line))
+}
+
+fn fire_line_counted(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyAny>, line: u32) {
     LINE_EVENTS.fetch_add(1, Ordering::Relaxed);
     for target in &entry.targets {
         let probe = target.probe.get();
