@@ -388,6 +388,9 @@ impl CallInfo {
     }
 }
 
+/// Code address → (the code object, kept alive, and its names).
+type NamesByCode = FxHashMap<usize, (Py<PyAny>, Arc<CodeNames>)>;
+
 /// Records the calls of a probe's frames into `sink`.
 #[pyclass(frozen, module = "jupdb._native")]
 pub struct CallRecorder {
@@ -400,7 +403,7 @@ pub struct CallRecorder {
     report: Py<PyAny>,
     open: Mutex<FxHashMap<usize, Started>>,
     /// Names per code object (kept alive, so its address stays its own).
-    names: Mutex<FxHashMap<usize, (Py<PyAny>, Arc<CodeNames>)>>,
+    names: Mutex<NamesByCode>,
 }
 
 #[pymethods]
