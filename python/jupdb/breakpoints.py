@@ -142,6 +142,11 @@ class Breakpoint(Probe):
 
         def execute(frame: types.FrameType) -> None:
             before = dict(frame.f_locals)
+            if not extra:  # the common case, without the set and dict work below
+                namespace = before.copy()
+                exec(compiled, frame.f_globals, namespace)
+                write_back(frame, before, namespace)
+                return
             clash = before.keys() & extra.keys()
             if clash:
                 raise RuntimeError(
