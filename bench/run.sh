@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the jupdb benchmarks (calls.py, import_time.py, remote.py, output.py, panel.py, notebook.py) on one or more CPythons.
+# Run the jupdb benchmarks (calls.py, hits.py, import_time.py, remote.py, output.py, panel.py, notebook.py) on one or more CPythons.
 #
 # usage: bench/run.sh [--dev] [python ...]
 #
@@ -58,6 +58,9 @@ for py in "$@"; do
     [ -f "$out" ] && results+=("$out")
     echo
   done
+  # per-hit costs: own table (not in the summary, whose columns are slowdown ratios)
+  "$env/bin/python" "$HERE/hits.py" --json "$env/results-hits.json" || { echo "hits.py on $ver: exit $?"; status=1; }
+  echo
   "$env/bin/python" -c 'import numpy, zmq' 2>/dev/null || "$env/bin/pip" install -q --disable-pip-version-check numpy pyzmq
   "$env/bin/python" "$HERE/remote.py" || { echo "remote.py on $ver: exit $?"; status=1; }
   "$env/bin/python" "$HERE/output.py" || { echo "output.py on $ver: exit $?"; status=1; }

@@ -1,7 +1,8 @@
 """Type stubs for ``jupdb._native``, the Rust core of jupdb."""
 
 from types import CodeType, FrameType
-from typing import Any, Callable, Iterable, Literal, Optional, TextIO, Union, final
+from collections import OrderedDict
+from typing import Any, Callable, Iterable, Literal, Optional, TextIO, TypeVar, Union, final
 
 from typing_extensions import Self, disjoint_base
 
@@ -18,6 +19,7 @@ LINE: int
 # A probe's handler is any object with the methods of the events it asks for:
 # on_call(frame), on_return(frame, value), on_raise(frame, exc), on_line(frame, line).
 # Private (underscore) aliases exist only in the stub; stubtest skips them.
+_T = TypeVar("_T")
 _Matcher = Callable[[CodeType], Union[bool, None, Iterable[int]]]
 
 @final
@@ -42,11 +44,67 @@ class Probe:
         lines: Optional[Iterable[int]] = None,
         instance: Any = None,
         thread: Optional[int] = None,
+        recorder: Optional[CallRecorder] = None,
+        actions: Optional[Actions] = None,
     ) -> Self: ...
     @property
     def events(self) -> int: ...
     @property
     def handler(self) -> object: ...
+
+@disjoint_base
+class CallInfo:
+    """What happened in one call (base of ``jupdb.CallInfo``); every attribute is
+    None until a call is recorded into it."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self: ...
+    @property
+    def name(self) -> Optional[str]: ...
+    @property
+    def file(self) -> Optional[str]: ...
+    @property
+    def args(self) -> Optional["OrderedDict[str, Any]"]: ...
+    @property
+    def locals(self) -> Optional[dict[str, Any]]: ...
+    @property
+    def globals(self) -> Optional[dict[str, Any]]: ...
+    @property
+    def return_value(self) -> Any: ...
+    @property
+    def exception(self) -> Optional[BaseException]: ...
+    @property
+    def thread_name(self) -> Optional[str]: ...
+    @property
+    def thread_id(self) -> Optional[int]: ...
+    def _stack(self, build: Callable[[list[tuple[CodeType, int]]], _T]) -> Optional[_T]:
+        """``build(frames)`` of the (code, instruction offset) of each calling
+        frame, outermost first; built once, then the same object."""
+
+_Report = Callable[[str, BaseException, Optional[FrameType]], None]
+
+@final
+class CallRecorder:
+    """Records the calls a probe (``Probe(recorder=...)``) sees into ``sink``: a
+    list gets a new ``info_type`` per call, a ``CallInfo`` shows the latest.
+    ``report(what, exc, frame)`` is told of failures."""
+
+    def __new__(cls, sink: Union[list[Any], CallInfo], *, info_type: type[CallInfo], report: _Report) -> Self: ...
+    def open_calls(self) -> int:
+        """Calls started and not ended yet."""
+
+@final
+class Actions:
+    """A breakpoint's condition and actions (``Probe(actions=...)``), run by the
+    engine at each hit: ``cond`` and eval expressions are evaluated without
+    calling Python; ``report(what, exc, frame)`` is told of failures."""
+
+    def __new__(cls, *, cond: Optional[CodeType], cond_text: str, report: _Report) -> Self: ...
+    def add_eval(self, code: CodeType, variables: Optional[dict[str, Any]], results: list[Any], what: str) -> None:
+        """Append the value of ``code`` in the frame (``variables`` added) to ``results`` at each hit."""
+    def add_call(self, function: Callable[[FrameType], Any], what: str) -> None:
+        """Call ``function(frame)`` at each hit."""
+    def run(self, frame: FrameType) -> None:
+        """One hit: the condition, then the actions in order."""
 
 def install(probe: Probe) -> None:
     """Start firing ``probe`` (no-op if active)."""

@@ -9,7 +9,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without the cost of importing typ
 
 from . import _native
 from .frames import write_back
-from .probe import Probe, report_failure
+from .probe import Probe, report_exception
 from .scope import Scope, code_lines, lines_with_text
 
 if TYPE_CHECKING:
@@ -55,7 +55,8 @@ class Breakpoint(Probe):
         self.line = line
         self.cond = cond
         self._cond_code = None if cond is None else _compile(cond, "eval", "cond")
-        self._actions: List[Action] = []
+        # Run by the engine at each hit: cond and eval expressions without calling Python.
+        self._actions = _native.Actions(cond=self._cond_code, cond_text=repr(cond), report=report_exception)
         self._code_lines = self._lines_in_code() if scope.code is not None else None
 
     # -- where it fires -------------------------------------------------------
@@ -86,6 +87,9 @@ class Breakpoint(Probe):
     def _lines(self) -> Optional[frozenset[int]]:
         return self._code_lines
 
+    def _native_options(self) -> Dict[str, Any]:
+        return {"actions": self._actions}
+
     def _match(self, code: types.CodeType) -> Any:
         if not self.scope.matches_code(code):
             return False
@@ -104,26 +108,15 @@ class Breakpoint(Probe):
                     _native.watch_running_code(frame.f_code)
                     frame = frame.f_back
 
-    # -- the engine calls these --------------------------------------------
+    # -- what a hit does (the engine runs self._actions itself) ----------------
     def on_call(self, frame: types.FrameType) -> None:
-        self._hit(frame)
+        self._actions.run(frame)
 
     def on_line(self, frame: types.FrameType, line: int) -> None:
-        self._hit(frame)
+        self._actions.run(frame)
 
-    def _hit(self, frame: types.FrameType) -> None:
-        if self._cond_code is not None:
-            try:
-                if not eval(self._cond_code, frame.f_globals, dict(frame.f_locals)):
-                    return
-            except Exception:
-                report_failure(f"breakpoint condition {self.cond!r}", frame)
-                return
-        for action in self._actions:
-            try:
-                action(frame)
-            except Exception:
-                report_failure(f"breakpoint action {getattr(action, '__doc__', '') or action!r}", frame)
+    def _add(self, action: Action, what: str) -> None:
+        self._actions.add_call(action, what)
 
     # -- actions -------------------------------------------------------------
     def eval(self, expression: Source, variables: Optional[Dict[str, Any]] = None) -> List[Any]:
@@ -135,12 +128,7 @@ class Breakpoint(Probe):
         """
         code = _compile(expression, "eval", "eval")
         results: List[Any] = []
-
-        def evaluate(frame: types.FrameType) -> None:
-            results.append(eval(code, dict(frame.f_globals), {**frame.f_locals, **(variables or {})}))
-
-        evaluate.__doc__ = f"eval({expression!r})"
-        self._actions.append(evaluate)
+        self._actions.add_eval(code, variables, results, f"eval({expression!r})")
         return results
 
     def exec(self, code: Source, variables: Optional[Dict[str, Any]] = None) -> None:
@@ -154,6 +142,11 @@ class Breakpoint(Probe):
 
         def execute(frame: types.FrameType) -> None:
             before = dict(frame.f_locals)
+            if not extra:  # the common case, without the set and dict work below
+                namespace = before.copy()
+                exec(compiled, frame.f_globals, namespace)
+                write_back(frame, before, namespace)
+                return
             clash = before.keys() & extra.keys()
             if clash:
                 raise RuntimeError(
@@ -165,8 +158,7 @@ class Breakpoint(Probe):
                 namespace.pop(name, None)
             write_back(frame, before, namespace)
 
-        execute.__doc__ = f"exec({code!r})"
-        self._actions.append(execute)
+        self._add(execute, f"exec({code!r})")
 
     def callback(self, fn: Callable[[types.FrameType], Any]) -> None:
         """Schedule ``fn(frame)`` to be called with the live frame."""
@@ -176,8 +168,7 @@ class Breakpoint(Probe):
         def call(frame: types.FrameType) -> None:
             _as_trace_function(frame, fn, frame)
 
-        call.__doc__ = f"callback({getattr(fn, '__qualname__', fn)!r})"
-        self._actions.append(call)
+        self._add(call, f"callback({getattr(fn, '__qualname__', fn)!r})")
 
     def jump(self, line: int) -> None:
         """Schedule a jump: execution goes on at ``line`` of the same function."""
@@ -192,8 +183,7 @@ class Breakpoint(Probe):
         def jump(frame: types.FrameType) -> None:
             frame.f_lineno = line  # type: ignore[misc]  # writable in a line event
 
-        jump.__doc__ = f"jump({line})"
-        self._actions.append(jump)
+        self._add(jump, f"jump({line})")
 
     def debug(self, debugger_cls: Optional[Type["bdb.Bdb"]] = None, **kwargs: Any) -> None:
         """Schedule an interactive debugger (pdb by default) at the breakpoint.
@@ -212,8 +202,7 @@ class Breakpoint(Probe):
             event = "line" if self.line is not None else "call"
             _as_trace_function(frame, debugger.trace_dispatch, frame, event, None)
 
-        enter.__doc__ = f"debug({cls.__name__})"
-        self._actions.append(enter)
+        self._add(enter, f"debug({cls.__name__})")
 
 
 def _as_trace_function(frame: types.FrameType, fn: Callable[..., Any], *args: Any) -> None:

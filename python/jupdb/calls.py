@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import threading
+import sys
 import types
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING, without the cost of importing typing
 
 from . import _native
-from .probe import Probe, report_failure
+from .probe import Probe, report_exception
 
 if TYPE_CHECKING:
-    import collections
     import traceback
-    from typing import Any, Dict, Optional
+    from typing import Any, Callable, Dict, List, Optional, Tuple
 
     from .debugger import NoPdb
     from .scope import Scope
 
 
-class CallInfo:
+class CallInfo(_native.CallInfo):
     """What happened in one call.
 
     Attributes:
@@ -34,6 +33,11 @@ class CallInfo:
         exception: The exception that ended the call, or None.
         thread_name, thread_id: The thread the call ran in.
 
+    The engine records a call without running any Python code: ``args`` and
+    ``stack`` are built from what it kept (the argument values, and the code and
+    instruction offset of each calling frame) when first read, and the stack's
+    source lines are read then too. No frame object is kept.
+
     A generator, coroutine or async generator is one call, from its first start to
     its end, recorded when it ends. Closed before the end (``close()``, ``aclose()``,
     or dropped after a ``break`` out of the loop over it: closed when its last
@@ -44,17 +48,9 @@ class CallInfo:
     ``locals`` are freed first and read as ``{}``.
     """
 
-    def __init__(self) -> None:
-        self.name: Optional[str] = None
-        self.file: Optional[str] = None
-        self.stack: Optional["traceback.StackSummary"] = None
-        self.args: Optional[collections.OrderedDict[str, Any]] = None
-        self.locals: Optional[Dict[str, Any]] = None
-        self.globals: Optional[Dict[str, Any]] = None
-        self.return_value: Any = None
-        self.exception: Optional[BaseException] = None
-        self.thread_name: Optional[str] = None
-        self.thread_id: Optional[int] = None
+    @property
+    def stack(self) -> Optional["traceback.StackSummary"]:
+        return self._stack(_build_stack)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in (self.args or {}).items())
@@ -63,65 +59,83 @@ class CallInfo:
             f"args={type(self.args).__name__}({args}), return_value={self.return_value!r})"
         )
 
-    def print_stack(self, file: Any = None) -> None:
-        """Print the call stack, as :func:`traceback.print_stack` would."""
-        if self.stack is not None:
-            for line in self.stack.format():
-                print(line, end="", file=file)
+    def print_stack(self, file: Any = None, *, all: bool = False) -> None:
+        """Print the call stack, as :func:`traceback.print_stack` would.
+
+        In IPython or a notebook, the stack printed starts at the cell that made
+        the call (the outermost frame of code from a cell), not in the kernel's
+        own frames; ``all=True`` prints them too. ``stack`` always holds every frame.
+        """
+        stack = self.stack
+        if stack is None:
+            return
+        if not all:
+            stack = _from_outermost_cell(stack)
+        for line in stack.format():
+            print(line, end="", file=file)
 
 
-def _start(frame: types.FrameType) -> CallInfo:
-    import collections
-    import inspect
+def _from_outermost_cell(stack: "traceback.StackSummary") -> "traceback.StackSummary":
+    """The part of ``stack`` from its outermost frame of IPython cell code on
+    (all of it outside IPython, or when no frame comes from a cell)."""
     import traceback
 
-    info = CallInfo()
-    code = frame.f_code
-    info.name = code.co_name
-    info.file = code.co_filename
-    info.stack = traceback.extract_stack(frame)
-    arginfo = inspect.getargvalues(frame)
-    names = [*arginfo.args, arginfo.varargs, arginfo.keywords]
-    info.args = collections.OrderedDict((n, arginfo.locals[n]) for n in names if n in arginfo.locals)
-    thread = threading.current_thread()
-    info.thread_name, info.thread_id = thread.name, thread.ident
-    return info
+    is_cell = _cell_file_test()
+    if is_cell is None:
+        return stack
+    for i, summary in enumerate(stack):
+        if is_cell(summary.filename):
+            return traceback.StackSummary.from_list(stack[i:])
+    return stack
+
+
+def _cell_file_test() -> "Optional[Callable[[str], bool]]":
+    """Whether a file name is the code of an IPython cell, as IPython itself
+    tells (its compiler names each cell it runs), or None outside IPython."""
+    ipython = sys.modules.get("IPython")  # imported by IPython itself; never import it here
+    shell = ipython.get_ipython() if ipython is not None else None
+    format_code_name = getattr(getattr(shell, "compile", None), "format_code_name", None)
+    if format_code_name is None:
+        return None
+    return lambda filename: format_code_name(filename) is not None
+
+
+def _line_at(code: types.CodeType, offset: int) -> Optional[int]:
+    """The line of the instruction at ``offset``, as ``frame.f_lineno`` reads it."""
+    if offset < 0:
+        return code.co_firstlineno
+    for start, end, line in code.co_lines():
+        if start <= offset < end:
+            return line
+    return None
+
+
+def _build_stack(frames: "List[Tuple[types.CodeType, int]]") -> "traceback.StackSummary":
+    """What ``traceback.extract_stack`` gives, from the (code, offset) of each frame."""
+    import linecache
+    import traceback
+
+    summaries = [
+        traceback.FrameSummary(code.co_filename, _line_at(code, offset), code.co_name, lookup_line=False)
+        for code, offset in frames
+    ]
+    for filename in {summary.filename for summary in summaries}:
+        linecache.checkcache(filename)
+    stack = traceback.StackSummary.from_list(summaries)
+    for summary in stack:
+        summary.line  # noqa: B018  # read the source now, as extract_stack does
+    return stack
 
 
 class _CallRecorder(Probe):
-    """Handler side of a capture: pairs each frame's start with its end."""
-
-    def __init__(self, nopdb: "NoPdb", scope: Scope) -> None:
-        super().__init__(nopdb, scope)
-        self._open: Dict[types.FrameType, CallInfo] = {}
+    """Handler side of a capture: the engine records each call into ``self``."""
 
     def _events(self) -> int:
         return _native.CALL | _native.RETURN
 
-    def on_call(self, frame: types.FrameType) -> None:
-        try:
-            self._open[frame] = _start(frame)
-        except Exception:
-            report_failure("capturing a call", frame)
-
-    def on_return(self, frame: types.FrameType, value: Any) -> None:
-        self._end(frame, value, None)
-
-    def on_raise(self, frame: types.FrameType, exc: Optional[BaseException]) -> None:
-        self._end(frame, None, exc)
-
-    def _end(self, frame: types.FrameType, value: Any, exc: Optional[BaseException]) -> None:
-        info = self._open.pop(frame, None)
-        if info is None:
-            return
-        info.locals = dict(frame.f_locals)
-        info.globals = frame.f_globals
-        info.return_value = value
-        info.exception = exc
-        self._record(info)
-
-    def _record(self, info: CallInfo) -> None:
-        raise NotImplementedError
+    def _native_options(self) -> Dict[str, Any]:
+        sink: Any = self  # a CallInfo (CallCapture) or a list (CallListCapture)
+        return {"recorder": _native.CallRecorder(sink, info_type=CallInfo, report=report_exception)}
 
 
 class CallCapture(_CallRecorder, CallInfo):
@@ -129,10 +143,6 @@ class CallCapture(_CallRecorder, CallInfo):
 
     def __init__(self, nopdb: "NoPdb", scope: Scope) -> None:
         _CallRecorder.__init__(self, nopdb, scope)
-        CallInfo.__init__(self)
-
-    def _record(self, info: CallInfo) -> None:
-        self.__dict__.update(info.__dict__)
 
 
 class CallListCapture(_CallRecorder, "list[CallInfo]" if TYPE_CHECKING else list):  # type: ignore[misc]
@@ -141,9 +151,6 @@ class CallListCapture(_CallRecorder, "list[CallInfo]" if TYPE_CHECKING else list
     def __init__(self, nopdb: "NoPdb", scope: Scope) -> None:
         _CallRecorder.__init__(self, nopdb, scope)
         list.__init__(self)
-
-    def _record(self, info: CallInfo) -> None:
-        self.append(info)
 
     # A list compares and hashes by content; the engine keys nothing on it.
     __hash__ = object.__hash__

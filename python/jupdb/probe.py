@@ -15,7 +15,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING, without the cost of importing typ
 from . import _native
 
 if TYPE_CHECKING:
-    from typing import Any, Optional, TypeVar
+    from typing import Any, Dict, Optional, TypeVar
 
     from .debugger import NoPdb
     from .scope import Scope
@@ -32,6 +32,16 @@ def report_failure(what: str, frame: Optional[types.FrameType]) -> None:
     warnings.warn(
         f"jupdb: {what} failed{where}; the program continues.\n{traceback.format_exc()}", RuntimeWarning, stacklevel=2
     )
+
+
+def report_exception(what: str, exc: BaseException, frame: Optional[types.FrameType]) -> None:
+    """Report ``exc``, raised by something the engine ran for a probe, as a warning."""
+    import traceback
+    import warnings
+
+    where = f" at {frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else ""
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    warnings.warn(f"jupdb: {what} failed{where}; the program continues.\n{text}", RuntimeWarning, stacklevel=2)
 
 
 class Probe:
@@ -52,6 +62,11 @@ class Probe:
     def _lines(self) -> Optional[frozenset[int]]:
         return None
 
+    def _native_options(self) -> Dict[str, Any]:
+        """What the engine runs itself instead of calling this probe's handler
+        methods (``recorder``, ``actions``: see :class:`_native.Probe`)."""
+        return {}
+
     def _match(self, code: types.CodeType) -> Any:
         """Matcher for scopes that are not one code object: truthy to watch."""
         return self._scope.matches_code(code)
@@ -66,6 +81,7 @@ class Probe:
                 matcher=None if scope.is_code_target else self._match,
                 lines=self._lines(),
                 instance=scope.instance,
+                **self._native_options(),
             )
         return self._native
 

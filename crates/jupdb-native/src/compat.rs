@@ -31,6 +31,146 @@ pub fn current_frame(py: Python<'_>) -> Option<Bound<'_, PyAny>> {
     }
 }
 
+/// The frame that called `frame` (a new reference), None at the bottom of the stack.
+pub fn frame_back<'py>(frame: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
+    // SAFETY: a live frame object, the GIL held; PyFrame_GetBack (3.9+) returns a new reference.
+    unsafe { Bound::from_owned_ptr_or_opt(frame.py(), ffi::PyFrame_GetBack(frame.as_ptr().cast()).cast()) }
+}
+
+/// The code object a frame runs.
+pub fn frame_code<'py>(frame: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
+    // SAFETY: a live frame object, the GIL held; PyFrame_GetCode never fails and returns a new reference.
+    unsafe { Bound::from_owned_ptr(frame.py(), ffi::PyFrame_GetCode(frame.as_ptr().cast()).cast()) }
+}
+
+/// `frame.f_lasti`: the byte offset of the instruction the frame is at (negative
+/// before its first one), without building the attribute's int.
+pub fn frame_lasti(frame: &Bound<'_, PyAny>) -> i32 {
+    #[cfg(Py_3_11)]
+    {
+        extern "C" {
+            fn PyFrame_GetLasti(frame: *mut ffi::PyFrameObject) -> std::os::raw::c_int;
+        }
+        // SAFETY: a live frame object, the GIL held.
+        unsafe { PyFrame_GetLasti(frame.as_ptr().cast()) }
+    }
+    #[cfg(not(Py_3_11))]
+    {
+        // 3.10 counts code units (`frame.f_lasti` doubles it); -1 before the start.
+        // SAFETY: a live frame object: `PyFrameObject` starts as `EvalFrameHead`.
+        let units = unsafe { hooks::frame_lasti_units(frame.as_ptr().cast()) };
+        if units < 0 {
+            -1
+        } else {
+            units * 2
+        }
+    }
+}
+
+/// The value of the local variable `name` of a frame, None when it is unbound.
+pub fn frame_variable<'py>(frame: &Bound<'py, PyAny>, name: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    local_variable(frame, name)
+}
+
+/// A new dict with the frame's local variables now (`dict(frame.f_locals)`).
+pub fn locals_snapshot<'py>(frame: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    let py = frame.py();
+    let locals = frame.getattr(pyo3::intern!(py, "f_locals"))?;
+    // Up to 3.12 a dict the frame reuses (so copy it), from 3.13 a write-through proxy.
+    match locals.downcast::<PyDict>() {
+        Ok(dict) => dict.copy(),
+        Err(_) => {
+            let dict = PyDict::new(py);
+            // SAFETY: both live objects, the GIL held; PyDict_Merge takes any mapping.
+            let rc = unsafe { ffi::PyDict_Merge(dict.as_ptr(), locals.as_ptr(), 1) };
+            if rc < 0 {
+                return Err(PyErr::fetch(py));
+            }
+            Ok(dict)
+        }
+    }
+}
+
+/// The values of a function frame's variables (`names`: its `co_varnames`, then
+/// its other cell variables, then its free variables, as `frame.f_locals` lists
+/// them; None for an unbound one), read one by one without building
+/// `frame.f_locals`, which costs two dicts per call. None where `f_locals` may
+/// hold more than these (a debugger wrote new names into it): then read that.
+#[cfg(all(Py_3_12, not(Py_3_14), not(Py_GIL_DISABLED)))]
+pub fn variable_values(
+    frame: &Bound<'_, PyAny>,
+    names: &Bound<'_, pyo3::types::PyTuple>,
+) -> Option<Vec<Option<Py<PyAny>>>> {
+    if may_have_extra_locals(frame) {
+        return None;
+    }
+    let mut values = Vec::with_capacity(names.len());
+    for name in names.iter() {
+        values.push(local_variable(frame, &name).ok()?.map(Bound::unbind));
+    }
+    Some(values)
+}
+
+#[cfg(not(all(Py_3_12, not(Py_3_14), not(Py_GIL_DISABLED))))]
+pub fn variable_values(
+    _frame: &Bound<'_, PyAny>,
+    _names: &Bound<'_, pyo3::types::PyTuple>,
+) -> Option<Vec<Option<Py<PyAny>>>> {
+    None // 3.10 and 3.11 have no PyFrame_GetVar: read f_locals
+}
+
+/// Whether names that are not the code's own variables may have been written
+/// into the frame's locals: up to 3.12 they live in the dict `f_locals` made
+/// (none before someone asks for it), from 3.13 in the frame's extra locals.
+#[cfg(all(Py_3_12, not(Py_3_14), not(Py_GIL_DISABLED)))]
+fn may_have_extra_locals(frame: &Bound<'_, PyAny>) -> bool {
+    use std::os::raw::{c_char, c_int, c_void};
+    /// The start of `PyFrameObject` (Include/internal/pycore_frame.h).
+    #[repr(C)]
+    struct FrameObjectHead {
+        ob_refcnt: ffi::Py_ssize_t,
+        ob_type: *mut c_void,
+        f_back: *mut c_void,
+        f_frame: *mut InterpreterFrameHead,
+        f_trace: *mut c_void,
+        f_lineno: c_int,
+        f_trace_lines: c_char,
+        f_trace_opcodes: c_char,
+        #[cfg(Py_3_13)]
+        f_extra_locals: *mut ffi::PyObject,
+    }
+    /// The start of `_PyInterpreterFrame`.
+    #[repr(C)]
+    struct InterpreterFrameHead {
+        f_code: *mut c_void,
+        previous: *mut c_void,
+        f_funcobj: *mut c_void,
+        f_globals: *mut c_void,
+        f_builtins: *mut c_void,
+        f_locals: *mut ffi::PyObject,
+        frame_obj: *mut ffi::PyObject,
+    }
+    // SAFETY: a frame object (its type checked first) whose interpreter frame points back at it; the GIL held.
+    unsafe {
+        if ffi::Py_TYPE(frame.as_ptr()) != std::ptr::addr_of_mut!(ffi::PyFrame_Type) {
+            return true;
+        }
+        let head = frame.as_ptr() as *mut FrameObjectHead;
+        let inner = (*head).f_frame;
+        if inner.is_null() || (*inner).frame_obj != frame.as_ptr() {
+            return true;
+        }
+        #[cfg(Py_3_13)]
+        {
+            !(*head).f_extra_locals.is_null()
+        }
+        #[cfg(not(Py_3_13))]
+        {
+            !(*inner).f_locals.is_null()
+        }
+    }
+}
+
 /// Value of the first local of a frame (the `self` of a method call), if set.
 pub fn first_argument<'py>(frame: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
     let py = frame.py();
@@ -239,6 +379,15 @@ pub mod hooks {
     #[inline]
     pub unsafe fn frame_code(frame: *mut c_void) -> *mut ffi::PyObject {
         (*(frame as *mut EvalFrameHead)).f_code
+    }
+
+    /// `f_lasti` of a 3.10 frame object, in code units (-1 before its first instruction).
+    ///
+    /// # Safety
+    /// `frame` must be a live `PyFrameObject`.
+    #[cfg(not(Py_3_11))]
+    pub unsafe fn frame_lasti_units(frame: *mut c_void) -> c_int {
+        (*(frame as *mut EvalFrameHead)).f_lasti
     }
 
     /// Whether a generator or coroutine frame handed to the evaluation hook

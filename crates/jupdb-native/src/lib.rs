@@ -15,6 +15,9 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<engine::Probe>()?;
+    m.add_class::<engine::CallInfo>()?;
+    m.add_class::<engine::CallRecorder>()?;
+    m.add_class::<engine::Actions>()?;
     m.add("CALL", engine::CALL)?;
     m.add("RETURN", engine::RETURN)?;
     m.add("LINE", engine::LINE)?;

@@ -7,6 +7,8 @@
 //! backends: `monitoring` (`sys.monitoring`, 3.12+) and `legacy` (C profile and
 //! trace functions, 3.10 and 3.11).
 
+mod actions;
+mod capture;
 #[cfg(not(Py_3_12))]
 mod legacy;
 #[cfg(Py_3_12)]
@@ -26,6 +28,8 @@ use rustc_hash::FxHashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+pub use actions::Actions;
+pub use capture::{CallInfo, CallRecorder};
 pub use registry::CodeEntry;
 
 /// The probe wants `on_call(frame)` when a targeted call starts.
@@ -54,6 +58,10 @@ pub struct Probe {
     instance: Option<Py<PyAny>>,
     /// Fire only in this thread (`threading.get_ident()`), e.g. for stepping.
     thread: Option<u64>,
+    /// Record calls here instead of calling the handler's `on_call`/`on_return`/`on_raise`.
+    recorder: Option<Py<CallRecorder>>,
+    /// Run these at a call or line instead of calling `on_call`/`on_line`.
+    actions: Option<Py<Actions>>,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -61,7 +69,8 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 #[pymethods]
 impl Probe {
     #[new]
-    #[pyo3(signature = (handler, *, events, code=None, matcher=None, lines=None, instance=None, thread=None))]
+    #[pyo3(signature = (handler, *, events, code=None, matcher=None, lines=None, instance=None, thread=None, recorder=None, actions=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         handler: Py<PyAny>,
         events: u8,
@@ -70,6 +79,8 @@ impl Probe {
         lines: Option<Bound<'_, PyAny>>,
         instance: Option<Py<PyAny>>,
         thread: Option<u64>,
+        recorder: Option<Py<CallRecorder>>,
+        actions: Option<Py<Actions>>,
     ) -> PyResult<Self> {
         if events == 0 || events & !(CALL | RETURN | LINE) != 0 {
             return Err(pyo3::exceptions::PyValueError::new_err(format!(
@@ -97,6 +108,8 @@ impl Probe {
             lines,
             instance,
             thread,
+            recorder,
+            actions,
         })
     }
 
@@ -231,24 +244,50 @@ fn instance_matches(py: Python<'_>, probe: &Probe, frame: &Bound<'_, PyAny>) -> 
     }
 }
 
+/// Runs `f` with PyO3 counting the GIL as held. The 3.10/3.11 hooks are C
+/// functions CPython calls with the GIL held, but PyO3 does not know it there:
+/// a reference dropped there (a capture's previous call, a handler's result)
+/// would wait in PyO3's deferred pool, behind a lock and holding its memory,
+/// until PyO3 is next called from Python. (The `sys.monitoring` callbacks are
+/// PyO3 functions, which count it already.)
+#[inline]
+fn counting_gil<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(not(Py_3_12))]
+    {
+        Python::with_gil(|_| f())
+    }
+    #[cfg(Py_3_12)]
+    {
+        f()
+    }
+}
+
 pub(crate) fn fire_call(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyAny>) {
+    counting_gil(|| fire_call_counted(py, entry, frame))
+}
+
+fn fire_call_counted(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyAny>) {
     for target in &entry.targets {
         let probe = target.probe.get();
         if probe.events & (CALL | RETURN) == 0 || !instance_matches(py, probe, frame) {
             continue;
         }
-        if let Err(err) = probe.handler.call_method1(py, pyo3::intern!(py, "on_call"), (frame,)) {
+        if let Some(recorder) = &probe.recorder {
+            recorder.get().start(py, frame);
+        } else if let Some(actions) = &probe.actions {
+            actions.get().hit(py, frame);
+        } else if let Err(err) = probe.handler.call_method1(py, pyo3::intern!(py, "on_call"), (frame,)) {
             report(py, err, &probe.handler);
         }
     }
 }
 
 pub(crate) fn fire_return(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) {
-    fire_end(py, entry, frame, pyo3::intern!(py, "on_return"), value);
+    counting_gil(|| fire_end(py, entry, frame, pyo3::intern!(py, "on_return"), value, false))
 }
 
 pub(crate) fn fire_raise(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyAny>, exc: &Bound<'_, PyAny>) {
-    fire_end(py, entry, frame, pyo3::intern!(py, "on_raise"), exc);
+    counting_gil(|| fire_end(py, entry, frame, pyo3::intern!(py, "on_raise"), exc, true))
 }
 
 fn fire_end(
@@ -257,13 +296,16 @@ fn fire_end(
     frame: &Bound<'_, PyAny>,
     method: &Bound<'_, pyo3::types::PyString>,
     value: &Bound<'_, PyAny>,
+    raised: bool,
 ) {
     for target in &entry.targets {
         let probe = target.probe.get();
         if probe.events & RETURN == 0 || (probe.thread.is_some() && !instance_matches(py, probe, frame)) {
             continue;
         }
-        if let Err(err) = probe.handler.call_method1(py, method, (frame, value)) {
+        if let Some(recorder) = &probe.recorder {
+            recorder.get().end(py, frame, value, raised);
+        } else if let Err(err) = probe.handler.call_method1(py, method, (frame, value)) {
             report(py, err, &probe.handler);
         }
     }
@@ -281,13 +323,19 @@ pub fn line_event_number() -> u64 {
 
 /// Fires the line probes of `entry` that watch `line`.
 pub(crate) fn fire_line(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyAny>, line: u32) {
+    counting_gil(|| fire_line_counted(py, entry, frame, line))
+}
+
+fn fire_line_counted(py: Python<'_>, entry: &CodeEntry, frame: &Bound<'_, PyAny>, line: u32) {
     LINE_EVENTS.fetch_add(1, Ordering::Relaxed);
     for target in &entry.targets {
         let probe = target.probe.get();
         if !target.watches(line) || !instance_matches(py, probe, frame) {
             continue;
         }
-        if let Err(err) = probe
+        if let Some(actions) = &probe.actions {
+            actions.get().hit(py, frame);
+        } else if let Err(err) = probe
             .handler
             .call_method1(py, pyo3::intern!(py, "on_line"), (frame, line))
         {

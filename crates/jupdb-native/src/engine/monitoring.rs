@@ -104,26 +104,37 @@ fn claim_tool(py: Python<'_>, mon: &Bound<'_, PyAny>) -> PyResult<u8> {
 }
 
 fn make_callback<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyCFunction>> {
+    // Plain functions (METH_FASTCALL): the interpreter builds no argument tuple per event.
     match name {
-        "py_start" => PyCFunction::new_closure(py, None, None, |args, _| {
-            let (code, _offset): (Bound<'_, PyAny>, Bound<'_, PyAny>) = args.extract()?;
-            Ok::<_, PyErr>(on_py_start(args.py(), &code))
-        }),
-        "py_return" => PyCFunction::new_closure(py, None, None, |args, _| {
-            let (code, _offset, value): (Bound<'_, PyAny>, Bound<'_, PyAny>, Bound<'_, PyAny>) = args.extract()?;
-            on_end(args.py(), &code, &value, false);
-            Ok::<_, PyErr>(args.py().None())
-        }),
-        "py_unwind" => PyCFunction::new_closure(py, None, None, |args, _| {
-            let (code, _offset, exc): (Bound<'_, PyAny>, Bound<'_, PyAny>, Bound<'_, PyAny>) = args.extract()?;
-            on_end(args.py(), &code, &exc, true);
-            Ok::<_, PyErr>(args.py().None())
-        }),
-        _ => PyCFunction::new_closure(py, None, None, |args, _| {
-            let (code, line): (Bound<'_, PyAny>, u32) = args.extract()?;
-            Ok::<_, PyErr>(on_line(args.py(), &code, line))
-        }),
+        "py_start" => wrap_pyfunction!(py_start_callback, py),
+        "py_return" => wrap_pyfunction!(py_return_callback, py),
+        "py_unwind" => wrap_pyfunction!(py_unwind_callback, py),
+        _ => wrap_pyfunction!(line_callback, py),
     }
+}
+
+#[pyfunction]
+#[pyo3(name = "py_start")]
+fn py_start_callback(code: &Bound<'_, PyAny>, _offset: &Bound<'_, PyAny>) -> Py<PyAny> {
+    on_py_start(code.py(), code)
+}
+
+#[pyfunction]
+#[pyo3(name = "py_return")]
+fn py_return_callback(code: &Bound<'_, PyAny>, _offset: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) {
+    on_end(code.py(), code, value, false)
+}
+
+#[pyfunction]
+#[pyo3(name = "py_unwind")]
+fn py_unwind_callback(code: &Bound<'_, PyAny>, _offset: &Bound<'_, PyAny>, exc: &Bound<'_, PyAny>) {
+    on_end(code.py(), code, exc, true)
+}
+
+#[pyfunction]
+#[pyo3(name = "line")]
+fn line_callback(code: &Bound<'_, PyAny>, line: u32) -> Py<PyAny> {
+    on_line(code.py(), code, line)
 }
 
 fn on_py_start(py: Python<'_>, code: &Bound<'_, PyAny>) -> Py<PyAny> {
