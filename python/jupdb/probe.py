@@ -23,17 +23,6 @@ if TYPE_CHECKING:
     P = TypeVar("P", bound="Probe")
 
 
-def report_failure(what: str, frame: Optional[types.FrameType]) -> None:
-    """Report the exception being handled as a warning; the program goes on."""
-    import traceback
-    import warnings
-
-    where = f" at {frame.f_code.co_filename}:{frame.f_lineno}" if frame is not None else ""
-    warnings.warn(
-        f"jupdb: {what} failed{where}; the program continues.\n{traceback.format_exc()}", RuntimeWarning, stacklevel=2
-    )
-
-
 def report_exception(what: str, exc: BaseException, frame: Optional[types.FrameType]) -> None:
     """Report ``exc``, raised by something the engine ran for a probe, as a warning."""
     import traceback
