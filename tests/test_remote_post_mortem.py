@@ -202,3 +202,51 @@ def test_ctrl_c_ends_a_post_mortem_without_another_traceback(launch):
     program.proc.send_signal(signal.SIGINT)
     assert program.finish() == 130  # what jupdb run returns for KeyboardInterrupt
     assert program.stderr.count("Traceback") == 1  # the program's, printed before the pause
+
+
+CHAINED = """
+def load(config):
+    try:
+        return config["path"]                      # KEY_ERROR
+    except KeyError:
+        raise RuntimeError("no path configured")   # RUNTIME_ERROR
+
+def main():
+    return load({})                                # MAIN_CALL
+
+main()
+"""
+
+
+def test_chained_exceptions_can_each_be_examined(launch):
+    program = launch(CHAINED, command=JUPDB_RUN)
+    post_mortem_line(program)
+    session = program.connect(wait=False)
+    chain, examined = session.exceptions()
+    assert [(e.ename, e.evalue) for e in chain] == [("KeyError", "'path'"), ("RuntimeError", "no path configured")]
+    assert examined == 1
+    assert session.where()[0].line == line_in(program.path, "# RUNTIME_ERROR")
+
+    stop = session.examine_exception(0)  # the stack becomes the KeyError's traceback
+    assert (stop.line, stop.function) == (line_in(program.path, "# KEY_ERROR"), "load")
+    assert stop.exception is not None and stop.exception.ename == "KeyError"
+    assert [f.function for f in session.where()] == ["load", "main", "<module>"]
+    assert session.eval("config").repr == "{}"
+    assert session.exceptions()[1] == 0
+
+    with pytest.raises(jupdb.RemoteError, match="NoSuchException"):
+        session.examine_exception(2)
+    with pytest.raises(jupdb.RemoteError, match="NoSuchException"):
+        session.examine_exception(True)  # type: ignore[arg-type]
+    assert session.examine_exception(1).line == line_in(program.path, "# RUNTIME_ERROR")
+    session.cont()
+    assert program.finish() == 1
+
+
+def test_exceptions_outside_a_post_mortem_is_an_error(launch):
+    program = launch("import jupdb\njupdb.set_trace()\nprint('on')\n")
+    session = program.connect()
+    with pytest.raises(jupdb.RemoteError, match="NotPostMortem"):
+        session.exceptions()
+    session.cont()
+    program.assert_finishes_ok()

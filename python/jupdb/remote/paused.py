@@ -94,6 +94,21 @@ def location_of(frame: types.FrameType, line: Optional[int] = None) -> Dict[str,
     }
 
 
+def chained_exceptions(exc: BaseException) -> List[BaseException]:
+    """``exc``, the exception it was raised from (``__cause__``) or while handling
+    (``__context__``, unless suppressed), and so on: oldest first, as pdb lists them."""
+    chain: List[BaseException] = []
+    current: Optional[BaseException] = exc
+    while current is not None and all(current is not seen for seen in chain) and len(chain) < _MAX_CHAINED:
+        chain.append(current)
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return chain[::-1]
+
+
+#: As pdb: a longer chain (a loop that re-raises) is cut here.
+_MAX_CHAINED = 999
+
+
 def exception_details(exc: BaseException) -> Dict[str, str]:
     """An exception as a ``paused`` event reports it, its traceback without
     the launcher's frames (``jupdb run``'s and runpy's)."""
@@ -176,6 +191,9 @@ class PausedThread:
         self.selected = 0
         self.reason = reason
         self.details = details
+        #: A post-mortem's chained exceptions, oldest first, and the one its stack shows.
+        self.exceptions: List[BaseException] = []
+        self.examined = 0
         # Paused from inside a line event (breakpoint, step): a jump is allowed here.
         self.in_line_event = in_line_event
         self.thread = threading.current_thread()
@@ -190,17 +208,30 @@ class PausedThread:
         outermost frame. The traceback's frames have finished (or will not
         resume from these lines): they can be inspected, not stepped."""
         assert exc.__traceback__ is not None
+        paused = cls(server, exc.__traceback__.tb_frame, reason="exception")
+        paused.exceptions = chained_exceptions(exc)
+        paused.examined = len(paused.exceptions) - 1
+        paused._examine(exc)
+        return paused
+
+    def _examine(self, exc: BaseException) -> None:
+        """Show ``exc``'s traceback as the stack: the outermost frame of the
+        traceback and its callers, then the rest of the traceback in front."""
         entries = []
         tb: Optional[types.TracebackType] = exc.__traceback__
         while tb is not None:
             entries.append((tb.tb_frame, tb.tb_lineno))
             tb = tb.tb_next
-        # The outermost frame of the traceback and its callers, then the rest of the traceback in front.
-        paused = cls(server, entries[0][0], reason="exception", exception=exception_details(exc))
-        paused.stack[:1] = [frame for frame, _ in reversed(entries)]
-        paused.lines = {i: line for i, (_, line) in enumerate(reversed(entries))}
-        paused._trim_launcher()
-        return paused
+        callers: List[types.FrameType] = []
+        f = entries[0][0].f_back
+        while f is not None:
+            callers.append(f)
+            f = f.f_back
+        self.stack = [frame for frame, _ in reversed(entries)] + callers
+        self.lines = {i: line for i, (_, line) in enumerate(reversed(entries))}
+        self._trim_launcher()
+        self.selected = 0
+        self.details["exception"] = exception_details(exc)
 
     def _trim_launcher(self) -> None:
         """Drop the outermost frames that are not the program's: ``jupdb run``'s
@@ -429,6 +460,25 @@ class PausedThread:
 
     def do_where(self, c: Dict[str, Any]) -> Reply:
         return self.where(), []
+
+    def do_exceptions(self, c: Dict[str, Any]) -> Reply:
+        """A post-mortem's chained exceptions (pdb's ``exceptions``); with
+        ``index``, examine that one: the stack becomes its traceback."""
+        if not self.is_post_mortem:
+            raise RequestError("NotPostMortem", "exceptions: the thread is not stopped in a post-mortem")
+        if "index" in c:
+            index = c["index"]
+            if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(self.exceptions):
+                raise RequestError(
+                    "NoSuchException", f"there is no exception {index!r} (0 to {len(self.exceptions) - 1})"
+                )
+            if self.exceptions[index].__traceback__ is None:
+                raise RequestError("NoSuchException", f"exception {index} has no traceback to examine")
+            self.examined = index
+            self._examine(self.exceptions[index])
+            self.handle.set_location(self.location(), self.where())
+        listed = [{"ename": type(e).__name__, "evalue": safe_str(e)} for e in self.exceptions]
+        return {"exceptions": listed, "examined": self.examined, "frame": self.frame_info(0), **self.stop_details()}, []
 
     def do_frame(self, c: Dict[str, Any]) -> Reply:
         if "index" in c:

@@ -637,6 +637,19 @@ class Session:
         frames = [_frame(f, self._thread) for f in reply["frames"]]
         return Stack(frames, reply["selected"], reply.get("busy"))  # type: ignore[arg-type]
 
+    def exceptions(self) -> Tuple[List[RemoteError], int]:
+        """A post-mortem's chained exceptions, oldest first (the one it stopped at
+        last, as pdb's ``exceptions`` lists them), and the index of the one whose
+        traceback the stack shows."""
+        reply, _ = self.request("exceptions")
+        return [RemoteError(e["ename"], e["evalue"]) for e in reply["exceptions"]], reply["examined"]
+
+    def examine_exception(self, index: int) -> FrameInfo:
+        """Make the stack that of chained exception ``index`` (pdb's ``exceptions
+        NUMBER``); the FrameInfo where it was raised."""
+        reply, _ = self.request("exceptions", {"index": index})
+        return _frame(reply["frame"], self._thread, reply)  # type: ignore[return-value]
+
     def frame(self, index: int) -> FrameInfo:
         """Select frame ``index`` (0 = where the thread stopped) for later requests."""
         return _frame(self.request("frame", {"index": index})[0]["frame"], self._thread)  # type: ignore[return-value]

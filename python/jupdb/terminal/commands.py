@@ -16,7 +16,7 @@ import os
 import signal
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from ..commands.words import CommandError, Commands, Current, command, usage_of
+from ..commands.words import CommandError, Commands, Current, command, program_errors, usage_of
 from ..remote.session import FrameInfo, RemoteError, RemoteValue, Session, SessionLost, Stack
 
 #: The commands that let the program run: one of them ends a breakpoint's
@@ -406,21 +406,22 @@ class TerminalCommands(Commands):
                 shown[expr] = new  # type: ignore[index]
                 self.say(f"display {expr}: {new}  [old: {old}]")
 
-    @command("exceptions", "exc", usage="exceptions", help="the exception of a post-mortem, with those chained to it")
+    @command(
+        "exceptions",
+        "exc",
+        usage="exceptions [NUMBER]",
+        help="a post-mortem's chained exceptions; NUMBER: examine that one's traceback",
+    )
     def do_exceptions(self, args: str) -> None:
-        stop = self.location
-        if stop is None or stop.exception is None:
-            threads = [t for t in self.session().threads() if t.paused and t.location is not None]
-            stop = next((t.location for t in threads if t.location is not None and t.location.exception), None)
-        if stop is None or stop.exception is None:
-            raise CommandError("no exception: the program is not stopped in a post-mortem")
-        self.say(f"> 0 {stop.exception.ename}: {stop.exception.evalue}")
-        if stop.exception.remote_traceback:
-            self.say(stop.exception.remote_traceback.rstrip("\n"))
-        self.say(
-            "(jupdb shows the chained exceptions in the traceback above; moving into another "
-            "exception's frames, as pdb's 'exceptions NUMBER' does, is not available)"
-        )
+        session = self.session()
+        if args:
+            if not args.strip().isdigit():
+                raise CommandError(f"{args.strip()} is not a number\nusage: {usage_of('exceptions')}")
+            self.show_stop(with_errors(lambda: session.examine_exception(int(args)), self.current))
+            return
+        chain, examined = with_errors(session.exceptions, self.current)
+        for i, exc in enumerate(chain):
+            self.say(f"{'>' if i == examined else ' '} {i} {exc.ename}: {exc.evalue}")
 
     @command("interact", usage="interact", help="a Python prompt whose lines run in the current frame (Ctrl-D returns)")
     def do_interact(self, args: str) -> None:
@@ -550,8 +551,6 @@ def error_text(exc: BaseException) -> str:
 
 def with_errors(call: Callable[[], Any], current: Current) -> Any:
     """``call()`` with a program that ended turned into a CommandError."""
-    from ..commands.words import program_errors
-
     with program_errors(current):
         return call()
 
