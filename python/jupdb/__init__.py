@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     import types
 
     from .notebook.panel import Panel
+    from .remote.attach import AttachError as AttachError
+    from .remote.attach import attach as attach
     from .remote.session import Session
 
 # The remote debugger is imported on first use, so that `import jupdb` stays cheap.
@@ -62,7 +64,8 @@ _REMOTE = {
     "SessionInfo",
     "Source",
 }
-__all__ += sorted(_REMOTE | {"set_trace", "post_mortem", "pm", "widget", "jump_context"})
+_ATTACH = {"attach", "AttachError"}
+__all__ += sorted(_REMOTE | {"set_trace", "post_mortem", "pm", "widget", "jump_context"} | _ATTACH)
 
 
 def __getattr__(name: str) -> object:
@@ -78,13 +81,17 @@ def __getattr__(name: str) -> object:
         from .notebook.jump_context import jump_context
 
         return jump_context
+    if name in _ATTACH:  # attaching to a program that never imported jupdb
+        from .remote import attach
+
+        return getattr(attach, name)
     raise AttributeError(f"module 'jupdb' has no attribute {name!r}")
 
 
 def __dir__() -> "list[str]":
     """The module's names and those imported on first use, so that ``jupdb.con<TAB>``
     completes and ``help(jupdb)`` shows the remote API (without importing it here)."""
-    return sorted(set(globals()) | _REMOTE | {"JuPDb", "jump_context"})
+    return sorted(set(globals()) | _REMOTE | _ATTACH | {"JuPDb", "jump_context"})
 
 
 def set_trace(*, ip: str = "127.0.0.1", port: int = 0) -> None:

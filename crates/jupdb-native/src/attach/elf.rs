@@ -31,7 +31,10 @@ pub fn read(path: &str, wanted: &[&'static str]) -> Result<Elf, String> {
     let header = FileHeader64::<Endianness>::parse(&data).map_err(bad)?;
     let endian = header.endian().map_err(bad)?;
     if header.e_machine(endian) != MACHINE {
-        return Err(format!("{path} is for another machine (e_machine {})", header.e_machine(endian).0));
+        return Err(format!(
+            "{path} is for another machine (e_machine {})",
+            header.e_machine(endian).0
+        ));
     }
     let mut base = u64::MAX;
     let mut writable_end = 0;
@@ -52,7 +55,9 @@ pub fn read(path: &str, wanted: &[&'static str]) -> Result<Elf, String> {
             if symbol.st_shndx(endian) == SHN_UNDEF {
                 continue;
             }
-            let Ok(name) = table.symbol_name(endian, symbol) else { continue };
+            let Ok(name) = table.symbol_name(endian, symbol) else {
+                continue;
+            };
             if let Some(w) = wanted.iter().find(|w| w.as_bytes() == name) {
                 symbols.entry(*w).or_insert(symbol.st_value(endian));
             }
@@ -61,5 +66,9 @@ pub fn read(path: &str, wanted: &[&'static str]) -> Result<Elf, String> {
             break;
         }
     }
-    Ok(Elf { symbols, base: if base == u64::MAX { 0 } else { base }, writable_end })
+    Ok(Elf {
+        symbols,
+        base: if base == u64::MAX { 0 } else { base },
+        writable_end,
+    })
 }

@@ -4,6 +4,11 @@
 //! `PTRACE_DETACH`, always: on drop, and by the kernel should the tracing thread
 //! end first (attaching runs on a thread of its own for that reason).
 //! A signal that arrived while a thread was stopped is handed back to it.
+//!
+//! A target that is the tracing process's own child is refused: a parent that
+//! traces its child shares the child's ptrace stops with its other threads, and
+//! a `subprocess.Popen` waiting for it in one of them would take a stop for its
+//! exit (`attach.py` attaches to its own children from a helper process).
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -27,20 +32,39 @@ fn tasks(process: &Process) -> Result<Vec<i32>, AttachError> {
     Ok(dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
 }
 
+fn state(process: &Process, tid: i32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{}/task/{tid}/stat", process.pid)).ok()?;
+    stat.rsplit_once(')')?.1.split_whitespace().next().map(str::to_owned)
+}
+
 fn describe(process: &Process, tid: i32) -> String {
     let read = |name: &str| std::fs::read_to_string(format!("/proc/{}/task/{tid}/{name}", process.pid));
-    let state = read("stat").ok().and_then(|s| s.rsplit_once(')')?.1.split_whitespace().next().map(str::to_owned));
+    let state = state(process, tid);
     let wchan = read("wchan").unwrap_or_default();
-    format!("state {}, in kernel function {}", state.unwrap_or_else(|| "?".into()), if wchan.is_empty() { "?" } else { &wchan })
+    format!(
+        "state {}, in kernel function {}",
+        state.unwrap_or_else(|| "?".into()),
+        if wchan.is_empty() { "?" } else { &wchan }
+    )
 }
 
 impl Frozen {
     /// Stops every thread of `process`, threads started meanwhile included; by `deadline`, or a clear error.
     pub fn freeze(process: &Process, deadline: Instant) -> Result<Frozen, AttachError> {
+        let parent = process.status_field("PPid").and_then(|p| p.parse::<i32>().ok());
+        if parent == Some(unsafe { libc::getpid() }) {
+            return Err(AttachError::Refused(format!(
+                "process {} is this process's child: its stops would reach this process's own waits \
+                 for it (subprocess.Popen's), so it must be attached to from another process",
+                process.pid
+            )));
+        }
         let mut frozen = Frozen { threads: Vec::new() };
         loop {
-            let fresh: Vec<i32> =
-                tasks(process)?.into_iter().filter(|t| !frozen.threads.iter().any(|s| s.tid == *t)).collect();
+            let fresh: Vec<i32> = tasks(process)?
+                .into_iter()
+                .filter(|t| !frozen.threads.iter().any(|s| s.tid == *t))
+                .collect();
             if fresh.is_empty() {
                 return Ok(frozen);
             }
@@ -53,7 +77,11 @@ impl Frozen {
                     }
                     return Err(process.error("stop the threads of", err));
                 }
-                frozen.threads.push(Thread { tid, stopped: false, signal: 0 });
+                frozen.threads.push(Thread {
+                    tid,
+                    stopped: false,
+                    signal: 0,
+                });
                 unsafe { libc::ptrace(libc::PTRACE_INTERRUPT, tid, 0, 0) };
             }
             let mut i = 0;

@@ -25,9 +25,24 @@ const MUTEX_QUEUE_ENTRY: u64 = 24;
 #[derive(Debug)]
 pub enum Queue {
     /// 3.10, 3.11 (`busy` is a static in `make_pending_calls`, not readable), 3.12.
-    Semaphore { busy: Option<u64>, lock: u64, calls_to_do: u64, calls: u64, first: u64, last: u64 },
+    Semaphore {
+        busy: Option<u64>,
+        lock: u64,
+        calls_to_do: u64,
+        calls: u64,
+        first: u64,
+        last: u64,
+    },
     /// 3.13.
-    Mutex { handling_thread: u64, mutex: u64, npending: u64, max: u64, calls: u64, first: u64, next: u64 },
+    Mutex {
+        handling_thread: u64,
+        mutex: u64,
+        npending: u64,
+        max: u64,
+        calls: u64,
+        first: u64,
+        next: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -36,7 +51,13 @@ pub enum Breaker {
     Interpreter { eval_breaker: u64 },
     /// 3.13: a `uintptr_t eval_breaker` per thread state; `_PY_CALLS_TO_DO_BIT` is
     /// set in each thread of the interpreter, as `_Py_set_eval_breaker_bit_all` does.
-    Threads { threads_head: u64, tstate_next: u64, tstate_interp: u64, tstate_eval_breaker: u64, bit: u64 },
+    Threads {
+        threads_head: u64,
+        tstate_next: u64,
+        tstate_interp: u64,
+        tstate_eval_breaker: u64,
+        bit: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -57,7 +78,14 @@ pub struct Layout {
     pub debug_offsets: bool,
 }
 
-const LEGACY_QUEUE: Queue = Queue::Semaphore { busy: None, lock: 0, calls_to_do: 8, calls: 16, first: 528, last: 532 };
+const LEGACY_QUEUE: Queue = Queue::Semaphore {
+    busy: None,
+    lock: 0,
+    calls_to_do: 8,
+    calls: 16,
+    first: 528,
+    last: 532,
+};
 
 static V3_10: Layout = Layout {
     minor: 10,
@@ -87,7 +115,14 @@ static V3_12: Layout = Layout {
     interp_runtime: 96,
     interp_pending: 400,
     breaker: Breaker::Interpreter { eval_breaker: 368 },
-    queue: Queue::Semaphore { busy: Some(0), lock: 8, calls_to_do: 16, calls: 24, first: 536, last: 540 },
+    queue: Queue::Semaphore {
+        busy: Some(0),
+        lock: 8,
+        calls_to_do: 16,
+        calls: 24,
+        first: 536,
+        last: 540,
+    },
     main_thread_only: false,
     debug_offsets: false,
 };
@@ -97,8 +132,22 @@ static V3_13: Layout = Layout {
     runtime_interpreters_main: 640,
     interp_runtime: 7376,
     interp_pending: 32,
-    breaker: Breaker::Threads { threads_head: 7344, tstate_next: 8, tstate_interp: 16, tstate_eval_breaker: 24, bit: 1 << 2 },
-    queue: Queue::Mutex { handling_thread: 0, mutex: 8, npending: 12, max: 16, calls: 24, first: 7224, next: 7228 },
+    breaker: Breaker::Threads {
+        threads_head: 7344,
+        tstate_next: 8,
+        tstate_interp: 16,
+        tstate_eval_breaker: 24,
+        bit: 1 << 2,
+    },
+    queue: Queue::Mutex {
+        handling_thread: 0,
+        mutex: 8,
+        npending: 12,
+        max: 16,
+        calls: 24,
+        first: 7224,
+        next: 7228,
+    },
     main_thread_only: false,
     debug_offsets: true,
 };
@@ -123,7 +172,13 @@ pub fn offsets(layout: &Layout) -> Vec<(&'static str, u64)> {
     ];
     match layout.breaker {
         Breaker::Interpreter { eval_breaker } => out.push(("interp_eval_breaker", eval_breaker)),
-        Breaker::Threads { threads_head, tstate_next, tstate_interp, tstate_eval_breaker, bit } => out.extend([
+        Breaker::Threads {
+            threads_head,
+            tstate_next,
+            tstate_interp,
+            tstate_eval_breaker,
+            bit,
+        } => out.extend([
             ("interp_threads_head", threads_head),
             ("tstate_next", tstate_next),
             ("tstate_interp", tstate_interp),
@@ -132,7 +187,14 @@ pub fn offsets(layout: &Layout) -> Vec<(&'static str, u64)> {
         ]),
     }
     match layout.queue {
-        Queue::Semaphore { busy, lock, calls_to_do, calls, first, last } => {
+        Queue::Semaphore {
+            busy,
+            lock,
+            calls_to_do,
+            calls,
+            first,
+            last,
+        } => {
             out.extend([
                 ("pending_lock", lock),
                 ("pending_calls_to_do", calls_to_do),
@@ -146,7 +208,15 @@ pub fn offsets(layout: &Layout) -> Vec<(&'static str, u64)> {
                 out.push(("pending_busy", busy));
             }
         }
-        Queue::Mutex { handling_thread, mutex, npending, max, calls, first, next } => out.extend([
+        Queue::Mutex {
+            handling_thread,
+            mutex,
+            npending,
+            max,
+            calls,
+            first,
+            next,
+        } => out.extend([
             ("pending_handling_thread", handling_thread),
             ("pending_mutex", mutex),
             ("pending_npending", npending),
@@ -163,7 +233,9 @@ pub fn offsets(layout: &Layout) -> Vec<(&'static str, u64)> {
 }
 
 fn refuse(why: String) -> AttachError {
-    AttachError::Refused(format!("the target does not match jupdb's layout of its Python, so nothing was written: {why}"))
+    AttachError::Refused(format!(
+        "the target does not match jupdb's layout of its Python, so nothing was written: {why}"
+    ))
 }
 
 /// The main interpreter, validated: `interp->runtime` must point back at `_PyRuntime`,
@@ -176,25 +248,36 @@ pub fn main_interpreter(mem: &impl Memory, layout: &Layout, runtime: u64) -> Res
         }
         let version = mem.read_u64(runtime + 8)?;
         if (version >> 16) & 0xffff != 0x0300 | layout.minor as u64 {
-            return Err(refuse(format!("_Py_DebugOffsets says version {version:#x}, not 3.{}", layout.minor)));
+            return Err(refuse(format!(
+                "_Py_DebugOffsets says version {version:#x}, not 3.{}",
+                layout.minor
+            )));
         }
         if mem.read_u64(runtime + 16)? != 0 {
-            return Err(refuse("a free-threaded build (only builds with the GIL are supported)".into()));
+            return Err(refuse(
+                "a free-threaded build (only builds with the GIL are supported)".into(),
+            ));
         }
         if let Breaker::Threads { threads_head, .. } = layout.breaker {
             let theirs = mem.read_u64(runtime + 72)?; // interpreter_state.threads_head
             if theirs != threads_head {
-                return Err(refuse(format!("threads.head is at {theirs}, jupdb expects {threads_head}")));
+                return Err(refuse(format!(
+                    "threads.head is at {theirs}, jupdb expects {threads_head}"
+                )));
             }
         }
     }
     let interp = mem.read_u64(runtime + layout.runtime_interpreters_main)?;
     if interp == 0 || interp % 8 != 0 {
-        return Err(refuse(format!("_PyRuntime.interpreters.main is {interp:#x} (not started, or finalizing?)")));
+        return Err(refuse(format!(
+            "_PyRuntime.interpreters.main is {interp:#x} (not started, or finalizing?)"
+        )));
     }
     let back = mem.read_u64(interp + layout.interp_runtime)?;
     if back != runtime {
-        return Err(refuse(format!("interp->runtime is {back:#x}, not &_PyRuntime ({runtime:#x})")));
+        return Err(refuse(format!(
+            "interp->runtime is {back:#x}, not &_PyRuntime ({runtime:#x})"
+        )));
     }
     Ok(interp)
 }
@@ -215,11 +298,20 @@ pub enum Enqueue {
 pub fn enqueue(mem: &impl Memory, layout: &Layout, interp: u64, func: u64, arg: u64) -> Result<Enqueue, AttachError> {
     let q = interp + layout.interp_pending;
     let slot = match layout.queue {
-        Queue::Semaphore { busy, lock, calls_to_do, calls, first, last } => {
+        Queue::Semaphore {
+            busy,
+            lock,
+            calls_to_do,
+            calls,
+            first,
+            last,
+        } => {
             let (head, tail) = (mem.read_i32(q + first)?, mem.read_i32(q + last)?);
             let cap = SEMAPHORE_QUEUE_CAPACITY as i32;
             if !(0..cap).contains(&head) || !(0..cap).contains(&tail) {
-                return Err(refuse(format!("pending calls first={head} last={tail}, outside 0..{cap}")));
+                return Err(refuse(format!(
+                    "pending calls first={head} last={tail}, outside 0..{cap}"
+                )));
             }
             let to_do = mem.read_i32(q + calls_to_do)?;
             if !(0..=1).contains(&to_do) {
@@ -232,7 +324,9 @@ pub fn enqueue(mem: &impl Memory, layout: &Layout, interp: u64, func: u64, arg: 
             // glibc's sem_t: the value in the low 32 bits, the number of waiters above.
             let value = mem.read_u64(lock_ptr)? & 0xffff_ffff;
             if value > 1 {
-                return Err(refuse(format!("the pending-call lock holds {value}, not a lock's 0 or 1")));
+                return Err(refuse(format!(
+                    "the pending-call lock holds {value}, not a lock's 0 or 1"
+                )));
             }
             if let Some(busy) = busy {
                 let busy = mem.read_i32(q + busy)?;
@@ -256,15 +350,31 @@ pub fn enqueue(mem: &impl Memory, layout: &Layout, interp: u64, func: u64, arg: 
             mem.write(q + calls_to_do, &1i32.to_ne_bytes())?;
             slot
         }
-        Queue::Mutex { handling_thread, mutex, npending, max, calls, first, next } => {
+        Queue::Mutex {
+            handling_thread,
+            mutex,
+            npending,
+            max,
+            calls,
+            first,
+            next,
+        } => {
             let capacity = mem.read_i32(q + max)?;
             if capacity as u64 != MUTEX_QUEUE_CAPACITY {
-                return Err(refuse(format!("the pending-call queue holds {capacity}, not {MUTEX_QUEUE_CAPACITY}")));
+                return Err(refuse(format!(
+                    "the pending-call queue holds {capacity}, not {MUTEX_QUEUE_CAPACITY}"
+                )));
             }
-            let (head, tail, count) = (mem.read_i32(q + first)?, mem.read_i32(q + next)?, mem.read_i32(q + npending)?);
+            let (head, tail, count) = (
+                mem.read_i32(q + first)?,
+                mem.read_i32(q + next)?,
+                mem.read_i32(q + npending)?,
+            );
             let cap = MUTEX_QUEUE_CAPACITY as i32;
             if !(0..cap).contains(&head) || !(0..cap).contains(&tail) || !(0..=cap).contains(&count) {
-                return Err(refuse(format!("pending calls first={head} next={tail} npending={count}")));
+                return Err(refuse(format!(
+                    "pending calls first={head} next={tail} npending={count}"
+                )));
             }
             let bits = mem.read_bytes(q + mutex, 1)?[0];
             if bits > 3 {
@@ -285,7 +395,10 @@ pub fn enqueue(mem: &impl Memory, layout: &Layout, interp: u64, func: u64, arg: 
                 return Err(refuse("the free pending-call entry is not empty".into()));
             }
             let flags = 0u64; // neither main-thread-only nor raw-free: any thread may run it
-            mem.write(entry, &[func.to_ne_bytes(), arg.to_ne_bytes(), flags.to_ne_bytes()].concat())?;
+            mem.write(
+                entry,
+                &[func.to_ne_bytes(), arg.to_ne_bytes(), flags.to_ne_bytes()].concat(),
+            )?;
             mem.write(q + next, &((tail + 1) % cap).to_ne_bytes())?;
             mem.write(q + npending, &1i32.to_ne_bytes())?;
             slot
@@ -302,12 +415,20 @@ pub fn enqueue(mem: &impl Memory, layout: &Layout, interp: u64, func: u64, arg: 
 pub fn signal(mem: &impl Memory, layout: &Layout, interp: u64) -> Result<(), AttachError> {
     match layout.breaker {
         Breaker::Interpreter { eval_breaker } => mem.write(interp + eval_breaker, &1i32.to_ne_bytes())?,
-        Breaker::Threads { threads_head, tstate_next, tstate_interp, tstate_eval_breaker, bit } => {
+        Breaker::Threads {
+            threads_head,
+            tstate_next,
+            tstate_interp,
+            tstate_eval_breaker,
+            bit,
+        } => {
             let mut tstate = mem.read_u64(interp + threads_head)?;
             let mut seen = 0;
             while tstate != 0 && seen < 100_000 {
                 if mem.read_u64(tstate + tstate_interp)? != interp {
-                    return Err(refuse(format!("thread state {tstate:#x} is not the main interpreter's")));
+                    return Err(refuse(format!(
+                        "thread state {tstate:#x} is not the main interpreter's"
+                    )));
                 }
                 let breaker = mem.read_u64(tstate + tstate_eval_breaker)?;
                 mem.write(tstate + tstate_eval_breaker, &(breaker | bit).to_ne_bytes())?;
@@ -345,10 +466,15 @@ pub fn withdraw(mem: &impl Memory, layout: &Layout, interp: u64, slot: u64) -> R
             if (slot + 1) % SEMAPHORE_QUEUE_CAPACITY != tail {
                 return Ok(false);
             }
-            mem.write(q + calls + slot * SEMAPHORE_QUEUE_ENTRY, &[0u8; SEMAPHORE_QUEUE_ENTRY as usize])?;
+            mem.write(
+                q + calls + slot * SEMAPHORE_QUEUE_ENTRY,
+                &[0u8; SEMAPHORE_QUEUE_ENTRY as usize],
+            )?;
             mem.write(q + last, &(slot as i32).to_ne_bytes())?;
         }
-        Queue::Mutex { npending, calls, next, .. } => {
+        Queue::Mutex {
+            npending, calls, next, ..
+        } => {
             let tail = mem.read_i32(q + next)? as u64;
             let count = mem.read_i32(q + npending)?;
             if (slot + 1) % MUTEX_QUEUE_CAPACITY != tail || count < 1 {
@@ -419,10 +545,14 @@ pub mod pep768 {
         }
         let version = word(bytes, VERSION);
         if (version >> 16) & 0xffff != 0x0300 | minor as u64 {
-            return Err(refuse(format!("_Py_DebugOffsets says version {version:#x}, not 3.{minor}")));
+            return Err(refuse(format!(
+                "_Py_DebugOffsets says version {version:#x}, not 3.{minor}"
+            )));
         }
         if word(bytes, FREE_THREADED) != 0 {
-            return Err(refuse("a free-threaded build (only builds with the GIL are supported)".into()));
+            return Err(refuse(
+                "a free-threaded build (only builds with the GIL are supported)".into(),
+            ));
         }
         let d = DEBUGGER_SUPPORT;
         let offsets = DebugOffsets {
@@ -448,7 +578,9 @@ pub mod pep768 {
             && tstate_size < 1 << 20
             && interp_size < 1 << 24;
         if !sane {
-            return Err(refuse(format!("its _Py_DebugOffsets are not 3.{minor}'s layout ({offsets:?})")));
+            return Err(refuse(format!(
+                "its _Py_DebugOffsets are not 3.{minor}'s layout ({offsets:?})"
+            )));
         }
         Ok(offsets)
     }
@@ -492,7 +624,10 @@ pub mod pep768 {
         mem.write(support + offsets.debugger_script_path, &buffer)?;
         mem.write(support + offsets.debugger_pending_call, &1i32.to_ne_bytes())?;
         let breaker = mem.read_u64(tstate + offsets.eval_breaker)?;
-        mem.write(tstate + offsets.eval_breaker, &(breaker | PLEASE_STOP_BIT).to_ne_bytes())?;
+        mem.write(
+            tstate + offsets.eval_breaker,
+            &(breaker | PLEASE_STOP_BIT).to_ne_bytes(),
+        )?;
         Ok(true)
     }
 
@@ -503,7 +638,10 @@ pub mod pep768 {
 
     /// Clears a request not taken yet (the target's threads stopped).
     pub fn withdraw(mem: &impl Memory, tstate: u64, offsets: &DebugOffsets) -> Result<(), AttachError> {
-        mem.write(tstate + offsets.remote_debugger_support + offsets.debugger_pending_call, &0i32.to_ne_bytes())
+        mem.write(
+            tstate + offsets.remote_debugger_support + offsets.debugger_pending_call,
+            &0i32.to_ne_bytes(),
+        )
     }
 }
 
@@ -567,7 +705,14 @@ mod tests {
                 mem.put_i32(q + next, 299);
             }
         }
-        if let Breaker::Threads { threads_head, tstate_next, tstate_interp, tstate_eval_breaker, .. } = layout.breaker {
+        if let Breaker::Threads {
+            threads_head,
+            tstate_next,
+            tstate_interp,
+            tstate_eval_breaker,
+            ..
+        } = layout.breaker
+        {
             mem.write(RUNTIME, pep768::COOKIE).unwrap();
             mem.put_u64(RUNTIME + 8, 0x030d00f0);
             mem.put_u64(RUNTIME + 72, threads_head);
@@ -599,10 +744,18 @@ mod tests {
             };
             assert_eq!(mem.read_u64(q + calls + slot * entry).unwrap(), 0xf00);
             assert_eq!(mem.read_u64(q + calls + slot * entry + 8).unwrap(), 0xa00);
-            assert_eq!(mem.read_i32(q + tail_field).unwrap() as u64, (slot + 1) % cap, "3.{minor}: wraps");
+            assert_eq!(
+                mem.read_i32(q + tail_field).unwrap() as u64,
+                (slot + 1) % cap,
+                "3.{minor}: wraps"
+            );
             match layout.breaker {
                 Breaker::Interpreter { eval_breaker } => assert_eq!(mem.read_i32(INTERP + eval_breaker).unwrap(), 1),
-                Breaker::Threads { tstate_eval_breaker, bit, .. } => {
+                Breaker::Threads {
+                    tstate_eval_breaker,
+                    bit,
+                    ..
+                } => {
                     for t in TSTATES {
                         assert_eq!(mem.read_u64(t + tstate_eval_breaker).unwrap(), 0x1200 | bit);
                     }
@@ -629,19 +782,31 @@ mod tests {
         let l12 = layout(12).unwrap();
         let mem = target(l12);
         mem.put_u64(LOCK, 0); // sem value 0: held
-        assert_eq!(enqueue(&mem, l12, INTERP, 1, 2).unwrap(), Enqueue::Busy("the pending-call lock is held"));
+        assert_eq!(
+            enqueue(&mem, l12, INTERP, 1, 2).unwrap(),
+            Enqueue::Busy("the pending-call lock is held")
+        );
         mem.put_u64(LOCK, 1);
         mem.put_i32(INTERP + l12.interp_pending, 1); // busy
-        assert_eq!(enqueue(&mem, l12, INTERP, 1, 2).unwrap(), Enqueue::Busy("a thread is running pending calls"));
+        assert_eq!(
+            enqueue(&mem, l12, INTERP, 1, 2).unwrap(),
+            Enqueue::Busy("a thread is running pending calls")
+        );
 
         let l13 = layout(13).unwrap();
         let mem = target(l13);
         let q = INTERP + l13.interp_pending;
         mem.write(q + 8, &[1]).unwrap(); // PyMutex locked
-        assert_eq!(enqueue(&mem, l13, INTERP, 1, 2).unwrap(), Enqueue::Busy("the pending-call lock is held"));
+        assert_eq!(
+            enqueue(&mem, l13, INTERP, 1, 2).unwrap(),
+            Enqueue::Busy("the pending-call lock is held")
+        );
         mem.write(q + 8, &[0]).unwrap();
         mem.put_u64(q, TSTATES[0]); // handling_thread
-        assert_eq!(enqueue(&mem, l13, INTERP, 1, 2).unwrap(), Enqueue::Busy("a thread is running pending calls"));
+        assert_eq!(
+            enqueue(&mem, l13, INTERP, 1, 2).unwrap(),
+            Enqueue::Busy("a thread is running pending calls")
+        );
     }
 
     fn refused(result: Result<impl std::fmt::Debug, AttachError>) -> String {
@@ -690,7 +855,9 @@ mod tests {
         for minor in [11, 13] {
             let layout = layout(minor).unwrap();
             let mem = target(layout);
-            let Enqueue::Queued(slot) = enqueue(&mem, layout, INTERP, 0xf00, 0xa00).unwrap() else { panic!() };
+            let Enqueue::Queued(slot) = enqueue(&mem, layout, INTERP, 0xf00, 0xa00).unwrap() else {
+                panic!()
+            };
             let after = mem.0.borrow().clone();
             assert!(withdraw(&mem, layout, INTERP, slot).unwrap());
             assert!(taken(&mem, layout, INTERP, slot).unwrap(), "gone from the queue");
@@ -730,7 +897,10 @@ mod tests {
     #[test]
     fn pep768_layout_is_the_documented_one() {
         // 8-byte cookie + 93 uint64_t: the sub-structs of 3.14's pycore_debug_offsets.h.
-        assert_eq!(pep768::SIZE, 8 + 8 * (2 + 3 + 16 + 9 + 8 + 11 + 2 + 4 + 3 + 3 + 4 + 3 + 2 + 3 + 3 + 4 + 2 + 4 + 2 + 6));
+        assert_eq!(
+            pep768::SIZE,
+            8 + 8 * (2 + 3 + 16 + 9 + 8 + 11 + 2 + 4 + 3 + 3 + 4 + 3 + 2 + 3 + 3 + 4 + 2 + 4 + 2 + 6)
+        );
         let bytes = debug_offsets(0x2000);
         let offsets = pep768::parse(&bytes, 14).unwrap();
         assert_eq!(offsets.interpreters_head, 0x40);
@@ -766,7 +936,10 @@ mod tests {
         assert_eq!(mem.read_i32(tstate + 0x800).unwrap(), 1);
         assert_eq!(mem.read_u64(tstate + 0x18).unwrap(), 0x300 | 32);
         assert!(!pep768::taken(&mem, tstate, &offsets).unwrap());
-        assert!(!pep768::request(&mem, tstate, &offsets, b"/other").unwrap(), "one request at a time");
+        assert!(
+            !pep768::request(&mem, tstate, &offsets, b"/other").unwrap(),
+            "one request at a time"
+        );
         pep768::withdraw(&mem, tstate, &offsets).unwrap();
         assert!(pep768::taken(&mem, tstate, &offsets).unwrap());
         let long = vec![b'a'; 512];

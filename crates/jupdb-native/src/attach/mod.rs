@@ -107,7 +107,9 @@ impl Target {
             return Err(AttachError::Gone(format!("process {pid} has ended (a zombie)")));
         }
         if pid == std::process::id() as i32 {
-            return Err(refused("that is this process: use jupdb.set_trace() or jupdb.listen() here".into()));
+            return Err(refused(
+                "that is this process: use jupdb.set_trace() or jupdb.listen() here".into(),
+            ));
         }
         let (environ, cmdline) = (process.read_proc("environ")?, process.read_proc("cmdline")?);
         if let Some(why) = process::opted_out(&environ, &cmdline) {
@@ -128,12 +130,23 @@ impl Target {
             let n = name(p);
             (!n.starts_with("libpython3"), !n.starts_with("python3"))
         });
-        const WANTED: [&str; 4] = ["_PyRuntime", "PyRun_SimpleString", "Py_Version", "PyModule_AddObjectRef"];
+        const WANTED: [&str; 4] = [
+            "_PyRuntime",
+            "PyRun_SimpleString",
+            "Py_Version",
+            "PyModule_AddObjectRef",
+        ];
         // An interpreter embedded in another program (uwsgi…) is found among the rest.
         for path in paths.iter().take(64) {
-            let Ok(found) = elf::read(&process.file(path), &WANTED) else { continue };
-            let Some(&runtime) = found.symbols.get("_PyRuntime") else { continue };
-            let Some(map) = maps.iter().find(|m| m.path.as_deref() == Some(path) && m.offset == 0) else { continue };
+            let Ok(found) = elf::read(&process.file(path), &WANTED) else {
+                continue;
+            };
+            let Some(&runtime) = found.symbols.get("_PyRuntime") else {
+                continue;
+            };
+            let Some(map) = maps.iter().find(|m| m.path.as_deref() == Some(path) && m.offset == 0) else {
+                continue;
+            };
             let bias = map.start.wrapping_sub(found.base);
             let version = if let Some(&v) = found.symbols.get("Py_Version") {
                 let hex = process.read_u64(bias + v)? as u32;
@@ -148,7 +161,10 @@ impl Target {
             };
             let start = bias + found.writable_end;
             let spare = (start, (start + 0xfff) & !0xfff);
-            if !maps.iter().any(|m| m.writable && m.start <= spare.0 && spare.1 <= m.end) {
+            if !maps
+                .iter()
+                .any(|m| m.writable && m.start <= spare.0 && spare.1 <= m.end)
+            {
                 return Err(refused(format!("the end of {path}'s .bss is not mapped writable")));
             }
             return Ok(Target {
@@ -161,7 +177,9 @@ impl Target {
             });
         }
         let first = paths.first().map(|p| name(p)).unwrap_or_default();
-        Err(refused(format!("process {pid} ({first}) is not running a CPython jupdb can find (no _PyRuntime)")))
+        Err(refused(format!(
+            "process {pid} ({first}) is not running a CPython jupdb can find (no _PyRuntime)"
+        )))
     }
 
     fn method(&self) -> &'static str {
@@ -188,7 +206,9 @@ struct Outcome {
 fn backoff(attempt: u32) -> Duration {
     // Short at first (a queue is busy for microseconds), then up to 2 ms; a little jitter
     // so as not to fall in step with a program that adds calls periodically.
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     let jitter = (now.subsec_nanos() ^ attempt.wrapping_mul(2654435761)) % 200;
     Duration::from_micros((50u64 << attempt.min(5)).min(2000) + jitter as u64)
 }
@@ -212,7 +232,12 @@ fn inject_pending_call(target: &Target, code: &[u8], deadline: Instant) -> Resul
         )));
     }
     string.resize(room, 0); // NUL-terminated, and whatever a longer earlier one left is cleared
-    let mut outcome = Outcome { taken: false, withdrawn: false, busy: 0, frozen_us: 0 };
+    let mut outcome = Outcome {
+        taken: false,
+        withdrawn: false,
+        busy: 0,
+        frozen_us: 0,
+    };
     let slot = loop {
         let frozen = Frozen::freeze(process, deadline)?;
         let start = Instant::now();
@@ -282,7 +307,12 @@ fn inject_pep768(target: &Target, script: &[u8], deadline: Instant) -> Result<Ou
     let bytes = process.read_bytes(target.runtime, pep768::SIZE as usize)?;
     let offsets = pep768::parse(&bytes, target.version.1)?;
     let (_, tstate) = pep768::main_thread(process, target.runtime, &offsets)?;
-    let mut outcome = Outcome { taken: false, withdrawn: false, busy: 0, frozen_us: 0 };
+    let mut outcome = Outcome {
+        taken: false,
+        withdrawn: false,
+        busy: 0,
+        frozen_us: 0,
+    };
     loop {
         let frozen = Frozen::freeze(process, deadline)?;
         let start = Instant::now();
@@ -294,7 +324,9 @@ fn inject_pep768(target: &Target, script: &[u8], deadline: Instant) -> Result<Ou
         }
         outcome.busy += 1;
         if Instant::now() >= deadline {
-            return Err(AttachError::Timeout("another remote debugger's request is pending in the program".into()));
+            return Err(AttachError::Timeout(
+                "another remote debugger's request is pending in the program".into(),
+            ));
         }
         std::thread::sleep(backoff(outcome.busy));
     }
@@ -378,7 +410,11 @@ pub fn attach_inject<'py>(
         let outcome = match target.version {
             (3, 10..=13, _) => inject_pending_call(&target, &code, deadline)?,
             (3, 14, _) => inject_pep768(&target, &script, deadline)?,
-            (a, b, c) => return Err(refused(format!("jupdb can attach to CPython 3.10 to 3.14, not {a}.{b}.{c}"))),
+            (a, b, c) => {
+                return Err(refused(format!(
+                    "jupdb can attach to CPython 3.10 to 3.14, not {a}.{b}.{c}"
+                )))
+            }
         };
         Ok((target, outcome))
     })?;
@@ -395,7 +431,9 @@ pub fn attach_inject<'py>(
 /// tests that compare it with the headers' `offsetof`); None where 3.`minor` has none.
 #[pyfunction]
 pub fn attach_layout(py: Python<'_>, minor: u32) -> PyResult<Option<Bound<'_, PyDict>>> {
-    let Some(layout) = layouts::layout(minor) else { return Ok(None) };
+    let Some(layout) = layouts::layout(minor) else {
+        return Ok(None);
+    };
     let d = PyDict::new(py);
     for (name, value) in layouts::offsets(layout) {
         d.set_item(name, value)?;

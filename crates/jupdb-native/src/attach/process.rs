@@ -44,15 +44,29 @@ impl Process {
                 continue;
             };
             let (dev, inode) = (fields.next(), fields.next());
-            let path = fields.next().map(str::trim).filter(|p| p.starts_with('/')).map(str::to_owned);
+            let path = fields
+                .next()
+                .map(str::trim)
+                .filter(|p| p.starts_with('/'))
+                .map(str::to_owned);
             let _ = (dev, inode);
-            let Some((start, end)) = range.split_once('-') else { continue };
-            let (Ok(start), Ok(end), Ok(offset)) =
-                (u64::from_str_radix(start, 16), u64::from_str_radix(end, 16), u64::from_str_radix(offset, 16))
-            else {
+            let Some((start, end)) = range.split_once('-') else {
                 continue;
             };
-            out.push(Mapping { start, end, writable: perms.as_bytes().get(1) == Some(&b'w'), offset, path });
+            let (Ok(start), Ok(end), Ok(offset)) = (
+                u64::from_str_radix(start, 16),
+                u64::from_str_radix(end, 16),
+                u64::from_str_radix(offset, 16),
+            ) else {
+                continue;
+            };
+            out.push(Mapping {
+                start,
+                end,
+                writable: perms.as_bytes().get(1) == Some(&b'w'),
+                offset,
+                path,
+            });
         }
         Ok(out)
     }
@@ -60,7 +74,8 @@ impl Process {
     /// A field of `/proc/PID/status` ("Uid", "TracerPid"…), as text.
     pub fn status_field(&self, name: &str) -> Option<String> {
         let text = std::fs::read_to_string(self.proc("status")).ok()?;
-        text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':').map(|v| v.trim().to_owned()))
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':').map(|v| v.trim().to_owned()))
     }
 
     /// The error for a failed system call on the target: gone, not allowed (and
@@ -78,7 +93,9 @@ impl Process {
     fn permission_message(&self, doing: &str) -> String {
         let pid = self.pid;
         let me = unsafe { libc::geteuid() };
-        let owner = self.status_field("Uid").and_then(|u| u.split_whitespace().nth(1).map(str::to_owned));
+        let owner = self
+            .status_field("Uid")
+            .and_then(|u| u.split_whitespace().nth(1).map(str::to_owned));
         let whose = match owner {
             Some(uid) if uid != me.to_string() => format!(" it runs as user {uid}, and you are user {me};"),
             _ => String::new(),
@@ -102,21 +119,37 @@ impl Process {
 
 impl Memory for Process {
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), AttachError> {
-        let local = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-        let remote = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: buf.len() };
+        let local = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        let remote = libc::iovec {
+            iov_base: addr as *mut libc::c_void,
+            iov_len: buf.len(),
+        };
         let n = unsafe { libc::process_vm_readv(self.pid, &local, 1, &remote, 1, 0) };
         if n < 0 {
             return Err(self.error("read the memory of", io::Error::last_os_error()));
         }
         if n as usize != buf.len() {
-            return Err(AttachError::Os(format!("read {n} of {} bytes at {addr:#x} of process {}", buf.len(), self.pid)));
+            return Err(AttachError::Os(format!(
+                "read {n} of {} bytes at {addr:#x} of process {}",
+                buf.len(),
+                self.pid
+            )));
         }
         Ok(())
     }
 
     fn write(&self, addr: u64, data: &[u8]) -> Result<(), AttachError> {
-        let local = libc::iovec { iov_base: data.as_ptr() as *mut libc::c_void, iov_len: data.len() };
-        let remote = libc::iovec { iov_base: addr as *mut libc::c_void, iov_len: data.len() };
+        let local = libc::iovec {
+            iov_base: data.as_ptr() as *mut libc::c_void,
+            iov_len: data.len(),
+        };
+        let remote = libc::iovec {
+            iov_base: addr as *mut libc::c_void,
+            iov_len: data.len(),
+        };
         let n = unsafe { libc::process_vm_writev(self.pid, &local, 1, &remote, 1, 0) };
         if n < 0 {
             return Err(self.error("write the memory of", io::Error::last_os_error()));
@@ -173,7 +206,10 @@ mod tests {
     #[test]
     fn finds_the_opt_outs() {
         assert!(opted_out(b"A=1\0PYTHON_DISABLE_REMOTE_DEBUG=1\0", b"python\0x.py\0").is_some());
-        assert!(opted_out(b"PYTHON_DISABLE_REMOTE_DEBUG=\0", b"python\0x.py\0").is_none(), "empty: not set");
+        assert!(
+            opted_out(b"PYTHON_DISABLE_REMOTE_DEBUG=\0", b"python\0x.py\0").is_none(),
+            "empty: not set"
+        );
         assert!(opted_out(b"", b"python3\0-u\0-X\0disable-remote-debug\0x.py\0").is_some());
         assert!(opted_out(b"", b"python3\0-Xdisable-remote-debug\0-m\0mod\0").is_some());
         // The program's own arguments are not the interpreter's options.
