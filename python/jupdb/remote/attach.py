@@ -91,8 +91,7 @@ def _inject(pid: int, code: str, script: str, timeout: float) -> Dict[str, Any]:
     # started): its ptrace stops would also reach this process's own waits for it —
     # subprocess.Popen would take one for its exit —, so a helper process does it.
     helper = subprocess.run(
-        [sys.executable, "-c", _HELPER, str(pid), code, script, repr(timeout)],
-        env=dict(os.environ, PYTHONPATH=_IMPORT_ROOT),
+        [sys.executable, "-I", "-S", "-c", _HELPER, _native.__file__, str(pid), code, script, repr(timeout)],
         capture_output=True,
         text=True,
         timeout=timeout + 30,
@@ -106,11 +105,17 @@ def _inject(pid: int, code: str, script: str, timeout: float) -> Dict[str, Any]:
     raise _ERRORS.get(kind, OSError)(result)
 
 
-#: The helper: attach_inject, its result or error as JSON on stdout.
+#: The helper: attach_inject, its result or error as JSON on stdout. It loads the
+#: extension alone (not the jupdb package), in an isolated interpreter without site,
+#: to start fast.
 _HELPER = """import json, sys
-from jupdb import _native
+from importlib.machinery import ExtensionFileLoader
+from importlib.util import module_from_spec, spec_from_file_location
+spec = spec_from_file_location("jupdb._native", sys.argv[1], loader=ExtensionFileLoader("jupdb._native", sys.argv[1]))
+native = module_from_spec(spec)
+spec.loader.exec_module(native)
 try:
-    result = ["ok", _native.attach_inject(int(sys.argv[1]), sys.argv[2], sys.argv[3], float(sys.argv[4]))]
+    result = ["ok", native.attach_inject(int(sys.argv[2]), sys.argv[3], sys.argv[4], float(sys.argv[5]))]
 except Exception as exc:
     result = [type(exc).__name__, str(exc)]
 print(json.dumps(result))

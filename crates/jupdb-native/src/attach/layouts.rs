@@ -346,7 +346,7 @@ pub fn enqueue(mem: &impl Memory, layout: &Layout, interp: u64, func: u64, arg: 
             let slot = tail as u64;
             let entry = q + calls + slot * SEMAPHORE_QUEUE_ENTRY;
             mem.write(entry, &[func.to_ne_bytes(), arg.to_ne_bytes()].concat())?;
-            mem.write(q + last, &(((tail + 1) % cap) as i32).to_ne_bytes())?;
+            mem.write(q + last, &((tail + 1) % cap).to_ne_bytes())?;
             mem.write(q + calls_to_do, &1i32.to_ne_bytes())?;
             slot
         }
