@@ -44,8 +44,8 @@ def attach(pid: int, *, timeout: float = 10.0) -> Session:
     """Start jupdb's server in the running Python program ``pid`` and connect to it.
 
     The program need not have imported jupdb: it runs a small bootstrap at its
-    next Python instruction (CPython 3.10 and 3.11: in its main thread only,
-    3.12+: in any thread running Python code) and goes on. Raises
+    next Python instruction (CPython 3.12 and 3.13: in any thread running Python
+    code; 3.10 and 3.11, and 3.14 with PEP 768: in its main thread) and goes on. Raises
     :class:`AttachError` saying why where it cannot (the program opted out with
     ``PYTHON_DISABLE_REMOTE_DEBUG`` or ``-X disable-remote-debug``, no jupdb for
     its Python version, no thread of it ran Python code within ``timeout`` —
@@ -53,6 +53,8 @@ def attach(pid: int, *, timeout: float = 10.0) -> Session:
     program's own error), :class:`PermissionError` saying what to do where
     tracing it is not allowed, and :class:`ProcessLookupError` for no such process.
     """
+    if not sys.platform.startswith("linux"):
+        raise AttachError("attaching to a running program works on Linux only: use set_trace() or `jupdb run`")
     deadline = time.monotonic() + timeout
     try:
         target = _native.attach_probe(pid)
