@@ -156,11 +156,7 @@ except BaseException as e:
 def attached(directory: str) -> None:
     """In the attached program: start the server, and say how it went in ``directory``."""
     try:
-        server = _serve()
-        report = "ok\n" + server.path
-        from .debuggee import tell_terminal
-
-        tell_terminal(f"jupdb: attached (pid {os.getpid()}, port {server.info['request_port']})")
+        report = "ok\n" + _serve()
     except BaseException as exc:  # the program goes on whatever happened
         report = f"{type(exc).__name__}: {exc}"
     path = os.path.join(directory, f"attach-{os.getpid()}")
@@ -171,11 +167,15 @@ def attached(directory: str) -> None:
         pass
 
 
-def _serve() -> Any:
-    # The one place that starts the server; `jupdb.listen()` will do this once it is in main.
-    from .debuggee import DebugServer
+def _serve() -> str:
+    """Starts the server (or finds it running); its connection file. The one place to
+    switch to ``jupdb.listen()`` once it is merged: ``return listen().connection_file``
+    (``jupdb.remote.debuggee.listen``, which says on stderr how to connect)."""
+    from .debuggee import DebugServer, tell_terminal
 
-    return DebugServer.get()
+    server = DebugServer.get()
+    tell_terminal(f"jupdb: attached (pid {os.getpid()}, port {server.info['request_port']})")
+    return server.path
 
 
 def _write_private(path: str, text: str) -> None:
