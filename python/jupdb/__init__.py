@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     import types
 
     from .notebook.panel import Panel
+    from .remote.attach import AttachError as AttachError
+    from .remote.attach import attach as attach
     from .remote.debuggee import ListenInfo
     from .remote.session import Session
 
@@ -66,7 +68,10 @@ _REMOTE = {
     "SessionInfo",
     "Source",
 }
-__all__ += sorted(_REMOTE | {"set_trace", "post_mortem", "pm", "listen", "ListenInfo", "widget", "jump_context"})
+_ATTACH = {"attach", "AttachError"}
+__all__ += sorted(
+    _REMOTE | _ATTACH | {"set_trace", "post_mortem", "pm", "listen", "ListenInfo", "widget", "jump_context"}
+)
 
 
 def __getattr__(name: str) -> object:
@@ -90,13 +95,17 @@ def __getattr__(name: str) -> object:
         from .notebook.jump_context import jump_context
 
         return jump_context
+    if name in _ATTACH:  # attaching to a program that never imported jupdb
+        from .remote import attach
+
+        return getattr(attach, name)
     raise AttributeError(f"module 'jupdb' has no attribute {name!r}")
 
 
 def __dir__() -> "list[str]":
     """The module's names and those imported on first use, so that ``jupdb.con<TAB>``
     completes and ``help(jupdb)`` shows the remote API (without importing it here)."""
-    return sorted(set(globals()) | _REMOTE | {"JuPDb", "jump_context", "ListenInfo", "__version__"})
+    return sorted(set(globals()) | _REMOTE | _ATTACH | {"JuPDb", "jump_context", "ListenInfo", "__version__"})
 
 
 def _installed_version() -> str:

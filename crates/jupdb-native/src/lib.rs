@@ -4,7 +4,10 @@
 //! - `frames`: reading and writing the variables of live frames.
 //! - `compat`: every CPython version difference, in one place.
 //! - `remote`: the remote debugger's server, client and I/O thread.
+//! - `attach`: running a bootstrap in a Python program that never imported jupdb.
 
+#[cfg(target_os = "linux")]
+mod attach;
 mod compat;
 mod engine;
 mod frames;
@@ -33,5 +36,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(frames::write_locals, m)?)?;
     m.add_function(wrap_pyfunction!(frames::first_argument, m)?)?;
     m.add_function(wrap_pyfunction!(frames::commit_locals, m)?)?;
+    #[cfg(target_os = "linux")]
+    attach::register(m)?;
     remote::register(m)
 }

@@ -1,0 +1,449 @@
+//! Attaching to a running Python program that never imported jupdb: run a
+//! bootstrap string in it without gdb and without stopping it for more than
+//! the microseconds of a few writes.
+//!
+//! 3.10–3.13: a *remote pending call*. `_PyRuntime` (exported even by stripped
+//! builds) and `/proc/PID/maps` give the main interpreter; the bootstrap, a
+//! NUL-terminated string, goes into the unused bytes after the interpreter's
+//! `.bss` on its last page; `{PyRun_SimpleString, string}` goes into the
+//! interpreter's pending-call queue and its eval breaker is set, as
+//! `Py_AddPendingCall` would do from inside. A remote writer cannot take the
+//! queue's lock, so the target's threads are stopped meanwhile (`freeze`), and
+//! the call is written only into an empty, unlocked, idle queue; otherwise it
+//! tries again. 3.14+: PEP 768's own protocol (`layouts::pep768`), which
+//! points a thread at a script file.
+//!
+//! - `process`: the target's memory, mappings and `/proc`, and the opt-outs.
+//! - `elf`: the interpreter's symbols.
+//! - `freeze`: stopping its threads around the writes.
+//! - `layouts`: every per-version layout, with its validation.
+
+mod elf;
+mod freeze;
+mod layouts;
+mod process;
+
+use std::time::{Duration, Instant};
+
+use pyo3::exceptions::{PyOSError, PyPermissionError, PyProcessLookupError, PyRuntimeError, PyTimeoutError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use freeze::Frozen;
+use layouts::Enqueue;
+use process::Process;
+
+#[derive(Debug)]
+pub enum AttachError {
+    /// No such process (any more).
+    Gone(String),
+    /// Not allowed to trace it; the message says what to do.
+    Permission(String),
+    /// The target is not one jupdb may or can write to: nothing was written.
+    Refused(String),
+    Timeout(String),
+    Os(String),
+}
+
+impl From<AttachError> for PyErr {
+    fn from(err: AttachError) -> PyErr {
+        match err {
+            AttachError::Gone(m) => PyProcessLookupError::new_err(m),
+            AttachError::Permission(m) => PyPermissionError::new_err(m),
+            AttachError::Refused(m) => PyRuntimeError::new_err(m),
+            AttachError::Timeout(m) => PyTimeoutError::new_err(m),
+            AttachError::Os(m) => PyOSError::new_err(m),
+        }
+    }
+}
+
+/// Reading and writing the target's memory (a fake address space in unit tests).
+pub trait Memory {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), AttachError>;
+    fn write(&self, addr: u64, data: &[u8]) -> Result<(), AttachError>;
+
+    fn read_bytes(&self, addr: u64, len: usize) -> Result<Vec<u8>, AttachError> {
+        let mut buf = vec![0; len];
+        self.read(addr, &mut buf)?;
+        Ok(buf)
+    }
+    fn read_u64(&self, addr: u64) -> Result<u64, AttachError> {
+        let mut buf = [0; 8];
+        self.read(addr, &mut buf)?;
+        Ok(u64::from_ne_bytes(buf))
+    }
+    fn read_i32(&self, addr: u64) -> Result<i32, AttachError> {
+        let mut buf = [0; 4];
+        self.read(addr, &mut buf)?;
+        Ok(i32::from_ne_bytes(buf))
+    }
+}
+
+/// What marks a bootstrap string as jupdb's in the bytes after `.bss` (a Python comment).
+const MARKER: &[u8] = b"#jupdb-attach\n";
+
+/// A Python interpreter found in a live process.
+struct Target {
+    process: Process,
+    version: (u32, u32, u32),
+    /// The ELF object that holds `_PyRuntime` (the executable, or libpython), in the target's namespace.
+    object: String,
+    runtime: u64,
+    run_simple_string: u64,
+    /// The free bytes after the object's `.bss`, up to the end of its page.
+    spare: (u64, u64),
+}
+
+fn refused(why: String) -> AttachError {
+    AttachError::Refused(why)
+}
+
+impl Target {
+    fn inspect(pid: i32) -> Result<Target, AttachError> {
+        let process = Process { pid };
+        let stat = process.read_proc("stat")?;
+        let state = stat.rsplitn(2, |b| *b == b')').next().and_then(|s| s.get(1).copied());
+        if matches!(state, Some(b'Z') | Some(b'X')) {
+            return Err(AttachError::Gone(format!("process {pid} has ended (a zombie)")));
+        }
+        if pid == std::process::id() as i32 {
+            return Err(refused(
+                "that is this process: use jupdb.set_trace() or jupdb.listen() here".into(),
+            ));
+        }
+        let (environ, cmdline) = (process.read_proc("environ")?, process.read_proc("cmdline")?);
+        if let Some(why) = process::opted_out(&environ, &cmdline) {
+            return Err(refused(format!("process {pid} opted out of remote debugging: {why}")));
+        }
+        let maps = process.maps()?;
+        let mut paths: Vec<&str> = Vec::new();
+        for m in &maps {
+            if let Some(p) = m.path.as_deref() {
+                if m.offset == 0 && !paths.contains(&p) {
+                    paths.push(p);
+                }
+            }
+        }
+        // libpython first (the executable then only links it), then the executable, then the rest.
+        let name = |p: &str| p.rsplit('/').next().unwrap_or(p).to_owned();
+        paths.sort_by_key(|p| {
+            let n = name(p);
+            (!n.starts_with("libpython3"), !n.starts_with("python3"))
+        });
+        const WANTED: [&str; 4] = [
+            "_PyRuntime",
+            "PyRun_SimpleString",
+            "Py_Version",
+            "PyModule_AddObjectRef",
+        ];
+        // An interpreter embedded in another program (uwsgi…) is found among the rest.
+        for path in paths.iter().take(64) {
+            let Ok(found) = elf::read(&process.file(path), &WANTED) else {
+                continue;
+            };
+            let Some(&runtime) = found.symbols.get("_PyRuntime") else {
+                continue;
+            };
+            let Some(map) = maps.iter().find(|m| m.path.as_deref() == Some(path) && m.offset == 0) else {
+                continue;
+            };
+            let bias = map.start.wrapping_sub(found.base);
+            let version = if let Some(&v) = found.symbols.get("Py_Version") {
+                let hex = process.read_u64(bias + v)? as u32;
+                (hex >> 24, (hex >> 16) & 0xff, (hex >> 8) & 0xff)
+            } else if found.symbols.contains_key("PyModule_AddObjectRef") {
+                (3, 10, 0) // 3.10 added PyModule_AddObjectRef; Py_Version came with 3.11
+            } else {
+                return Err(refused(format!("process {pid} runs a Python older than 3.10 ({path})")));
+            };
+            let Some(&run) = found.symbols.get("PyRun_SimpleString") else {
+                return Err(refused(format!("{path} does not export PyRun_SimpleString")));
+            };
+            let start = bias + found.writable_end;
+            let spare = (start, (start + 0xfff) & !0xfff);
+            if !maps
+                .iter()
+                .any(|m| m.writable && m.start <= spare.0 && spare.1 <= m.end)
+            {
+                return Err(refused(format!("the end of {path}'s .bss is not mapped writable")));
+            }
+            return Ok(Target {
+                version,
+                object: path.to_string(),
+                runtime: bias + runtime,
+                run_simple_string: bias + run,
+                spare,
+                process,
+            });
+        }
+        let first = paths.first().map(|p| name(p)).unwrap_or_default();
+        Err(refused(format!(
+            "process {pid} ({first}) is not running a CPython jupdb can find (no _PyRuntime)"
+        )))
+    }
+
+    fn method(&self) -> &'static str {
+        if self.version.1 >= 14 {
+            "PEP 768"
+        } else {
+            "pending call"
+        }
+    }
+}
+
+/// What injecting did.
+struct Outcome {
+    /// The target took the call off its queue (it is running or ran the bootstrap).
+    taken: bool,
+    /// Not taken in time, and taken back (or made a no-op).
+    withdrawn: bool,
+    /// Attempts that found the queue busy.
+    busy: u32,
+    /// The longest the target's threads were stopped for, in microseconds.
+    frozen_us: u128,
+}
+
+fn backoff(attempt: u32) -> Duration {
+    // Short at first (a queue is busy for microseconds), then up to 2 ms; a little jitter
+    // so as not to fall in step with a program that adds calls periodically.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let jitter = (now.subsec_nanos() ^ attempt.wrapping_mul(2654435761)) % 200;
+    Duration::from_micros((50u64 << attempt.min(5)).min(2000) + jitter as u64)
+}
+
+fn inject_pending_call(target: &Target, code: &[u8], deadline: Instant) -> Result<Outcome, AttachError> {
+    let process = &target.process;
+    let layout = layouts::layout(target.version.1).ok_or_else(|| refused("no layout".into()))?;
+    let interp = layouts::main_interpreter(process, layout, target.runtime)?;
+    let mut string = MARKER.to_vec();
+    string.extend_from_slice(code);
+    if string.contains(&0) {
+        return Err(refused("the bootstrap contains a NUL byte".into()));
+    }
+    let room = (target.spare.1 - target.spare.0) as usize;
+    if string.len() + 1 > room {
+        return Err(refused(format!(
+            "the bootstrap is {} bytes, and {} has room for {} after its .bss",
+            string.len() + 1,
+            target.object,
+            room
+        )));
+    }
+    string.resize(room, 0); // NUL-terminated, and whatever a longer earlier one left is cleared
+    let mut outcome = Outcome {
+        taken: false,
+        withdrawn: false,
+        busy: 0,
+        frozen_us: 0,
+    };
+    let slot = loop {
+        let frozen = Frozen::freeze(process, deadline)?;
+        let start = Instant::now();
+        let current = process.read_bytes(target.spare.0, room)?;
+        if !current.starts_with(MARKER) && current.iter().any(|b| *b != 0) {
+            return Err(refused(format!(
+                "the spare bytes after {}'s .bss are in use by something else: jupdb does not write there",
+                target.object
+            )));
+        }
+        let enqueued = layouts::enqueue(process, layout, interp, target.run_simple_string, target.spare.0);
+        if let Ok(Enqueue::Queued(_)) = enqueued {
+            if current != string {
+                process.write(target.spare.0, &string)?;
+            }
+        }
+        outcome.frozen_us = outcome.frozen_us.max(start.elapsed().as_micros());
+        drop(frozen);
+        match enqueued? {
+            Enqueue::Queued(slot) => break slot,
+            Enqueue::Busy(why) => {
+                outcome.busy += 1;
+                if Instant::now() >= deadline {
+                    return Err(AttachError::Timeout(format!(
+                        "the program's pending-call queue stayed busy until the timeout ({why}; {} tries)",
+                        outcome.busy
+                    )));
+                }
+                std::thread::sleep(backoff(outcome.busy));
+            }
+        }
+    };
+    let (mut signalled, mut every) = (Instant::now(), Duration::from_millis(20));
+    loop {
+        if layouts::taken(process, layout, interp, slot)? {
+            outcome.taken = true;
+            return Ok(outcome);
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        if signalled.elapsed() >= every {
+            let _frozen = Frozen::freeze(process, deadline)?;
+            if !layouts::taken(process, layout, interp, slot)? {
+                layouts::signal(process, layout, interp)?;
+            }
+            (signalled, every) = (Instant::now(), (every * 2).min(Duration::from_millis(500)));
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    // Not run in time (3.10/3.11: the main thread is in C): take it back.
+    let _frozen = Frozen::freeze(process, Instant::now() + Duration::from_secs(2))?;
+    if layouts::taken(process, layout, interp, slot)? {
+        outcome.taken = true;
+    } else {
+        if !layouts::withdraw(process, layout, interp, slot)? {
+            process.write(target.spare.0, MARKER)?; // a comment alone: the call then does nothing
+        }
+        outcome.withdrawn = true;
+    }
+    Ok(outcome)
+}
+
+fn inject_pep768(target: &Target, script: &[u8], deadline: Instant) -> Result<Outcome, AttachError> {
+    use layouts::pep768;
+    let process = &target.process;
+    let bytes = process.read_bytes(target.runtime, pep768::SIZE as usize)?;
+    let offsets = pep768::parse(&bytes, target.version.1)?;
+    let (_, tstate) = pep768::main_thread(process, target.runtime, &offsets)?;
+    let mut outcome = Outcome {
+        taken: false,
+        withdrawn: false,
+        busy: 0,
+        frozen_us: 0,
+    };
+    loop {
+        let frozen = Frozen::freeze(process, deadline)?;
+        let start = Instant::now();
+        let requested = pep768::request(process, tstate, &offsets, script);
+        outcome.frozen_us = outcome.frozen_us.max(start.elapsed().as_micros());
+        drop(frozen);
+        if requested? {
+            break;
+        }
+        outcome.busy += 1;
+        if Instant::now() >= deadline {
+            return Err(AttachError::Timeout(
+                "another remote debugger's request is pending in the program".into(),
+            ));
+        }
+        std::thread::sleep(backoff(outcome.busy));
+    }
+    while Instant::now() < deadline {
+        if pep768::taken(process, tstate, &offsets)? {
+            outcome.taken = true;
+            return Ok(outcome);
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let _frozen = Frozen::freeze(process, Instant::now() + Duration::from_secs(2))?;
+    if pep768::taken(process, tstate, &offsets)? {
+        outcome.taken = true;
+    } else {
+        pep768::withdraw(process, tstate, &offsets)?;
+        outcome.withdrawn = true;
+    }
+    Ok(outcome)
+}
+
+/// Runs `f` on a thread of its own: ptrace ties a tracee to the thread that seized
+/// it, and should anything go wrong the kernel detaches them when that thread ends.
+fn on_own_thread<T: Send + 'static>(
+    py: Python<'_>,
+    f: impl FnOnce() -> Result<T, AttachError> + Send + 'static,
+) -> PyResult<T> {
+    py.allow_threads(|| {
+        std::thread::Builder::new()
+            .name("jupdb-attach".into())
+            .spawn(f)
+            .map_err(|e| AttachError::Os(format!("cannot start a thread: {e}")))?
+            .join()
+            .unwrap_or_else(|_| Err(AttachError::Os("attaching panicked".into())))
+    })
+    .map_err(PyErr::from)
+}
+
+fn describe<'py>(py: Python<'py>, target: &Target) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("pid", target.process.pid)?;
+    d.set_item("version", target.version)?;
+    d.set_item("object", &target.object)?;
+    d.set_item("method", target.method())?;
+    // PEP 768 asks the main thread; the pending calls of 3.10/3.11 only it runs.
+    let main_only = layouts::layout(target.version.1).is_none_or(|l| l.main_thread_only);
+    d.set_item("main_thread_only", main_only)?;
+    Ok(d)
+}
+
+/// What jupdb can tell of process `pid` without changing it: its Python
+/// (`version`, the `object` holding the interpreter, the `method` attaching would
+/// use). Refuses (RuntimeError) a target that opted out or that jupdb cannot
+/// attach to, PermissionError saying what to do where tracing it is not allowed.
+#[pyfunction]
+pub fn attach_probe(py: Python<'_>, pid: i32) -> PyResult<Bound<'_, PyDict>> {
+    let target = py.allow_threads(|| Target::inspect(pid))?;
+    if !(10..=14).contains(&target.version.1) || target.version.0 != 3 {
+        let (a, b, c) = target.version;
+        return Err(refused(format!("jupdb can attach to CPython 3.10 to 3.14, not {a}.{b}.{c}")).into());
+    }
+    describe(py, &target)
+}
+
+/// Makes process `pid` run `code` (3.10–3.13) or the file `script` (3.14+, PEP 768)
+/// in one of its threads, within `timeout` seconds. Returns `taken` (the target
+/// took it and is running or ran it) or, when no thread took it in time,
+/// `withdrawn` (nothing is left pending in the program), and what it took.
+#[pyfunction]
+pub fn attach_inject<'py>(
+    py: Python<'py>,
+    pid: i32,
+    code: &str,
+    script: &str,
+    timeout: f64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(timeout.max(0.0));
+    let (code, script) = (code.as_bytes().to_vec(), script.as_bytes().to_vec());
+    let (target, outcome) = on_own_thread(py, move || {
+        let target = Target::inspect(pid)?;
+        let outcome = match target.version {
+            (3, 10..=13, _) => inject_pending_call(&target, &code, deadline)?,
+            (3, 14, _) => inject_pep768(&target, &script, deadline)?,
+            (a, b, c) => {
+                return Err(refused(format!(
+                    "jupdb can attach to CPython 3.10 to 3.14, not {a}.{b}.{c}"
+                )))
+            }
+        };
+        Ok((target, outcome))
+    })?;
+    let d = describe(py, &target)?;
+    d.set_item("taken", outcome.taken)?;
+    d.set_item("withdrawn", outcome.withdrawn)?;
+    d.set_item("busy", outcome.busy)?;
+    d.set_item("frozen_us", outcome.frozen_us as u64)?;
+    d.set_item("seconds", started.elapsed().as_secs_f64())?;
+    Ok(d)
+}
+
+/// The pending-call layout jupdb uses for CPython 3.`minor`, by field (for the
+/// tests that compare it with the headers' `offsetof`); None where 3.`minor` has none.
+#[pyfunction]
+pub fn attach_layout(py: Python<'_>, minor: u32) -> PyResult<Option<Bound<'_, PyDict>>> {
+    let Some(layout) = layouts::layout(minor) else {
+        return Ok(None);
+    };
+    let d = PyDict::new(py);
+    for (name, value) in layouts::offsets(layout) {
+        d.set_item(name, value)?;
+    }
+    Ok(Some(d))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(attach_probe, m)?)?;
+    m.add_function(wrap_pyfunction!(attach_inject, m)?)?;
+    m.add_function(wrap_pyfunction!(attach_layout, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,278 @@
+"""Attaching to a running Python program that never imported jupdb.
+
+:func:`attach` makes a plain ``python train.py`` that has run for hours start
+jupdb's server, without gdb and without restarting it, and returns a
+:class:`~jupdb.remote.session.Session` to it. The program is stopped only for
+the microseconds of a few memory writes.
+
+How (the Rust side, ``crates/jupdb-native/src/attach``): on CPython 3.10–3.13 a
+*remote pending call* — the bootstrap below is written into the interpreter's
+spare memory and ``PyRun_SimpleString`` of it queued in its pending calls, as
+``Py_AddPendingCall`` would from inside; on 3.14+ PEP 768's own protocol runs
+the same bootstrap from a file. The bootstrap, in the program, adds jupdb's
+path for its import, raises the audit event ``jupdb.attach``, starts the server
+(:func:`attached`) and reports how it went in a file of the attaching user's
+private directory; nothing it does can raise into the program.
+
+Needs the permission to trace the program (the same user with ptrace_scope 0,
+or root / CAP_SYS_PTRACE), and a jupdb built for the program's Python version.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from typing import Any, Dict, Optional
+
+from .. import _native
+from .session import Session, connect
+
+#: jupdb's import root (the directory that holds the ``jupdb`` package).
+_IMPORT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class AttachError(RuntimeError):
+    """jupdb could not attach; the program goes on as it was."""
+
+
+def attach(pid: int, *, timeout: float = 10.0) -> Session:
+    """Start jupdb's server in the running Python program ``pid`` and connect to it.
+
+    The program need not have imported jupdb: it runs a small bootstrap at its
+    next Python instruction (CPython 3.12 and 3.13: in any thread running Python
+    code; 3.10 and 3.11, and 3.14 with PEP 768: in its main thread) and goes on. Raises
+    :class:`AttachError` saying why where it cannot (the program opted out with
+    ``PYTHON_DISABLE_REMOTE_DEBUG`` or ``-X disable-remote-debug``, no jupdb for
+    its Python version, no thread of it ran Python code within ``timeout`` —
+    naming what its main thread is doing —, the bootstrap failed in it, with the
+    program's own error), :class:`PermissionError` saying what to do where
+    tracing it is not allowed, and :class:`ProcessLookupError` for no such process.
+    """
+    if not sys.platform.startswith("linux"):
+        raise AttachError("attaching to a running program works on Linux only: use set_trace() or `jupdb run`")
+    deadline = time.monotonic() + timeout
+    try:
+        target = _native.attach_probe(pid)
+    except RuntimeError as exc:
+        raise AttachError(f"cannot attach to process {pid}: {exc}") from None
+    _check_jupdb_importable(pid, target)
+    directory = str(_native.prepare_connection_dir()[0])
+    status = os.path.join(directory, f"attach-{pid}")
+    _remove(status)  # a report from an earlier attach is not this one's
+    code = bootstrap(_IMPORT_ROOT, directory)
+    script = os.path.join(directory, "attach-bootstrap.py")  # what PEP 768 (3.14+) runs
+    if target["method"] == "PEP 768":
+        _write_private(script, code)
+    try:
+        outcome = _inject(pid, code, script, max(0.0, deadline - time.monotonic()))
+    except RuntimeError as exc:  # refused (TimeoutError, PermissionError… are OSErrors and go as they are)
+        raise AttachError(f"cannot attach to process {pid}: {exc}") from None
+    if not outcome["taken"]:
+        raise AttachError(_not_run(pid, target, timeout))
+    report = _wait_for(status, deadline)
+    _remove(status)
+    if report is None:
+        raise AttachError(
+            f"process {pid} took jupdb's bootstrap but did not report within {timeout:g} s "
+            f"(still importing, or an audit hook stopped it): see its stderr"
+        )
+    if not report.startswith("ok\n"):
+        raise AttachError(f"jupdb's bootstrap failed in process {pid}, which goes on: {report}")
+    return connect(report[3:])
+
+
+def _inject(pid: int, code: str, script: str, timeout: float) -> Dict[str, Any]:
+    if _parent_of(pid) != os.getpid():
+        return _native.attach_inject(pid, code, script, timeout)
+    # The program is this process's child (a notebook attaching to the job it
+    # started): its ptrace stops would also reach this process's own waits for it —
+    # subprocess.Popen would take one for its exit —, so a helper process does it.
+    helper = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", _HELPER, _native.__file__, str(pid), code, script, repr(timeout)],
+        capture_output=True,
+        text=True,
+        timeout=timeout + 30,
+    )
+    try:
+        kind, result = json.loads(helper.stdout)
+    except ValueError:
+        raise AttachError(f"jupdb's attach helper failed: {helper.stderr.strip()[-2000:]}") from None
+    if kind == "ok":
+        return dict(result)
+    raise _ERRORS.get(kind, OSError)(result)
+
+
+#: The helper: attach_inject, its result or error as JSON on stdout. It loads the
+#: extension alone (not the jupdb package), in an isolated interpreter without site,
+#: to start fast.
+_HELPER = """import json, sys
+from importlib.machinery import ExtensionFileLoader
+from importlib.util import module_from_spec, spec_from_file_location
+spec = spec_from_file_location("jupdb._native", sys.argv[1], loader=ExtensionFileLoader("jupdb._native", sys.argv[1]))
+native = module_from_spec(spec)
+spec.loader.exec_module(native)
+try:
+    result = ["ok", native.attach_inject(int(sys.argv[2]), sys.argv[3], sys.argv[4], float(sys.argv[5]))]
+except Exception as exc:
+    result = [type(exc).__name__, str(exc)]
+print(json.dumps(result))
+"""
+_ERRORS = {e.__name__: e for e in (PermissionError, ProcessLookupError, TimeoutError, RuntimeError, OSError)}
+
+
+def _parent_of(pid: int) -> Optional[int]:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return int(f.read().rpartition(b")")[2].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def bootstrap(import_root: str, directory: str) -> str:
+    """The code the program runs: one statement whose errors all stay in it (it runs in
+    ``__main__``'s namespace, so its work is done in a namespace of its own)."""
+    inner = f"""import sys,os
+d={directory!r}
+try:
+ sys.audit('jupdb.attach')
+ if 'jupdb.remote.attach' not in sys.modules:
+  sys.path.insert(0,{import_root!r})
+  try:import jupdb.remote.attach
+  finally:sys.path.remove({import_root!r})
+ sys.modules['jupdb.remote.attach'].attached(d)
+except BaseException as e:
+ f=os.path.join(d,'attach-%d'%os.getpid())
+ with open(f+'.new','w') as o:o.write('%s: %s'%(type(e).__name__,e))
+ os.replace(f+'.new',f)
+"""
+    return f"try:exec({inner!r},{{'__name__':'__jupdb_attach__'}})\nexcept BaseException:pass\n"
+
+
+def attached(directory: str) -> None:
+    """In the attached program: start the server, and say how it went in ``directory``."""
+    try:
+        report = "ok\n" + _serve()
+    except BaseException as exc:  # the program goes on whatever happened
+        report = f"{type(exc).__name__}: {exc}"
+    path = os.path.join(directory, f"attach-{os.getpid()}")
+    try:
+        _write_private(path + ".new", report)
+        os.replace(path + ".new", path)
+    except OSError:
+        pass
+
+
+def _serve() -> str:
+    """Starts the server as ``jupdb.listen()`` does (or finds it running), which says
+    on the program's stderr how to connect; its connection file."""
+    from .debuggee import listen
+
+    return listen().connection_file
+
+
+def _write_private(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _wait_for(path: str, deadline: float) -> Optional[str]:
+    """The report at ``path`` once the program wrote it; None at the deadline."""
+    while True:
+        try:
+            with open(path) as f:
+                return f.read()
+        except FileNotFoundError:
+            pass
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.002)
+
+
+def _check_jupdb_importable(pid: int, target: Dict[str, Any]) -> None:
+    """The program must be able to import this jupdb: its extension built for the
+    program's Python version and ABI, at the same path in the program's mount namespace."""
+    major, minor, _ = target["version"]
+    ours = importlib.machinery.EXTENSION_SUFFIXES[0]  # .cpython-312-x86_64-linux-gnu.so
+    suffix = re.sub(r"cpython-\d+", f"cpython-{major}{minor}", ours)
+    native = os.path.join(_IMPORT_ROOT, "jupdb", "_native" + suffix)
+    if not os.path.exists(f"/proc/{pid}/root{native}"):
+        raise AttachError(
+            f"process {pid} runs Python {major}.{minor}, and the program cannot import this jupdb: "
+            f"{native} is missing (there, in its mount namespace). Install jupdb for Python "
+            f"{major}.{minor} (the same Python the program runs), and attach from it"
+        )
+
+
+#: x86-64 system calls a blocked thread is most often in, and what they mean.
+_SYSCALLS = {
+    0: "read (reading a file, pipe, socket or the terminal)",
+    7: "poll (waiting for I/O)",
+    23: "select (waiting for I/O)",
+    34: "pause",
+    35: "nanosleep (time.sleep)",
+    43: "accept (waiting for a connection)",
+    45: "recvfrom (waiting on a socket)",
+    47: "recvmsg (waiting on a socket)",
+    61: "wait4 (waiting for a child process)",
+    202: "futex (waiting on a lock: Event.wait(), Thread.join(), queue.get(), a lock…)",
+    230: "clock_nanosleep (time.sleep)",
+    232: "epoll_wait (an event loop waiting for I/O)",
+    270: "pselect6 (waiting for I/O)",
+    271: "ppoll (waiting for I/O)",
+    281: "epoll_pwait (an event loop waiting for I/O)",
+    288: "accept4 (waiting for a connection)",
+}
+
+
+def thread_activity(pid: int, tid: int) -> str:
+    """What thread ``tid`` of ``pid`` is doing, in words, from /proc."""
+
+    def read(name: str) -> str:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/{name}") as f:
+                return f.read().strip()
+        except OSError:
+            return ""
+
+    state = read("stat").rpartition(")")[2].split()[:1]
+    if state in (["T"], ["t"]):
+        return "stopped (by SIGSTOP, Ctrl-Z or a debugger)"
+    if state == ["R"]:
+        return "running C code (not Python's: a long computation in an extension, or a call that holds the GIL)"
+    syscall = read("syscall").split()[:1]
+    wchan = read("wchan")
+    where = f", kernel function {wchan}" if wchan and wchan != "0" else ""
+    number = int(syscall[0]) if syscall and syscall[0].isdigit() else -1
+    if number == 219 and "futex" in wchan:  # restart_syscall: a futex wait resumed after a stop
+        number = 202
+    if number >= 0:
+        return f"blocked in C, in the {_SYSCALLS.get(number, f'#{number}')} system call{where}"
+    return f"blocked in C{where}" if where else "blocked in C"
+
+
+def _not_run(pid: int, target: Dict[str, Any], timeout: float) -> str:
+    major, minor, _ = target["version"]
+    doing = thread_activity(pid, pid)  # the main thread's id is the process's
+    if target["main_thread_only"]:
+        return (
+            f"Python {major}.{minor} runs the bootstrap only in the main thread, and process {pid}'s main thread "
+            f"ran no Python code for {timeout:g} s: it is {doing}. jupdb can attach once it is back in Python "
+            f"code; nothing was left pending in the program"
+        )
+    return (
+        f"no thread of process {pid} ran Python code for {timeout:g} s (its main thread is {doing}); "
+        f"nothing was left pending in the program"
+    )
