@@ -121,7 +121,7 @@ def test_attach_to_a_busy_loop_eval_a_local_and_detach(python, launch, tmp_path)
     session.cont()
     session.close()
     _finish(program, stop)
-    assert "jupdb: attached" in program.stderr
+    assert "jupdb: listening on" in program.stderr
 
 
 def test_main_thread_blocked_with_a_busy_worker(python, launch, tmp_path):  # noqa: F811
@@ -160,7 +160,7 @@ def test_main_thread_blocked_with_a_busy_worker(python, launch, tmp_path):  # no
         assert "futex" in message and "nothing was left pending" in message
     _finish(program, stop, "done")
     # Nothing ran later either, once the main thread was back in Python code.
-    assert ("jupdb: attached" in program.stderr) == (minor >= 12)
+    assert ("jupdb: listening on" in program.stderr) == (minor >= 12)
 
 
 def test_a_failing_bootstrap_leaves_the_program_as_it_was(python, launch, tmp_path):  # noqa: F811
@@ -348,7 +348,7 @@ def test_attach_to_a_program_this_process_did_not_start(python, tmp_path, runtim
         with open(stop, "w"):
             pass
         wait_until(lambda: "done True" in out.read_text(), what="the program to finish")
-        assert "jupdb: attached" in out.read_text() and "Traceback" not in out.read_text()
+        assert "jupdb: listening on" in out.read_text() and "Traceback" not in out.read_text()
     finally:
         try:
             os.kill(pid, 9)
