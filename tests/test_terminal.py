@@ -476,7 +476,7 @@ def test_changing_a_breakpoint_refuses_bad_input(launch):
 def test_attach_to_nothing_says_so(attach, runtime_dir):
     term = attach(999_999_999)
     out = _plain(term.child.read())
-    assert "jupdb attach: no jupdb session matches 999999999" in out
+    assert "jupdb attach: no process 999999999 (it ended, or never was)" in out
     assert term.ends() == 1
 
 
@@ -510,3 +510,29 @@ def test_until_leaves_a_loop_and_jump_skips_a_line(launch, attach):
     assert "has exited" in _plain(term.child.read())
     program.assert_finishes_ok()
     assert "total 3 skipped yes" in program.stdout
+
+
+PLAIN = """
+import sys, time
+count = 0
+print("started", flush=True)
+while count >= 0:            # LOOP
+    count += 1
+    time.sleep(0.001)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="attaching to a plain program is Linux only")
+def test_attach_to_a_program_that_never_imported_jupdb(launch, attach):
+    program = launch(PLAIN)
+    program.wait_stdout("started")
+    term = attach(program.pid)  # no session for this pid: jupdb.attach starts one in it
+    assert "the program is running" in term.prompt()
+    term.child.sendintr()  # Ctrl-C pauses it
+    term.expect(re.compile(r"prog\.py\(\d+\)<module>\(\)"))
+    term.prompt()
+    assert int(term.do("p count")) > 0
+    assert term.do("count = -10") == ""  # ends its loop once it runs on
+    term.child.sendline("detach")
+    assert term.ends() == 0
+    assert program.finish() == 0

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from typing import Optional, Union
 
+from ..remote.attach import AttachError
+from ..remote.attach import attach as remote_attach
 from ..remote.session import SessionLost, connect
 
 #: Seconds a request may take before the prompt gives up on it (Ctrl-C stops sooner).
@@ -21,13 +23,21 @@ REQUEST_TIMEOUT = 600.0
 def attach(target: Union[None, int, str, "os.PathLike[str]"] = None) -> int:
     """Attach a pdb prompt to the program ``target`` names (a pid, a session
     id, a connection file; None: the most recently paused, else the most
-    recent running one) and run it until ``detach``, Ctrl-D, ``q`` or the
+    recent running one; a pid with no jupdb session: a program that never
+    imported jupdb, which :func:`jupdb.attach` makes serve) and run it until ``detach``, Ctrl-D, ``q`` or the
     program's end. The exit status of ``jupdb attach``."""
     from .repl import Terminal
 
     try:
-        session = connect(target, timeout=REQUEST_TIMEOUT)
-    except (LookupError, SessionLost, ConnectionError, OSError) as exc:
+        try:
+            session = connect(target, timeout=REQUEST_TIMEOUT)
+        except LookupError:
+            if not isinstance(target, int):
+                raise
+            # A program that never imported jupdb: start jupdb's server in it.
+            session = remote_attach(target)
+            session.timeout = REQUEST_TIMEOUT
+    except (LookupError, SessionLost, ConnectionError, OSError, AttachError) as exc:
         raise SystemExit(f"jupdb attach: {exc.args[0] if exc.args else exc}") from None
     return Terminal(session).run()
 
