@@ -77,8 +77,8 @@ def test_actions_added_while_the_breakpoint_fires():
 def test_on_line_runs_the_actions_in_the_frame_given():
     import sys
 
-    bp = jupdb.breakpoint(work, line="return y * 2")
-    seen = bp.eval("x")
-    x = 42  # noqa: F841  # read by the expression, in this frame
-    bp.on_line(sys._getframe(), 0)
+    with jupdb.breakpoint(work, line="return y * 2") as bp:  # removed after: later tests count the probes
+        seen = bp.eval("x")
+        x = 42  # noqa: F841  # read by the expression, in this frame
+        bp.on_line(sys._getframe(), 0)
     assert seen == [42]

@@ -46,8 +46,17 @@ class Events:
             self.when[content["text"]]()
 
     def kinds(self) -> List[Tuple[str, Any]]:
-        """Each event as (type, what it says): the text of a stream, the text/plain of the rest."""
-        return [(kind, c["text"] if kind == "stream" else c["data"].get("text/plain")) for kind, c in self.got]
+        """Each event as (type, what it says): the text of a stream, the text/plain of the rest.
+        Adjacent writes to one stream are one, as a notebook shows them: how the program's
+        writes are cut into events depends on when its sender thread runs."""
+        shown: List[Tuple[str, Any]] = []
+        for i, (kind, c) in enumerate(self.got):
+            previous = self.got[i - 1][1] if i else None
+            if kind == "stream" and shown and shown[-1][0] == "stream" and previous["name"] == c["name"]:
+                shown[-1] = ("stream", shown[-1][1] + c["text"])
+            else:
+                shown.append((kind, c["text"] if kind == "stream" else c["data"].get("text/plain")))
+        return shown
 
     def text(self) -> str:
         return "".join(c["text"] for kind, c in self.got if kind == "stream")
