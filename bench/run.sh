@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the jupdb benchmarks (calls.py, hits.py, import_time.py, remote.py, output.py, panel.py, notebook.py) on one or more CPythons.
+# Run the jupdb benchmarks (calls.py, hits.py, import_time.py, remote.py, probes.py, output.py,
+# panel.py, notebook.py) on one or more CPythons. bench/attach.py runs alone (it spans versions).
 #
 # usage: bench/run.sh [--dev] [python ...]
 #
@@ -63,6 +64,7 @@ for py in "$@"; do
   echo
   "$env/bin/python" -c 'import numpy, zmq' 2>/dev/null || "$env/bin/pip" install -q --disable-pip-version-check numpy pyzmq
   "$env/bin/python" "$HERE/remote.py" || { echo "remote.py on $ver: exit $?"; status=1; }
+  "$env/bin/python" "$HERE/probes.py" || { echo "probes.py on $ver: exit $?"; status=1; }
   "$env/bin/python" "$HERE/output.py" || { echo "output.py on $ver: exit $?"; status=1; }
   "$env/bin/python" -c 'import anywidget' 2>/dev/null || "$env/bin/pip" install -q --disable-pip-version-check anywidget
   "$env/bin/python" "$HERE/panel.py" || { echo "panel.py on $ver: exit $?"; status=1; }
