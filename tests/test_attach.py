@@ -130,16 +130,27 @@ def test_main_thread_blocked_with_a_busy_worker(python, launch, tmp_path):  # no
         launch,
         python,
         f"""
-        import os, threading
+        import os, threading, time
         done = threading.Event()
+        main = threading.main_thread()
+        def main_sleeps():
+            with open(f"/proc/self/task/{{main.native_id}}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] == "S"
         def work():
+            # "started" only once the main thread is inside done.wait()'s lock (seen
+            # asleep 3 times while this thread leaves the GIL free), not on its way there,
+            # where it would still run Python code and so the bootstrap.
+            settled = 0
+            while settled < 3:
+                time.sleep(0.01)
+                settled = settled + 1 if done._cond._waiters and main_sleeps() else 0
+            print("started", flush=True)
             n = 0
             while not os.path.exists({stop!r}):
                 for _ in range(10000):
                     n += 1
             done.set()
         threading.Thread(target=work).start()
-        print("started", flush=True)
         done.wait()
         print("done", flush=True)
         """,
