@@ -20,7 +20,7 @@ import contextlib
 import contextvars
 import dataclasses
 import shlex
-from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple, Union
 
 from ..remote.session import FrameInfo, RemoteError, RemoteValue, Session, SessionLost, connect, sessions
 from .views import View, as_html, message, table
@@ -362,14 +362,8 @@ class Commands:
             self._list_breakpoints(session)
             return
         where, _, condition = args.partition(",")
-        file, _, line_text = where.strip().rpartition(":")
         name = "tbreak" if temporary else "break"
-        line = _number(line_text, name)
-        if not file:
-            stack = session.where()  # pdb's default: the file of the selected frame
-            if not stack:
-                raise CommandError(f"no frame to take the file from; give FILE:LINE\nusage: {usage_of(name)}")
-            file = stack[stack.selected].file
+        file, line = self._location(session, where.strip(), name)
         cond = condition.strip() or None
         if cond is not None:
             _check_expression(cond, name)
@@ -377,6 +371,17 @@ class Commands:
         described = next((b for b in session.breakpoints() if b["id"] == bid), {"file": file, "line": line})
         kind = "Temporary breakpoint" if temporary else "Breakpoint"
         self.say(f"{kind} {bid} at {described['file']}:{described['line']}" + (f", if {cond}" if cond else ""))
+
+    def _location(self, session: Session, where: str, name: str) -> Tuple[str, int]:
+        """The file and line a breakpoint's ``FILE:LINE`` (or ``LINE``) names."""
+        file, _, line_text = where.rpartition(":")
+        line = _number(line_text, name)
+        if not file:
+            stack = session.where()  # pdb's default: the file of the selected frame
+            if not stack:
+                raise CommandError(f"no frame to take the file from; give FILE:LINE\nusage: {usage_of(name)}")
+            file = stack[stack.selected].file
+        return file, line
 
     def _list_breakpoints(self, session: Session) -> None:
         found = session.breakpoints()

@@ -173,23 +173,15 @@ class TerminalCommands(Commands):
         self.say(pdb_stack(stack))
 
     # -- breakpoints -----------------------------------------------------------------------
-    def _break(self, args: str, temporary: bool) -> None:
-        session = self.session()
-        if not args:
-            self._list_breakpoints(session)
-            return
-        where, _, condition = args.partition(",")
-        where = where.strip()
-        file, _, line_text = where.rpartition(":")
-        if not line_text.strip().isdigit():  # pdb's `b FUNCTION`: its first line
-            try:
-                ast.parse(where, mode="eval")
-            except SyntaxError:
-                raise CommandError(f"{where!r} is not a line or a function\nusage: {usage_of('break')}") from None
-            found = session.fetch(_FUNCTION_START.format(expr=where))
-            file, line_text = found[0], str(found[1])
-        args = f"{file}:{line_text}" + (f", {condition.strip()}" if condition.strip() else "")
-        super()._break(args, temporary)
+    def _location(self, session: Session, where: str, name: str) -> Tuple[str, int]:
+        if where.rpartition(":")[2].strip().isdigit():
+            return super()._location(session, where, name)
+        try:  # pdb's `b FUNCTION`: its first line
+            ast.parse(where, mode="eval")
+        except SyntaxError:
+            raise CommandError(f"{where!r} is not a line or a function\nusage: {usage_of(name)}") from None
+        file, line = session.fetch(_FUNCTION_START.format(expr=where))
+        return file, int(line)
 
     def _list_breakpoints(self, session: Session) -> None:
         found = session.breakpoints()
