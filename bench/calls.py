@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 
-from common import PY, arg_parser, best_of, interpreter, table, verdict, write_json
+from common import PY, arg_parser, available, best_of, interpreter, table, verdict, write_json
 
 N_CALLS = 1_000_000
 REPEAT = 5
@@ -148,16 +148,6 @@ def target_for(case: str):
     if limits is None:
         return None
     return limits[0] if sys.version_info >= (3, 12) else limits[1]
-
-
-def available(module):
-    if module is None:
-        return True
-    try:
-        __import__(module)
-        return True
-    except ImportError:
-        return False
 
 
 def leftover_hooks():

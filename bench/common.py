@@ -63,6 +63,17 @@ def verdict(value: Optional[float], limit: Optional[float]) -> str:
     return "PASS" if value <= limit else "MISS"
 
 
+def available(module: Optional[str]) -> bool:
+    """Whether ``module`` (an anchor's package; None: nothing needed) can be imported."""
+    if module is None:
+        return True
+    try:
+        __import__(module)
+        return True
+    except ImportError:
+        return False
+
+
 def table(header: Sequence[str], rows: Iterable[Sequence[object]], markdown: bool = False) -> str:
     """Format rows as a plain aligned table, or as a GitHub markdown table."""
     rows = [[str(c) for c in r] for r in rows]

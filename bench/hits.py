@@ -20,7 +20,7 @@ import os
 import subprocess
 import sys
 
-from common import PY, arg_parser, best_of, interpreter, table, write_json
+from common import PY, arg_parser, available, best_of, interpreter, table, write_json
 
 N = 200_000
 N_SLOW = 2_000  # nopdb: about 1 ms per call (it copies the stack of every frame)
@@ -227,16 +227,8 @@ CASES = {
 }
 
 
-def available(module, needs_monitoring):
-    if needs_monitoring and not MONITORING:
-        return False
-    if module is None:
-        return True
-    try:
-        __import__(module)
-        return True
-    except ImportError:
-        return False
+def runnable(module, needs_monitoring):
+    return (MONITORING or not needs_monitoring) and available(module)
 
 
 def rss_bytes():
@@ -281,10 +273,10 @@ def main():
         memory_child(sys.argv[2])
         return 0
     args = arg_parser(__doc__).parse_args()
-    cases = {name: (lambda fn=fn, n=n: fn(n)) for name, (fn, n, mod, mon) in CASES.items() if available(mod, mon)}
+    cases = {name: (lambda fn=fn, n=n: fn(n)) for name, (fn, n, mod, mon) in CASES.items() if runnable(mod, mon)}
     skipped = [name for name in CASES if name not in cases]
     print("bench/hits.py on %s: %d calls of small(a, b, c), best of %d" % (interpreter(), N, REPEAT))
-    if available("jupdb", False):
+    if available("jupdb"):
         print("jupdb from %s" % sys.modules["jupdb"].__file__)
 
     results = best_of(cases, repeat=REPEAT, budget_s=20.0)
@@ -376,7 +368,7 @@ def main():
     )
     print("bare loop: %.3f us/call; the expression alone: %.3f us" % (bare_s[N] / N * 1e6, expression_us))
 
-    if available("jupdb", False):
+    if available("jupdb"):
         rss, traced = memory("rss"), memory("tracemalloc")
         limit_mb = 100.0
         verdict = "PASS" if rss / 1e6 <= limit_mb else "MISS"
