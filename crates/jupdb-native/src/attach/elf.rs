@@ -24,7 +24,14 @@ pub struct Elf {
     pub writable_end: u64,
 }
 
-pub fn read(path: &str, wanted: &[&'static str]) -> Result<Elf, String> {
+/// The `wanted` symbols of the ELF file at `path`: `.dynsym`'s, and then `.symtab`'s
+/// unless those found are `enough` (an unstripped libpython's `.symtab` takes
+/// milliseconds to read).
+pub fn read(
+    path: &str,
+    wanted: &[&'static str],
+    enough: impl Fn(&HashMap<&'static str, u64>) -> bool,
+) -> Result<Elf, String> {
     let file = File::open(path).map_err(|e| format!("cannot open {path}: {e}"))?;
     let data = ReadCache::new(file);
     let bad = |e: object::Error| format!("{path} is not an ELF file jupdb can read: {e}");
@@ -62,7 +69,7 @@ pub fn read(path: &str, wanted: &[&'static str]) -> Result<Elf, String> {
                 symbols.entry(*w).or_insert(symbol.st_value(endian));
             }
         }
-        if symbols.len() == wanted.len() {
+        if enough(&symbols) {
             break;
         }
     }

@@ -138,7 +138,14 @@ impl Target {
         ];
         // An interpreter embedded in another program (uwsgi…) is found among the rest.
         for path in paths.iter().take(64) {
-            let Ok(found) = elf::read(&process.file(path), &WANTED) else {
+            let Ok(found) = elf::read(&process.file(path), &WANTED, |found| {
+                // The runtime, the entry point and what tells the version (3.10 has
+                // no Py_Version: waiting for it would read all of .symtab).
+                ["_PyRuntime", "PyRun_SimpleString"]
+                    .iter()
+                    .all(|s| found.contains_key(s))
+                    && (found.contains_key("Py_Version") || found.contains_key("PyModule_AddObjectRef"))
+            }) else {
                 continue;
             };
             let Some(&runtime) = found.symbols.get("_PyRuntime") else {
