@@ -118,6 +118,9 @@ def test_attach_to_a_busy_loop_eval_a_local_and_detach(python, launch, tmp_path)
     assert isinstance(first, int) and first > 0
     assert session.eval("total == i * (i - 1) // 2", frame=loop[0].index).value is True
     assert session.eval("i", frame=loop[0].index).value == first  # paused: the loop does not move
+    # The program imported the server's side only: not the client's (attach.py, session.py).
+    clients = "[m for m in ('jupdb.remote.attach', 'jupdb.remote.session') if m in sys.modules]"
+    assert session.eval(f"len({clients})", frame=loop[0].index).value == 0, session.eval(clients).repr
     session.cont()
     session.close()
     _finish(program, stop)

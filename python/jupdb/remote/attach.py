@@ -11,7 +11,7 @@ spare memory and ``PyRun_SimpleString`` of it queued in its pending calls, as
 ``Py_AddPendingCall`` would from inside; on 3.14+ PEP 768's own protocol runs
 the same bootstrap from a file. The bootstrap, in the program, adds jupdb's
 path for its import, raises the audit event ``jupdb.attach``, starts the server
-(:func:`attached`) and reports how it went in a file of the attaching user's
+(:func:`jupdb.remote.debuggee.attached`) and reports how it went in a file of the attaching user's
 private directory; nothing it does can raise into the program.
 
 Needs the permission to trace the program (the same user with ptrace_scope 0,
@@ -30,6 +30,7 @@ import time
 from typing import Any, Dict, Optional
 
 from .. import _native
+from .debuggee import write_private
 from .session import Session, connect
 
 #: jupdb's import root (the directory that holds the ``jupdb`` package).
@@ -67,7 +68,7 @@ def attach(pid: int, *, timeout: float = 10.0) -> Session:
     code = bootstrap(_IMPORT_ROOT, directory)
     script = os.path.join(directory, "attach-bootstrap.py")  # what PEP 768 (3.14+) runs
     if target["method"] == "PEP 768":
-        _write_private(script, code)
+        write_private(script, code)
     try:
         outcome = _inject(pid, code, script, max(0.0, deadline - time.monotonic()))
     except RuntimeError as exc:  # refused (TimeoutError, PermissionError… are OSErrors and go as they are)
@@ -108,14 +109,13 @@ def _inject(pid: int, code: str, script: str, timeout: float) -> Dict[str, Any]:
 
 
 #: The helper: attach_inject, its result or error as JSON on stdout. It loads the
-#: extension alone (not the jupdb package), in an isolated interpreter without site,
-#: to start fast.
+#: extension alone (not the jupdb package, nor importlib.util), in an isolated
+#: interpreter without site, to start fast.
 _HELPER = """import json, sys
-from importlib.machinery import ExtensionFileLoader
-from importlib.util import module_from_spec, spec_from_file_location
-spec = spec_from_file_location("jupdb._native", sys.argv[1], loader=ExtensionFileLoader("jupdb._native", sys.argv[1]))
-native = module_from_spec(spec)
-spec.loader.exec_module(native)
+from importlib.machinery import ExtensionFileLoader, ModuleSpec
+loader = ExtensionFileLoader("jupdb._native", sys.argv[1])
+native = loader.create_module(ModuleSpec("jupdb._native", loader, origin=sys.argv[1]))
+loader.exec_module(native)
 try:
     result = ["ok", native.attach_inject(int(sys.argv[2]), sys.argv[3], sys.argv[4], float(sys.argv[5]))]
 except Exception as exc:
@@ -140,45 +140,17 @@ def bootstrap(import_root: str, directory: str) -> str:
 d={directory!r}
 try:
  sys.audit('jupdb.attach')
- if 'jupdb.remote.attach' not in sys.modules:
+ if 'jupdb.remote.debuggee' not in sys.modules:
   sys.path.insert(0,{import_root!r})
-  try:import jupdb.remote.attach
+  try:import jupdb.remote.debuggee
   finally:sys.path.remove({import_root!r})
- sys.modules['jupdb.remote.attach'].attached(d)
+ sys.modules['jupdb.remote.debuggee'].attached(d)
 except BaseException as e:
  f=os.path.join(d,'attach-%d'%os.getpid())
  with open(f+'.new','w') as o:o.write('%s: %s'%(type(e).__name__,e))
  os.replace(f+'.new',f)
 """
     return f"try:exec({inner!r},{{'__name__':'__jupdb_attach__'}})\nexcept BaseException:pass\n"
-
-
-def attached(directory: str) -> None:
-    """In the attached program: start the server, and say how it went in ``directory``."""
-    try:
-        report = "ok\n" + _serve()
-    except BaseException as exc:  # the program goes on whatever happened
-        report = f"{type(exc).__name__}: {exc}"
-    path = os.path.join(directory, f"attach-{os.getpid()}")
-    try:
-        _write_private(path + ".new", report)
-        os.replace(path + ".new", path)
-    except OSError:
-        pass
-
-
-def _serve() -> str:
-    """Starts the server as ``jupdb.listen()`` does (or finds it running), which says
-    on the program's stderr how to connect; its connection file."""
-    from .debuggee import listen
-
-    return listen().connection_file
-
-
-def _write_private(path: str, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
 
 
 def _remove(path: str) -> None:

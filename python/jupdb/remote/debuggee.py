@@ -14,7 +14,6 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import os
-import secrets
 import sys
 import threading
 import types
@@ -50,9 +49,9 @@ class DebugServer:
                 f"jupdb: not using the runtime directory {refused}; "
                 f"the connection file goes to {self.directory} instead"
             )
-        self.session = secrets.token_hex(8)
+        self.session = os.urandom(8).hex()  # (what secrets.token_hex does, without importing it)
         self.native = _native.Server(
-            secrets.token_bytes(32),
+            os.urandom(32),
             self.session,
             ip=ip,
             request_port=request_port,
@@ -363,3 +362,28 @@ def set_trace(frame: Optional[types.FrameType] = None, *, ip: str = "127.0.0.1",
     server = DebugServer.get_or_say_why(ip, port)
     if server is not None:
         PausedThread(server, frame, reason="set_trace").serve()
+
+
+def attached(directory: str) -> None:
+    """What the bootstrap of :func:`jupdb.attach` runs in the program: serve as
+    :func:`listen` does, and say how it went to the attaching client in
+    ``directory`` (``attach-PID``: ``ok`` and the connection file, or the error).
+    Never raises: the program goes on whatever happened."""
+    try:
+        report = "ok\n" + listen().connection_file
+    except BaseException as exc:
+        report = f"{type(exc).__name__}: {exc}"
+    path = os.path.join(directory, f"attach-{os.getpid()}")
+    try:
+        write_private(path + ".new", report)
+        os.replace(path + ".new", path)
+    except OSError:
+        pass
+
+
+def write_private(path: str, text: str) -> None:
+    """Write ``text`` to a new file at ``path`` that only this user can read
+    (a link there is refused, not followed)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)

@@ -19,15 +19,17 @@ that import on.
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
 import io
 import sys
 import threading
 import types
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, cast
 
 from .summary import safe_repr
+
+if TYPE_CHECKING:
+    from importlib.abc import Loader
+    from importlib.machinery import ModuleSpec
 
 #: Called with each figure to send: it renders it (see :func:`figure_bundle`) and publishes it.
 Send = Callable[[Any], None]
@@ -175,16 +177,18 @@ def _managers(pyplot: types.ModuleType) -> List[Any]:
     return list(gcf.figs.values()) if gcf is not None else []
 
 
-class _PyplotImportWatch(importlib.abc.MetaPathFinder):
+class _PyplotImportWatch:
     """Calls ``imported(pyplot)`` as soon as ``matplotlib.pyplot`` has been
-    imported (by the cell, in the middle of it)."""
+    imported (by the cell, in the middle of it). A meta path finder by its
+    ``find_spec`` (not importlib.abc's subclass: importing that costs the
+    program's first attach milliseconds)."""
 
     def __init__(self, imported: Callable[[types.ModuleType], None]) -> None:
         self.imported = imported
 
     def find_spec(
         self, fullname: str, path: Optional[Sequence[str]], target: Optional[types.ModuleType] = None
-    ) -> Optional[importlib.machinery.ModuleSpec]:
+    ) -> Optional[ModuleSpec]:
         if fullname != "matplotlib.pyplot":
             return None
         for finder in sys.meta_path:
@@ -196,18 +200,18 @@ class _PyplotImportWatch(importlib.abc.MetaPathFinder):
         else:
             return None
         if spec.loader is not None and hasattr(spec.loader, "exec_module"):
-            spec.loader = _ThenCall(spec.loader, self.imported)
+            spec.loader = cast("Loader", _ThenCall(spec.loader, self.imported))
         return spec
 
 
-class _ThenCall(importlib.abc.Loader):
+class _ThenCall:
     """A module's loader, and a call once the module has run."""
 
     def __init__(self, loader: Any, then: Callable[[types.ModuleType], None]) -> None:
         self.loader = loader
         self.then = then
 
-    def create_module(self, spec: importlib.machinery.ModuleSpec) -> Optional[types.ModuleType]:
+    def create_module(self, spec: ModuleSpec) -> Optional[types.ModuleType]:
         return self.loader.create_module(spec)
 
     def exec_module(self, module: types.ModuleType) -> None:
