@@ -536,3 +536,31 @@ def test_attach_to_a_program_that_never_imported_jupdb(launch, attach):
     term.child.sendline("detach")
     assert term.ends() == 0
     assert program.finish() == 0
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="attaching to a plain program is Linux only")
+def test_attach_pid_at_the_prompt_leaves_one_program_for_another(launch, attach):
+    first = launch(PROGRAM)
+    first.wait_paused()
+    plain = launch(PLAIN, name="plain", env={"PYTHONPATH": ""})  # it cannot import jupdb by itself
+    plain.wait_stdout("started")
+    term = attach(first.pid)
+    term.prompt()
+    assert "usage: attach PID" in term.do("attach plain.py")
+    assert "*** no process 999999999" in term.do("attach 999999999")
+    assert "debug the running program PID" in term.do("help attach")
+
+    term.child.send("atta\t")  # Tab completes the word, as any command's
+    term.expect("ch")
+    said = term.do(f" {plain.pid}")
+    assert f"jupdb: detached from pid {first.pid}; the program runs on" in said  # as detach leaves it
+    assert f"jupdb: attached to pid {plain.pid} (" in said and "the program is running" in said
+    first.assert_finishes_ok()
+    assert first.stdout_lines() == ["total 10", "done"]
+
+    assert re.search(r"plain\.py\(\d+\)<module>\(\)", term.do("pause"))
+    assert int(term.do("p count")) > 0
+    assert term.do("count = -10") == ""  # ends its loop once it runs on
+    term.child.sendline("detach")
+    assert term.ends() == 0
+    assert plain.finish() == 0

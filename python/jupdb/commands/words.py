@@ -22,6 +22,7 @@ import dataclasses
 import shlex
 from typing import Any, Callable, Dict, Iterator, List, Optional, Protocol, Sequence, Tuple, Union
 
+from ..remote.attach import AttachError, connect_or_attach
 from ..remote.session import FrameInfo, RemoteError, RemoteValue, Session, SessionLost, connect, sessions
 from .views import View, as_html, message, table
 
@@ -90,6 +91,8 @@ class Commands:
     extra: Sequence[Command] = ()
     #: Commands of this class the front end does not offer.
     hidden: Sequence[str] = ()
+    #: Seconds each request of a session opened here (``connect``, ``attach``) may take.
+    request_timeout = 10.0
 
     def __init__(self, show: Callable[[Any], None], say: Callable[[str], None], current: Current) -> None:
         self.show = show
@@ -187,18 +190,48 @@ class Commands:
         if mine is not None and chosen is not None and chosen in (mine.pid, mine.session_id, mine.path):
             return mine
         # A program just started from the notebook may not have paused yet: wait for it.
-        session = connect(chosen, wait=PID_WAIT if isinstance(chosen, int) else 0.0)
+        wait = PID_WAIT if isinstance(chosen, int) else 0.0
+        session = connect(chosen, timeout=self.request_timeout, wait=wait)
+        self.switch_to(session)
+        self.say(f"jupdb: connected to pid {session.pid} ({_program(session)})")
+        return session
+
+    def switch_to(self, session: Session) -> None:
+        """Make ``session`` the current one; the one it replaces is closed (its
+        paused threads stay paused)."""
         self.current.use(session)
         self.thread = None
         self.location = None
-        self.say(f"jupdb: connected to pid {session.pid} ({_program(session)})")
-        return session
 
     @command("connect", usage="connect [PID | SESSION_ID | CONNECTION_FILE]", help="connect to a paused program")
     def do_connect(self, args: str) -> None:
         if self.current.get() is not None and not args:
             self.current.use(None)  # a plain connect looks again for the most recently paused program
         self._show_state(self.connect(args))
+
+    @command(
+        "attach",
+        usage="attach PID",
+        help="debug the running program PID; starts jupdb's server in it if it has none (Linux)",
+    )
+    def do_attach(self, args: str) -> None:
+        session = self.attach(_pid(args, "attach"))
+        self.say(f"jupdb: attached to pid {session.pid} ({_program(session)})")
+        self._show_state(session)
+
+    def attach(self, pid: int) -> Session:
+        """Make program ``pid`` the current one, unless it is already: through the
+        session it serves, else one that :func:`jupdb.attach` starts in it. Not
+        waiting for a pause: a program that never paused is attached to running."""
+        mine = self.current.get()
+        if mine is not None and mine.pid == pid:
+            return mine
+        try:
+            session = connect_or_attach(pid, timeout=self.request_timeout)
+        except (AttachError, OSError) as exc:  # not allowed, no such process…: the program is left as it was
+            raise CommandError(str(exc)) from None
+        self.switch_to(session)
+        return session
 
     def _show_state(self, session: Session) -> None:
         status = session.status()
@@ -565,6 +598,16 @@ def _number(text: str, name: str) -> int:
         return int(text.strip())
     except ValueError:
         raise CommandError(f"{text.strip() or 'nothing'} is not a number\nusage: {usage_of(name)}") from None
+
+
+def _pid(args: str, name: str) -> int:
+    words = _split(args, name)
+    if len(words) != 1:
+        wrong = "needs a process id" if not words else "takes one process id"
+        raise CommandError(f"{name} {wrong}\nusage: {usage_of(name)}")
+    if not words[0].isdigit() or int(words[0]) == 0:
+        raise CommandError(f"{words[0]} is not a process id\nusage: {usage_of(name)}")
+    return int(words[0])
 
 
 def _count(args: str, name: str) -> int:

@@ -248,3 +248,18 @@ def _not_run(pid: int, target: Dict[str, Any], timeout: float) -> str:
         f"no thread of process {pid} ran Python code for {timeout:g} s (its main thread is {doing}); "
         f"nothing was left pending in the program"
     )
+
+
+def connect_or_attach(pid: int, *, timeout: float = 10.0, attach_timeout: float = 10.0) -> Session:
+    """A session with the running program ``pid``: through the jupdb server it
+    serves already (as :func:`~jupdb.remote.session.connect` finds it, paused or
+    not), else through the one :func:`attach` starts in it (given
+    ``attach_timeout``). ``timeout``: the seconds each request may take. Raises
+    as :func:`attach` does (``jupdb attach PID``, and the ``attach`` command)."""
+    try:
+        return connect(pid, timeout=timeout)
+    except LookupError:
+        pass  # no session of that pid: a program that never imported jupdb
+    session = attach(pid, timeout=attach_timeout)
+    session.timeout = timeout
+    return session

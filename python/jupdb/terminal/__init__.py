@@ -12,12 +12,9 @@ from __future__ import annotations
 import os
 from typing import Optional, Union
 
-from ..remote.attach import AttachError
-from ..remote.attach import attach as remote_attach
+from ..remote.attach import AttachError, connect_or_attach
 from ..remote.session import SessionLost, connect
-
-#: Seconds a request may take before the prompt gives up on it (Ctrl-C stops sooner).
-REQUEST_TIMEOUT = 600.0
+from .commands import REQUEST_TIMEOUT
 
 
 def attach(target: Union[None, int, str, "os.PathLike[str]"] = None) -> int:
@@ -29,14 +26,10 @@ def attach(target: Union[None, int, str, "os.PathLike[str]"] = None) -> int:
     from .repl import Terminal
 
     try:
-        try:
+        if isinstance(target, int):  # its session, else one started in a program that never imported jupdb
+            session = connect_or_attach(target, timeout=REQUEST_TIMEOUT)
+        else:
             session = connect(target, timeout=REQUEST_TIMEOUT)
-        except LookupError:
-            if not isinstance(target, int):
-                raise
-            # A program that never imported jupdb: start jupdb's server in it.
-            session = remote_attach(target)
-            session.timeout = REQUEST_TIMEOUT
     except (LookupError, SessionLost, ConnectionError, OSError, AttachError) as exc:
         raise SystemExit(f"jupdb attach: {exc.args[0] if exc.args else exc}") from None
     return Terminal(session).run()
@@ -49,4 +42,4 @@ def parse_target(text: Optional[str]) -> Union[None, int, str]:
     return int(text) if text.isdigit() else text
 
 
-__all__ = ["attach", "parse_target"]
+__all__ = ["REQUEST_TIMEOUT", "attach", "parse_target"]

@@ -19,6 +19,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from ..commands.words import CommandError, Commands, Current, command, program_errors, usage_of
 from ..remote.session import FrameInfo, RemoteError, RemoteValue, Session, SessionLost, Stack
 
+#: Seconds a request may take before the prompt gives up on it (Ctrl-C stops sooner).
+REQUEST_TIMEOUT = 600.0
+
 #: The commands that let the program run: one of them ends a breakpoint's
 #: ``commands`` list, as in pdb.
 RESUMING = {"step", "s", "next", "n", "return", "r", "until", "unt", "jump", "j", "continue", "c", "cont", "q", "quit"}
@@ -77,6 +80,7 @@ class TerminalCommands(Commands):
     """pdb's commands over the attached session, shown as pdb shows them."""
 
     hidden = ("connect", "frame")
+    request_timeout = REQUEST_TIMEOUT
 
     def __init__(self, show: Callable[[Any], None], say: Callable[[str], None], current: Current) -> None:
         super().__init__(show, say, current)
@@ -439,6 +443,20 @@ class TerminalCommands(Commands):
         Console().interact(banner="*interactive* (its lines run in the program's frame; Ctrl-D returns)", exitmsg="")
 
     # -- leaving ---------------------------------------------------------------------------
+    def switch_to(self, session: Session) -> None:
+        """``attach PID`` at the prompt: the program this terminal leaves runs on, as
+        after ``detach``; what was kept for it here (commands, displays) goes."""
+        before = self.current.get()
+        if before is not None:
+            let_run(before)
+            self.say(f"jupdb: detached from pid {before.pid}; the program runs on")
+        super().switch_to(session)
+        self.breakpoint_commands.clear()
+        self.displays.clear()
+        self.listing = None
+        self.returned = None
+        self.last_stop = 0
+
     @command("detach", usage="detach", help="disconnect and let the program run on (Ctrl-D too)")
     def do_detach(self, args: str) -> None:
         if args:
@@ -447,13 +465,7 @@ class TerminalCommands(Commands):
         self.done = True
         if session is None:
             return
-        # As debugpy's disconnect and pdb's attach client: the program runs on. Only the
-        # thread this terminal selected is let go; others paused by other clients stay.
-        try:
-            if session.status().get("paused_threads"):
-                session.cont()
-        except (RemoteError, SessionLost):
-            pass  # not paused any more, or gone: there is nothing to let go
+        let_run(session)
         self.current.use(None)
         self.say(f"jupdb: detached from pid {session.pid}; the program runs on")
 
@@ -478,6 +490,17 @@ class TerminalCommands(Commands):
         super()._move(go)
         if self.current.get() is None:
             self.done = True  # the program ran to its end
+
+
+def let_run(session: Session) -> None:
+    """What leaving a program does, as debugpy's disconnect and pdb's attach client:
+    it runs on. Only the thread this terminal selected is let go; others paused by
+    other clients stay."""
+    try:
+        if session.status().get("paused_threads"):
+            session.cont()
+    except (RemoteError, SessionLost):
+        pass  # not paused any more, or gone: there is nothing to let go
 
 
 def end_program(session: Session) -> None:

@@ -41,7 +41,6 @@ class Terminal:
     """pdb's prompt for one attached session."""
 
     def __init__(self, session: Session) -> None:
-        self.session = session
         self.slot = Slot(session)
         self.commands = TerminalCommands(self._show, self.say, self.slot)
         self.commands.ask = self._ask
@@ -51,6 +50,11 @@ class Terminal:
         self._follower: Optional[threading.Thread] = None
         self._following = threading.Event()
         self._readline: Any = None
+
+    @property
+    def session(self) -> Session:
+        """The attached session (``attach PID`` at the prompt changes it)."""
+        return self.slot.get_or_connect()
 
     # -- printing -------------------------------------------------------------------------
     def say(self, text: str) -> None:
@@ -187,7 +191,10 @@ class Terminal:
             follower.join()
 
     def _follow(self) -> None:
-        session = self.session
+        try:
+            session = self.session
+        except CommandError:  # not attached any more: nothing to follow
+            return
         while self._following.is_set():
             try:
                 event = session.next_event(0.05)
