@@ -96,8 +96,25 @@ impl Saved {
 
     /// Installs it again with `set` and releases our reference.
     fn restore(self, set: fn(Hook) -> c_int) {
-        set(self.0);
+        set_hook(set, self.0);
         unsafe { ffi::Py_XDECREF(self.0.obj) };
+    }
+}
+
+/// Puts `hook` in this thread's slot with `set`, as the engine's own work: setting
+/// it raises `sys.setprofile` / `sys.settrace` audit events, whose hooks may run
+/// Python code (never traced for that, nor entering the engine while the caller
+/// holds a borrow of `THREAD`). A hook that refuses leaves the slot as it was, and
+/// is reported as unraisable, as `PyEval_SetProfile` does; an exception on its way
+/// (a `throw()` into a generator) is kept.
+fn set_hook(set: fn(Hook) -> c_int, hook: Hook) {
+    unsafe {
+        let (mut kind, mut value, mut traceback) = (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+        ffi::PyErr_Fetch(&mut kind, &mut value, &mut traceback);
+        if busy(|| set(hook)) < 0 {
+            ffi::PyErr_WriteUnraisable(std::ptr::null_mut());
+        }
+        ffi::PyErr_Restore(kind, value, traceback);
     }
 }
 
@@ -226,27 +243,34 @@ unsafe extern "C" fn eval_frame(ts: *mut ffi::PyThreadState, frame: *mut c_void,
 
 /// Gives this thread our profile hook for the targeted frame about to run.
 fn enter_targeted(py: Python<'_>) {
-    THREAD.with(|t| {
+    let outermost = THREAD.with(|t| {
         let mut t = t.borrow_mut();
         t.targeted += 1;
-        if t.targeted == 1 {
-            let current = hooks::profile_hook();
-            // Ours already (left by a call that never came back here): restore none.
-            let displaced = if current.obj == hook(py).as_ptr() {
-                Hook {
-                    func: None,
-                    obj: std::ptr::null_mut(),
-                }
-            } else {
-                current
-            };
-            t.profile_held = Some(Saved::take(displaced));
-            hooks::set_profile_hook(Hook {
+        if t.targeted > 1 {
+            return false;
+        }
+        let current = hooks::profile_hook();
+        // Ours already (left by a call that never came back here): restore none.
+        let displaced = if current.obj == hook(py).as_ptr() {
+            Hook {
+                func: None,
+                obj: std::ptr::null_mut(),
+            }
+        } else {
+            current
+        };
+        t.profile_held = Some(Saved::take(displaced));
+        true
+    });
+    if outermost {
+        set_hook(
+            hooks::set_profile_hook,
+            Hook {
                 func: Some(profile),
                 obj: hook(py).as_ptr(),
-            });
-        }
-    });
+            },
+        );
+    }
 }
 
 fn leave_targeted() {
@@ -444,10 +468,13 @@ fn update_trace_slot(py: Python<'_>) {
 }
 
 fn take_trace_slot(py: Python<'_>) {
-    hooks::set_trace_hook(Hook {
-        func: Some(trace),
-        obj: hook(py).as_ptr(),
-    });
+    set_hook(
+        hooks::set_trace_hook,
+        Hook {
+            func: Some(trace),
+            obj: hook(py).as_ptr(),
+        },
+    );
 }
 
 /// Takes (or gives back) the trace slot of this thread for stepping.
