@@ -370,6 +370,84 @@ def test_attach_to_a_program_this_process_did_not_start(python, tmp_path, runtim
             pass
 
 
+def test_a_thread_id_stands_for_its_process(launch, tmp_path):  # noqa: F811
+    # What top -H, ps -L and py-spy show: a worker thread's id.
+    program = _start(
+        launch,
+        sys.executable,
+        """
+        import threading, time
+        def work():
+            while True:
+                time.sleep(0.01)
+        threading.Thread(target=work, name="worker", daemon=True).start()
+        print("started", flush=True)
+        i = 0
+        while True:
+            i += 1
+        """,
+    )
+    program.wait_stdout("started")
+    worker = wait_until(lambda: [int(t) for t in os.listdir(f"/proc/{program.pid}/task") if int(t) != program.pid])[0]
+    session = jupdb.attach(worker, timeout=TIMEOUT)
+    program.sessions.append(session)
+    assert session.pid == program.pid
+    assert [t.name for t in session.threads()].count("worker") == 1
+
+
+ATTACHER = """
+import sys, jupdb
+session = jupdb.attach(int(sys.argv[1]), timeout=float(sys.argv[2]))
+print("attached", session.pid, session.session_id, flush=True)
+"""
+
+
+def test_attaches_at_the_same_time_all_get_the_one_server(python, launch, tmp_path):  # noqa: F811
+    # Each would remove the other's report of the program's one report file, but for a lock.
+    program, stop = _busy_loop(launch, python, tmp_path)
+    env = dict(os.environ, PYTHONPATH=IMPORT_ROOT)
+    attachers = [
+        subprocess.Popen(
+            [sys.executable, "-c", ATTACHER, str(program.pid), str(TIMEOUT)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(3)
+    ]
+    results = [a.communicate(timeout=TIMEOUT * 2) for a in attachers]
+    assert all(a.returncode == 0 for a in attachers), results
+    assert len({out.split()[2] for out, _ in results}) == 1, results  # one session id
+    _finish(program, stop)
+    assert program.stderr.count("jupdb: listening on") == 1, program.stderr
+
+
+def test_a_program_with_a_jupdb_of_its_own_is_told_apart(python, launch, tmp_path):  # noqa: F811
+    # jupdb's path comes after the program's own: its module named jupdb is what it imports.
+    (tmp_path / "jupdb.py").write_text("MINE = True\n")
+    program, stop = _busy_loop(launch, python, tmp_path)
+    with pytest.raises(jupdb.AttachError, match=r"bootstrap failed .* a jupdb of its own, .*jupdb\.py"):
+        jupdb.attach(program.pid, timeout=TIMEOUT)
+    _finish(program, stop)
+    assert "Traceback" not in program.stderr
+
+
+@pytest.mark.parametrize("timeout", [-1.0, float("nan")])
+def test_a_timeout_that_is_no_number_of_seconds_is_refused(timeout):
+    with pytest.raises(ValueError, match="timeout must be a number of seconds"):
+        jupdb.attach(os.getppid(), timeout=timeout)
+
+
+def test_an_infinite_timeout_waits_as_long_as_it_takes(launch, tmp_path):  # noqa: F811
+    program, stop = _busy_loop(launch, sys.executable, tmp_path)
+    session = jupdb.attach(program.pid, timeout=float("inf"))
+    program.sessions.append(session)
+    assert session.status()["state"] == "running"
+    session.close()
+    _finish(program, stop)
+
+
 def _target_env() -> Dict[str, str]:
     env = dict(os.environ, PYTHONPATH="", PYTHONUNBUFFERED="1")
     env.pop("PYTHONBREAKPOINT", None)
@@ -465,4 +543,9 @@ def test_the_bootstrap_fits_in_the_smallest_spare_room():
     # 920 bytes after .bss were the fewest of the builds tried (pyenv's 3.12.1).
     from jupdb.remote.attach import bootstrap
 
-    assert len(bootstrap(IMPORT_ROOT, "/run/user/1000/jupdb")) + len("#jupdb-attach\n") < 920 - 120
+    code = bootstrap(IMPORT_ROOT, "/run/user/1000/jupdb")
+    assert len(code) + len("#jupdb-attach\n") < 920 - 120
+    # Its errors stay in it: the code it runs inside compiles (a SyntaxError there would be swallowed).
+    inner = re.fullmatch(r"try:exec\((.*),\{'__name__':'__jupdb_attach__'\}\)\nexcept BaseException:pass\n", code, re.S)
+    assert inner is not None, code
+    compile(eval(inner.group(1)), "<bootstrap>", "exec")

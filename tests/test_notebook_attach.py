@@ -113,6 +113,7 @@ def test_bad_pids_and_refusals_are_one_line_and_the_program_goes_on(kernel, laun
         ("%jupdb attach train.py", "jupdb: train.py is not a process id\nusage: %jupdb attach PID"),
         ("%jupdb attach 12 34", "jupdb: attach takes one process id"),
         ("%jupdb attach 999999999", "jupdb: no process 999999999 (it ended, or never was)"),  # above pid_max
+        ("%jupdb attach ²", "jupdb: ² is not a process id"),  # a digit to str.isdigit, not to int()
     ]:
         shown = _shown_error(kernel.execute(line))
         assert shown.startswith(expected), shown

@@ -185,7 +185,7 @@ class Commands:
             words = _split(target, "connect")
             if len(words) != 1:
                 raise CommandError(f"connect takes one target\nusage: {usage_of('connect')}")
-            chosen = int(words[0]) if words[0].isdigit() else words[0]
+            chosen = int(words[0]) if words[0].isdecimal() else words[0]
         mine = self.current.get()
         if mine is not None and chosen is not None and chosen in (mine.pid, mine.session_id, mine.path):
             return mine
@@ -605,7 +605,7 @@ def _pid(args: str, name: str) -> int:
     if len(words) != 1:
         wrong = "needs a process id" if not words else "takes one process id"
         raise CommandError(f"{name} {wrong}\nusage: {usage_of(name)}")
-    if not words[0].isdigit() or int(words[0]) == 0:
+    if not words[0].isdecimal() or int(words[0]) == 0:
         raise CommandError(f"{words[0]} is not a process id\nusage: {usage_of(name)}")
     return int(words[0])
 

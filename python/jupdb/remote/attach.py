@@ -20,6 +20,8 @@ or root / CAP_SYS_PTRACE), and a jupdb built for the program's Python version.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib.machinery
 import json
 import os
@@ -27,7 +29,7 @@ import re
 import subprocess
 import sys
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Iterator, Optional
 
 from .. import _native
 from .debuggee import write_private
@@ -56,6 +58,10 @@ def attach(pid: int, *, timeout: float = 10.0) -> Session:
     """
     if not sys.platform.startswith("linux"):
         raise AttachError("attaching to a running program works on Linux only: use set_trace() or `jupdb run`")
+    if not timeout >= 0:  # NaN too
+        raise ValueError(f"timeout must be a number of seconds, at least 0, not {timeout!r}")
+    timeout = min(timeout, _FOREVER)
+    pid = _process_of(pid)
     deadline = time.monotonic() + timeout
     try:
         target = _native.attach_probe(pid)
@@ -63,6 +69,19 @@ def attach(pid: int, *, timeout: float = 10.0) -> Session:
         raise AttachError(f"cannot attach to process {pid}: {exc}") from None
     _check_jupdb_importable(pid, target)
     directory = str(_native.prepare_connection_dir()[0])
+    with _one_at_a_time(os.path.join(directory, f"attach-{pid}.lock"), pid, deadline):
+        report = _bootstrap_in(pid, target, directory, deadline, timeout)
+    if not report.startswith("ok\n"):
+        raise AttachError(_failed(pid, report))
+    return connect(report[3:])
+
+
+#: Seconds of a timeout that is as good as none (a deadline that stays finite).
+_FOREVER = 1e6
+
+
+def _bootstrap_in(pid: int, target: Dict[str, Any], directory: str, deadline: float, timeout: float) -> str:
+    """Has the program run the bootstrap; what it reported."""
     status = os.path.join(directory, f"attach-{pid}")
     _remove(status)  # a report from an earlier attach is not this one's
     code = bootstrap(_IMPORT_ROOT, directory)
@@ -82,9 +101,51 @@ def attach(pid: int, *, timeout: float = 10.0) -> Session:
             f"process {pid} took jupdb's bootstrap but did not report within {timeout:g} s "
             f"(still importing, or an audit hook stopped it): see its stderr"
         )
-    if not report.startswith("ok\n"):
-        raise AttachError(f"jupdb's bootstrap failed in process {pid}, which goes on: {report}")
-    return connect(report[3:])
+    return report
+
+
+@contextlib.contextmanager
+def _one_at_a_time(path: str, pid: int, deadline: float) -> Iterator[None]:
+    """Holds this user's lock on attaching to ``pid`` (the file at ``path``): two
+    attaches at once would share the program's one report file. The file goes
+    with the lock; a waiter that then holds a lock on a file no longer there
+    tries again."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise AttachError(f"another attach to process {pid} by this user is still going on") from None
+                    time.sleep(0.005)
+            try:
+                current = os.stat(path, follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # its holder removed it as we took the lock: take a lock on the new one
+            if not os.path.samestat(os.fstat(fd), current):
+                continue
+            try:
+                yield
+            finally:
+                _remove(path)
+            return
+        finally:
+            os.close(fd)
+
+
+def _process_of(pid: int) -> int:
+    """The process whose id, or whose thread's id (``top -H``, py-spy), ``pid`` is."""
+    try:
+        with open(f"/proc/{int(pid)}/status") as f:
+            for line in f:
+                if line.startswith("Tgid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass  # no such process, or not one /proc shows: attach_probe says which
+    return pid
 
 
 def _inject(pid: int, code: str, script: str, timeout: float) -> Dict[str, Any]:
@@ -135,22 +196,38 @@ def _parent_of(pid: int) -> Optional[int]:
 
 def bootstrap(import_root: str, directory: str) -> str:
     """The code the program runs: one statement whose errors all stay in it (it runs in
-    ``__main__``'s namespace, so its work is done in a namespace of its own)."""
+    ``__main__``'s namespace, so its work is done in a namespace of its own). jupdb's
+    path goes last on ``sys.path``, and only for the import: the program's own
+    modules, the standard library first, stay what it imports (and a jupdb of the
+    program's own is the one used). A failure reports the error, and on a line of
+    its own (``jupdb=``) the file the program's ``jupdb`` came from, if any."""
     inner = f"""import sys,os
-d={directory!r}
+d,r={directory!r},{import_root!r}
 try:
  sys.audit('jupdb.attach')
  if 'jupdb.remote.debuggee' not in sys.modules:
-  sys.path.insert(0,{import_root!r})
+  sys.path.append(r)
   try:import jupdb.remote.debuggee
-  finally:sys.path.remove({import_root!r})
+  finally:
+   if sys.path[-1:]==[r]:sys.path.pop()
  sys.modules['jupdb.remote.debuggee'].attached(d)
 except BaseException as e:
  f=os.path.join(d,'attach-%d'%os.getpid())
- with open(f+'.new','w') as o:o.write('%s: %s'%(type(e).__name__,e))
+ j=getattr(sys.modules.get('jupdb'),'__file__','')
+ with open(f+'.new','w') as o:o.write('%s: %s\\njupdb=%s'%(type(e).__name__,e,j))
  os.replace(f+'.new',f)
 """
     return f"try:exec({inner!r},{{'__name__':'__jupdb_attach__'}})\nexcept BaseException:pass\n"
+
+
+def _failed(pid: int, report: str) -> str:
+    """What the bootstrap's failure ``report`` means."""
+    error, _, last = report.rpartition("\njupdb=")
+    error, package = (error, last) if error else (report, "")
+    why = f"jupdb's bootstrap failed in process {pid}, which goes on: {error}"
+    if package and not os.path.abspath(package).startswith(os.path.join(_IMPORT_ROOT, "")):
+        why += f" (the program has a jupdb of its own, {package}: attach from that jupdb, or with it uninstalled)"
+    return why
 
 
 def _remove(path: str) -> None:

@@ -580,7 +580,7 @@ def resolve(target: str) -> Any:
 
 
 def _is_index(part: str) -> bool:
-    return part.lstrip("-").isdigit()
+    return part.lstrip("-").isdecimal()
 
 
 def _walk(obj: Any, reached: str, parts: List[str], target: str) -> Any:

@@ -39,7 +39,7 @@ def parse_target(text: Optional[str]) -> Union[None, int, str]:
     """A command line's target: a pid is a number, anything else a session id or file."""
     if text is None:
         return None
-    return int(text) if text.isdigit() else text
+    return int(text) if text.isdecimal() else text
 
 
 __all__ = ["REQUEST_TIMEOUT", "attach", "parse_target"]

@@ -178,7 +178,7 @@ class TerminalCommands(Commands):
 
     # -- breakpoints -----------------------------------------------------------------------
     def _location(self, session: Session, where: str, name: str) -> Tuple[str, int]:
-        if where.rpartition(":")[2].strip().isdigit():
+        if where.rpartition(":")[2].strip().isdecimal():
             return super()._location(session, where, name)
         try:  # pdb's `b FUNCTION`: its first line
             ast.parse(where, mode="eval")
@@ -208,7 +208,7 @@ class TerminalCommands(Commands):
         self.say("\n".join(lines))
 
     def _breakpoint_id(self, word: str, name: str) -> int:
-        if not word.isdigit():
+        if not word.isdecimal():
             raise CommandError(f"{word or 'nothing'} is not a breakpoint number\nusage: {usage_of(name)}")
         bid = int(word)
         if not any(b["id"] == bid for b in self.session().breakpoints()):
@@ -233,7 +233,7 @@ class TerminalCommands(Commands):
         word, _, count_text = args.partition(" ")
         bid = self._breakpoint_id(word, "ignore")
         count_text = count_text.strip() or "0"
-        if not count_text.isdigit():
+        if not count_text.isdecimal():
             raise CommandError(f"{count_text} is not a count\nusage: {usage_of('ignore')}")
         count = int(count_text)
         self.session().ignore_breakpoint(bid, count)
@@ -411,7 +411,7 @@ class TerminalCommands(Commands):
     def do_exceptions(self, args: str) -> None:
         session = self.session()
         if args:
-            if not args.strip().isdigit():
+            if not args.strip().isdecimal():
                 raise CommandError(f"{args.strip()} is not a number\nusage: {usage_of('exceptions')}")
             self.show_stop(with_errors(lambda: session.examine_exception(int(args)), self.current))
             return

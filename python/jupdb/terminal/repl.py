@@ -164,6 +164,8 @@ class Terminal:
             self.say(f"*** KeyboardInterrupt{': ' + str(exc) if str(exc) else ''}")
         except (ConnectionError, TimeoutError) as exc:
             self.say(f"*** {exc}")
+        except Exception as exc:  # a bug of jupdb's: say it, and keep the prompt (the program waits on it)
+            self.say(f"*** jupdb failed on that line: {type(exc).__name__}: {exc}")
         if self.slot.get() is None:
             self.commands.done = True
 
