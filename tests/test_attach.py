@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import glob
 import os
+import pathlib
 import pwd
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from typing import Dict, List, Tuple
 
@@ -338,6 +340,40 @@ def test_attaching_as_another_user_is_a_clear_permission_error(launch, tmp_path)
     assert "CAP_SYS_PTRACE" in said and "sudo" in said
     _finish(program, stop)
     assert "jupdb" not in program.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root, to start a program as another user")
+def test_root_does_not_attach_to_another_user_s_program():
+    # Its session would trust (unpickle) what that user's program sends.
+    user = _user_without_privileges()
+    python = shutil.which("python3", path="/usr/bin:/bin")
+    if python is None:
+        pytest.skip("no system python3 that another user may run")
+    shared = tempfile.TemporaryDirectory()  # where that user can see the stop file (pytest's are root's alone)
+    os.chmod(shared.name, 0o755)
+    stop = pathlib.Path(shared.name) / "stop"
+    program = subprocess.Popen(
+        [python, "-c", textwrap.dedent(BUSY_LOOP.replace("os path", repr(str(stop))))],
+        user=user.pw_uid,
+        group=user.pw_gid,
+        extra_groups=[],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd="/",
+    )
+    try:
+        assert program.stdout is not None and program.stdout.readline() == "started False\n"
+        with pytest.raises(jupdb.AttachError, match=rf"runs as {user.pw_name}, not as you \(root\)") as refused:
+            jupdb.attach(program.pid, timeout=TIMEOUT)
+        assert f"sudo -u {user.pw_name} jupdb attach {program.pid}" in str(refused.value)
+        stop.touch()
+        out, err = program.communicate(timeout=TIMEOUT)
+        assert out == "done True\n" and err == "", (out, err)  # never touched
+    finally:
+        program.kill()
+        program.wait()
+        shared.cleanup()
 
 
 def test_attach_to_a_program_this_process_did_not_start(python, tmp_path, runtime_dir):  # noqa: F811

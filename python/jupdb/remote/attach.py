@@ -25,6 +25,7 @@ import fcntl
 import importlib.machinery
 import json
 import os
+import pwd
 import re
 import subprocess
 import sys
@@ -62,6 +63,7 @@ def attach(pid: int, *, timeout: float = 10.0) -> Session:
         raise ValueError(f"timeout must be a number of seconds, at least 0, not {timeout!r}")
     timeout = min(timeout, _FOREVER)
     pid = _process_of(pid)
+    _check_same_user(pid)
     deadline = time.monotonic() + timeout
     try:
         target = _native.attach_probe(pid)
@@ -136,16 +138,46 @@ def _one_at_a_time(path: str, pid: int, deadline: float) -> Iterator[None]:
             os.close(fd)
 
 
+def _check_same_user(pid: int) -> None:
+    """Refuses another user's program, where tracing it would be allowed (root,
+    CAP_SYS_PTRACE): a client trusts the program it talks to (it unpickles what
+    the program sends), so that program's owner could take over this account.
+    Without that privilege, attach_probe's PermissionError says what to do."""
+    owner, me = _status_field(pid, "Uid", 1), os.geteuid()
+    if owner is None or owner == me or not (me == 0 or (_status_field("self", "CapEff", 0, 16) or 0) >> 19 & 1):
+        return
+    raise AttachError(
+        f"process {pid} runs as {_user_name(owner)}, not as you ({_user_name(me)}): jupdb attaches only to "
+        f"your own programs, since a session trusts the program it talks to (it unpickles what the program "
+        f"sends) and another user's program could take over your account that way. Attach as that user "
+        f"(sudo -u {_user_name(owner)} jupdb attach {pid}; tracing needs ptrace_scope 0 there), or start the "
+        f"program with `jupdb run` or jupdb.listen()"
+    )
+
+
+def _status_field(pid: "int | str", name: str, index: int, base: int = 10) -> Optional[int]:
+    """Word ``index`` of the line ``name:`` of /proc/PID/status, as a number."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(name + ":"):
+                    return int(line.split()[1 + index], base)
+    except (OSError, ValueError, IndexError):
+        pass  # no such process, or not one /proc shows: attach_probe says which
+    return None
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
 def _process_of(pid: int) -> int:
     """The process whose id, or whose thread's id (``top -H``, py-spy), ``pid`` is."""
-    try:
-        with open(f"/proc/{int(pid)}/status") as f:
-            for line in f:
-                if line.startswith("Tgid:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError):
-        pass  # no such process, or not one /proc shows: attach_probe says which
-    return pid
+    process = _status_field(int(pid), "Tgid", 0)
+    return pid if process is None else process
 
 
 def _inject(pid: int, code: str, script: str, timeout: float) -> Dict[str, Any]:
