@@ -165,56 +165,218 @@ impl Memory for Process {
     }
 }
 
-/// Why the program said it does not want to be attached to, if it did:
-/// `PYTHON_DISABLE_REMOTE_DEBUG` in its environment or `-X disable-remote-debug`
-/// among its interpreter options (PEP 768's opt-outs, respected on every version).
+/// Why the program said it does not want to be attached to, if it did (PEP 768's
+/// opt-outs, respected on every version as CPython 3.14 reads them): `-X
+/// disable-remote-debug` (any value) among its interpreter options, or
+/// `PYTHON_DISABLE_REMOTE_DEBUG` in its environment (set, even empty), unless `-E` or
+/// `-I` made it ignore its environment.
 pub fn opted_out(environ: &[u8], cmdline: &[u8]) -> Option<String> {
-    for var in environ.split(|b| *b == 0) {
-        if let Some(value) = var.strip_prefix(b"PYTHON_DISABLE_REMOTE_DEBUG=") {
-            if !value.is_empty() {
-                return Some("its environment sets PYTHON_DISABLE_REMOTE_DEBUG".into());
-            }
-        }
+    let args: Vec<&[u8]> = cmdline
+        .strip_suffix(b"\0")
+        .unwrap_or(cmdline)
+        .split(|b| *b == 0)
+        .collect();
+    let options = InterpreterOptions::parse(&args);
+    // _Py_get_xoption: the name before any "=".
+    let named = |x: &&[u8]| x.split(|b| *b == b'=').next() == Some(b"disable-remote-debug".as_slice());
+    if options.xoptions.iter().any(named) {
+        return Some("it was started with -X disable-remote-debug".into());
     }
-    // The interpreter's options come before the script, `-c` or `-m`.
-    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).skip(1).collect();
-    let mut i = 0;
-    while i < args.len() {
-        let arg = args[i];
-        if arg == b"-X" {
-            if args.get(i + 1).is_some_and(|o| o.starts_with(b"disable-remote-debug")) {
-                return Some("it was started with -X disable-remote-debug".into());
-            }
-            i += 2;
-            continue;
-        }
-        if arg.starts_with(b"-Xdisable-remote-debug") {
-            return Some("it was started with -X disable-remote-debug".into());
-        }
-        if !arg.starts_with(b"-") || arg == b"-" || arg.starts_with(b"-c") || arg.starts_with(b"-m") {
-            break;
-        }
-        i += 1;
+    if !options.ignore_environment
+        && environ
+            .split(|b| *b == 0)
+            .any(|var| var.starts_with(b"PYTHON_DISABLE_REMOTE_DEBUG="))
+    {
+        return Some("its environment sets PYTHON_DISABLE_REMOTE_DEBUG".into());
     }
     None
+}
+
+/// What CPython 3.10–3.14 makes of the options before the script (`Python/getopt.c`'s
+/// `_PyOS_GetOpt`, as `initconfig.c` calls it): short options combined (`-uBq`), an
+/// argument attached or in the next word (`-Xdev`, `-X dev`, also after others:
+/// `-uXdev`), `-c`/`-m` ending the options with their argument, `--` and `-` ending
+/// them, `--check-hash-based-pycs` taking the next word. Where CPython would have
+/// stopped with usage or help (an unknown option, `--help`), the parse stops too:
+/// such a command line runs no program.
+#[derive(Debug, Default, PartialEq)]
+struct InterpreterOptions<'a> {
+    xoptions: Vec<&'a [u8]>,
+    /// `-E` or `-I`.
+    ignore_environment: bool,
+}
+
+/// `_PyOS_GetOpt`'s short options, those taking an argument followed by ':'
+/// (3.11+: 3.10 lacks -P, a command line no 3.10 runs).
+const SHORT_OPTIONS: &[u8] = b"bBc:dEhiIJm:OPqRsStuvVW:xX:?";
+/// Its long options, and whether each takes an argument.
+const LONG_OPTIONS: [(&[u8], bool); 4] = [
+    (b"check-hash-based-pycs", true),
+    (b"help-all", false),
+    (b"help-env", false),
+    (b"help-xoptions", false),
+];
+
+impl<'a> InterpreterOptions<'a> {
+    /// `args`: the whole command line, the program's name first.
+    fn parse(args: &[&'a [u8]]) -> InterpreterOptions<'a> {
+        let mut found = InterpreterOptions::default();
+        let mut next = 1; // the next word (_PyOS_optind)
+        let mut rest: &[u8] = b""; // what is left of the current word's options (opt_ptr)
+        loop {
+            if rest.is_empty() {
+                let Some(&word) = args.get(next) else {
+                    return found;
+                };
+                if word.len() < 2 || word[0] != b'-' || word == b"--" || word == b"--help" || word == b"--version" {
+                    return found; // the script, "-" (stdin), the end of the options, or an exit
+                }
+                rest = &word[1..];
+                next += 1;
+            }
+            let option = rest[0];
+            rest = &rest[1..];
+            if option == b'-' {
+                // A long option: the rest of the word is its name ("-u-check-hash-based-pycs" too).
+                let Some(&(_, takes_argument)) = LONG_OPTIONS.iter().find(|(name, _)| *name == rest) else {
+                    return found; // "-u-" ends the options; an unknown name exits
+                };
+                if !takes_argument || next >= args.len() {
+                    return found; // --help-*: prints help and exits
+                }
+                (rest, next) = (b"", next + 1);
+                continue;
+            }
+            let Some(at) = SHORT_OPTIONS.iter().position(|c| *c == option && *c != b':') else {
+                return found; // unknown: usage, exit
+            };
+            let argument = if SHORT_OPTIONS.get(at + 1) == Some(&b':') {
+                if !rest.is_empty() {
+                    std::mem::take(&mut rest)
+                } else if let Some(&word) = args.get(next) {
+                    next += 1;
+                    word
+                } else {
+                    return found; // "Argument expected": exits
+                }
+            } else {
+                b""
+            };
+            match option {
+                b'c' | b'm' | b'h' | b'?' | b'J' => return found, // the command or module; or an exit
+                b'E' | b'I' => found.ignore_environment = true,
+                b'X' => found.xoptions.push(argument),
+                _ => {}
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::opted_out;
 
+    /// `args` as /proc/PID/cmdline has them (NUL-terminated), the program name first.
+    fn cmdline(args: &[&str]) -> Vec<u8> {
+        let mut line = b"python3\0".to_vec();
+        for arg in args {
+            line.extend_from_slice(arg.as_bytes());
+            line.push(0);
+        }
+        line
+    }
+
+    fn option(args: &[&str]) -> bool {
+        opted_out(b"", &cmdline(args)).is_some()
+    }
+
     #[test]
-    fn finds_the_opt_outs() {
-        assert!(opted_out(b"A=1\0PYTHON_DISABLE_REMOTE_DEBUG=1\0", b"python\0x.py\0").is_some());
-        assert!(
-            opted_out(b"PYTHON_DISABLE_REMOTE_DEBUG=\0", b"python\0x.py\0").is_none(),
-            "empty: not set"
-        );
-        assert!(opted_out(b"", b"python3\0-u\0-X\0disable-remote-debug\0x.py\0").is_some());
-        assert!(opted_out(b"", b"python3\0-Xdisable-remote-debug\0-m\0mod\0").is_some());
-        // The program's own arguments are not the interpreter's options.
-        assert!(opted_out(b"", b"python3\0x.py\0-X\0disable-remote-debug\0").is_none());
-        assert!(opted_out(b"", b"python3\0-c\0pass\0-Xdisable-remote-debug\0").is_none());
-        assert!(opted_out(b"", b"python3\0-X\0dev\0x.py\0").is_none());
+    fn finds_disable_remote_debug_wherever_cpython_records_it() {
+        for args in [
+            &["-X", "disable-remote-debug", "t.py"][..],
+            &["-Xdisable-remote-debug", "-m", "mod"],
+            &["-u", "-X", "disable-remote-debug", "t.py"],
+            &["-W", "ignore", "-X", "disable-remote-debug", "t.py"],
+            &["-Wignore", "-X", "disable-remote-debug", "t.py"],
+            &["-uX", "disable-remote-debug", "t.py"],
+            &["-uXdisable-remote-debug", "t.py"],
+            &["-uBq", "-sSX", "disable-remote-debug", "t.py"],
+            &[
+                "--check-hash-based-pycs",
+                "default",
+                "-X",
+                "disable-remote-debug",
+                "t.py",
+            ],
+            &["-u-check-hash-based-pycs", "never", "-Xdisable-remote-debug", "t.py"],
+            &["-X", "dev", "-X", "disable-remote-debug=0", "t.py"], // any value: the name counts
+            &["-X", "disable-remote-debug=", "t.py"],
+            &["-W", "-X", "-X", "disable-remote-debug", "t.py"], // -W's argument is "-X"
+            &["-E", "-X", "disable-remote-debug", "-c", "pass"],
+            &["-X", "disable-remote-debug"], // the interactive prompt
+            &["-X", "disable-remote-debug", "-"],
+            &["-X", "disable-remote-debug", "--", "t.py"],
+        ] {
+            assert!(option(args), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn near_misses_are_not_the_option() {
+        for args in [
+            &["-X", "disable-remote-debugger", "t.py"][..],
+            &["-X", "disable-remote-debu", "t.py"],
+            &["-X", "disable_remote_debug", "t.py"],
+            &["-X", " disable-remote-debug", "t.py"], // a shebang's "-X disable-remote-debug" is one word
+            &["-W", "disable-remote-debug", "t.py"],
+            &[
+                "-c",
+                "import sys # -X disable-remote-debug",
+                "-X",
+                "disable-remote-debug",
+            ],
+            &["-uc", "pass", "-Xdisable-remote-debug"],
+            &["-cpass", "-Xdisable-remote-debug"],
+            &["-m", "mod", "-X", "disable-remote-debug"],
+            &["-mmod", "-X", "disable-remote-debug"],
+            // The script's own arguments (and what follows "-", "--", "-u-").
+            &["t.py", "-X", "disable-remote-debug"],
+            &["-u", "t.py", "-Xdisable-remote-debug"],
+            &["-", "-X", "disable-remote-debug"],
+            &["--", "-X", "disable-remote-debug"],
+            &["-u-", "-X", "disable-remote-debug", "t.py"],
+            // Command lines CPython refuses (it exits): nothing ran to attach to.
+            &["--check-hash-based-pycs", "-Xdisable-remote-debug", "t.py"], // not one of its values
+            &["--check-hash-based-pycs=default", "-X", "disable-remote-debug", "t.py"],
+            &["-Z", "-X", "disable-remote-debug", "t.py"],
+            &["--help", "-X", "disable-remote-debug"],
+            &["-X", "dev", "t.py"],
+            &[],
+        ] {
+            assert!(!option(args), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn the_environment_counts_unless_ignored() {
+        let env = b"A=1\0PYTHON_DISABLE_REMOTE_DEBUG=1\0B=2\0";
+        assert!(opted_out(env, &cmdline(&["t.py"])).is_some());
+        assert!(opted_out(env, &cmdline(&["-u", "t.py"])).is_some());
+        // CPython 3.14 reads it with Py_GETENV: set counts, even empty.
+        assert!(opted_out(b"PYTHON_DISABLE_REMOTE_DEBUG=\0", &cmdline(&["t.py"])).is_some());
+        assert!(opted_out(b"XPYTHON_DISABLE_REMOTE_DEBUG=1\0", &cmdline(&["t.py"])).is_none());
+        assert!(opted_out(b"PYTHON_DISABLE_REMOTE_DEBUGGER=1\0", &cmdline(&["t.py"])).is_none());
+        // -E and -I (isolated) ignore the environment, the variable with it.
+        for args in [
+            &["-E", "t.py"][..],
+            &["-I", "t.py"],
+            &["-uE", "t.py"],
+            &["-sI", "-c", "pass"],
+        ] {
+            assert!(opted_out(env, &cmdline(args)).is_none(), "{args:?}");
+        }
+        // ...but only as interpreter options.
+        assert!(opted_out(env, &cmdline(&["t.py", "-E"])).is_some());
+        assert!(opted_out(env, &cmdline(&["-W", "-E", "t.py"])).is_some());
     }
 }
