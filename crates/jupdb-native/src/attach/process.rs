@@ -1,8 +1,12 @@
 //! Another process seen from outside: its memory (`process_vm_readv` /
-//! `process_vm_writev`), its mappings, and what `/proc` says about it. Every
-//! failure says why, and a permission failure what to do about it.
+//! `process_vm_writev`), its mappings and the files they map (opened without
+//! blocking, whatever the program put at their paths), and what `/proc` says about
+//! it. Every failure says why, and a permission failure what to do about it.
 
+use std::fs::{File, OpenOptions};
 use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 
 use super::{AttachError, Memory};
 
@@ -10,14 +14,47 @@ pub struct Process {
     pub pid: i32,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Mapping {
     pub start: u64,
     pub end: u64,
     pub writable: bool,
     pub offset: u64,
+    /// The mapped file's device (major, minor) and inode, as the kernel shows them.
+    pub device: (u32, u32),
+    pub inode: u64,
+    /// The file's path in the target's mount namespace, without the kernel's " (deleted)".
     pub path: Option<String>,
+    /// The kernel marked the path " (deleted)": the file mapped is no longer at that
+    /// path (deleted, or replaced by another, as an upgrade does).
+    pub deleted: bool,
 }
+
+impl Mapping {
+    /// The path as `/proc/PID/maps` shows it (a deleted file marked so).
+    pub fn shown_path(&self) -> String {
+        let path = self.path.as_deref().unwrap_or("");
+        if self.deleted {
+            format!("{path} (deleted)")
+        } else {
+            path.to_owned()
+        }
+    }
+}
+
+/// Why a mapped file was not opened.
+#[derive(Debug, PartialEq)]
+pub enum Unopened {
+    /// Deleted or replaced since the program mapped it, and `/proc/PID/map_files`,
+    /// which reaches the file mapped itself, is not readable here (not root).
+    Replaced,
+    /// Anything else (not a regular file, too large, gone): the reason.
+    Other(String),
+}
+
+/// The largest file read for its symbols (libpython with debug information is
+/// tens of megabytes): what a hostile program maps is not read without end.
+const LARGEST_ELF: u64 = 1 << 30;
 
 impl Process {
     pub fn proc(&self, name: &str) -> String {
@@ -36,39 +73,50 @@ impl Process {
 
     pub fn maps(&self) -> Result<Vec<Mapping>, AttachError> {
         let text = String::from_utf8_lossy(&self.read_proc("maps")?).into_owned();
-        let mut out = Vec::new();
-        for line in text.lines() {
-            // start-end perms offset dev inode [path]
-            let mut fields = line.splitn(6, ' ');
-            let (Some(range), Some(perms), Some(offset)) = (fields.next(), fields.next(), fields.next()) else {
-                continue;
-            };
-            let (dev, inode) = (fields.next(), fields.next());
-            let path = fields
-                .next()
-                .map(str::trim)
-                .filter(|p| p.starts_with('/'))
-                .map(str::to_owned);
-            let _ = (dev, inode);
-            let Some((start, end)) = range.split_once('-') else {
-                continue;
-            };
-            let (Ok(start), Ok(end), Ok(offset)) = (
-                u64::from_str_radix(start, 16),
-                u64::from_str_radix(end, 16),
-                u64::from_str_radix(offset, 16),
-            ) else {
-                continue;
-            };
-            out.push(Mapping {
-                start,
-                end,
-                writable: perms.as_bytes().get(1) == Some(&b'w'),
-                offset,
-                path,
-            });
+        Ok(text.lines().filter_map(parse_maps_line).collect())
+    }
+
+    /// The file mapped at `m`, opened for reading without ever blocking on, or
+    /// opening, anything else (a FIFO or a device a hostile program put at its path):
+    /// through `/proc/PID/map_files`, which is the mapped file itself (deleted or
+    /// not; root only), else by its path, looked at first (`O_PATH`, which opens
+    /// nothing) and opened only when it is a regular file and the one mapped: the
+    /// maps line's device and inode, or (a file system whose `stat` shows other
+    /// numbers: btrfs subvolumes, overlayfs) the same bytes as the mapping's first page.
+    pub fn open_mapped(&self, m: &Mapping) -> Result<File, Unopened> {
+        let link = self.proc(&format!("map_files/{:x}-{:x}", m.start, m.end));
+        if let Ok(found) = look_at(&link) {
+            return open_regular(&found, &link);
         }
-        Ok(out)
+        let Some(path) = m.path.as_deref() else {
+            return Err(Unopened::Other("an anonymous mapping".into()));
+        };
+        if m.deleted {
+            return Err(Unopened::Replaced);
+        }
+        let at = self.file(path);
+        let found = look_at(&at).map_err(|e| Unopened::Other(format!("cannot open {at}: {e}")))?;
+        let meta = found
+            .metadata()
+            .map_err(|e| Unopened::Other(format!("cannot stat {at}: {e}")))?;
+        let numbers = (libc::major(meta.dev()), libc::minor(meta.dev())) == m.device && meta.ino() == m.inode;
+        let file = open_regular(&found, &at)?;
+        if numbers || self.same_first_page(&file, m) {
+            Ok(file)
+        } else {
+            Err(Unopened::Replaced)
+        }
+    }
+
+    /// Whether `file` holds, at the mapping's offset, the bytes the program has at
+    /// the mapping's start (read-only pages the loader never writes).
+    fn same_first_page(&self, file: &File, m: &Mapping) -> bool {
+        let len = 4096.min(m.end - m.start) as usize;
+        let mut on_disk = vec![0; len];
+        if file.read_exact_at(&mut on_disk, m.offset).is_err() {
+            return false;
+        }
+        self.read_bytes(m.start, len).is_ok_and(|mapped| mapped == on_disk)
     }
 
     /// A field of `/proc/PID/status` ("Uid", "TracerPid"…), as text.
@@ -163,6 +211,75 @@ impl Memory for Process {
         }
         Ok(())
     }
+}
+
+/// One line of `/proc/PID/maps`: `start-end perms offset major:minor inode [path]`.
+fn parse_maps_line(line: &str) -> Option<Mapping> {
+    let mut fields = line.splitn(6, ' ');
+    let (range, perms, offset, device, inode) = (
+        fields.next()?,
+        fields.next()?,
+        fields.next()?,
+        fields.next()?,
+        fields.next()?,
+    );
+    let shown = fields.next().map(str::trim_start).filter(|p| p.starts_with('/'));
+    let (start, end) = range.split_once('-')?;
+    let (major, minor) = device.split_once(':')?;
+    let hex = |s: &str| u64::from_str_radix(s, 16).ok();
+    let (path, deleted) = match shown {
+        Some(p) => match p.strip_suffix(" (deleted)") {
+            Some(p) => (Some(p.to_owned()), true),
+            None => (Some(p.to_owned()), false),
+        },
+        None => (None, false),
+    };
+    Some(Mapping {
+        start: hex(start)?,
+        end: hex(end)?,
+        writable: perms.as_bytes().get(1) == Some(&b'w'),
+        offset: hex(offset)?,
+        device: (
+            u32::from_str_radix(major, 16).ok()?,
+            u32::from_str_radix(minor, 16).ok()?,
+        ),
+        inode: inode.parse().ok()?,
+        path,
+        deleted,
+    })
+}
+
+/// `path` looked up, not opened (`O_PATH`: no FIFO, device or file system's open runs).
+fn look_at(path: &str) -> io::Result<File> {
+    OpenOptions::new().read(true).custom_flags(libc::O_PATH).open(path)
+}
+
+/// What `found` (an `O_PATH` look) names, opened for reading if it is a regular file
+/// of a sane size: through `/proc/self/fd`, so that it is that file, whatever is at
+/// its path by now.
+fn open_regular(found: &File, name: &str) -> Result<File, Unopened> {
+    let meta = found
+        .metadata()
+        .map_err(|e| Unopened::Other(format!("cannot stat {name}: {e}")))?;
+    let kind = meta.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else {
+            "not a regular file"
+        };
+        return Err(Unopened::Other(format!("{name} is {what}: not opened")));
+    }
+    if meta.len() > LARGEST_ELF {
+        return Err(Unopened::Other(format!("{name} is over 1 GiB: not read")));
+    }
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(format!("/proc/self/fd/{}", found.as_raw_fd()))
+        .map_err(|e| Unopened::Other(format!("cannot open {name}: {e}")))
 }
 
 /// Why the program said it does not want to be attached to, if it did (PEP 768's
@@ -274,7 +391,9 @@ impl<'a> InterpreterOptions<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::opted_out;
+    use std::os::unix::fs::MetadataExt;
+
+    use super::{opted_out, parse_maps_line, Mapping, Process, Unopened};
 
     /// `args` as /proc/PID/cmdline has them (NUL-terminated), the program name first.
     fn cmdline(args: &[&str]) -> Vec<u8> {
@@ -378,5 +497,101 @@ mod tests {
         // ...but only as interpreter options.
         assert!(opted_out(env, &cmdline(&["t.py", "-E"])).is_some());
         assert!(opted_out(env, &cmdline(&["-W", "-E", "t.py"])).is_some());
+    }
+
+    #[test]
+    fn reads_maps_lines_with_device_inode_and_deleted_files() {
+        let m = parse_maps_line(
+            "7f82d7200000-7f82d7306000 r--p 00000000 fe:01 10028467                   /tmp/a b/libpython3.12.so.1.0",
+        )
+        .unwrap();
+        assert_eq!(
+            (m.start, m.end, m.offset, m.writable),
+            (0x7f82d7200000, 0x7f82d7306000, 0, false)
+        );
+        assert_eq!((m.device, m.inode), ((0xfe, 0x01), 10028467));
+        assert_eq!(
+            (m.path.as_deref(), m.deleted),
+            (Some("/tmp/a b/libpython3.12.so.1.0"), false)
+        );
+        let m = parse_maps_line("55d0c000-55d0d000 rw-p 00001000 103:02 42 /usr/bin/python3.11 (deleted)").unwrap();
+        assert_eq!(
+            (m.device, m.inode, m.offset, m.writable),
+            ((0x103, 0x02), 42, 0x1000, true)
+        );
+        assert_eq!((m.path.as_deref(), m.deleted), (Some("/usr/bin/python3.11"), true));
+        assert_eq!(m.shown_path(), "/usr/bin/python3.11 (deleted)");
+        let m = parse_maps_line("7ffd1000-7ffd2000 rw-p 00000000 00:00 0                          [stack]").unwrap();
+        assert_eq!((m.path, m.deleted), (None, false));
+        assert!(parse_maps_line("garbage").is_none());
+    }
+
+    /// A mapping of `path` as if this process had mapped it at an address it has
+    /// not mapped (so that `/proc/PID/map_files` has no such entry, and the path counts).
+    fn mapping_of(path: &std::path::Path, deleted: bool) -> Mapping {
+        let meta = std::fs::metadata(path).unwrap();
+        Mapping {
+            start: 0x1000,
+            end: 0x2000,
+            writable: false,
+            offset: 0,
+            device: (libc::major(meta.dev()), libc::minor(meta.dev())),
+            inode: meta.ino(),
+            path: Some(path.to_str().unwrap().to_owned()),
+            deleted,
+        }
+    }
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("jupdb-open-mapped-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn opens_only_the_regular_file_mapped() {
+        let dir = scratch("regular");
+        let me = Process {
+            pid: std::process::id() as i32,
+        };
+        let file = dir.join("lib.so");
+        std::fs::write(&file, b"\x7fELF and so on").unwrap();
+        let m = mapping_of(&file, false);
+        assert!(me.open_mapped(&m).is_ok());
+        // Marked deleted: its path is not the file mapped, whatever is there now.
+        assert_eq!(
+            me.open_mapped(&mapping_of(&file, true)).unwrap_err(),
+            Unopened::Replaced
+        );
+        // Replaced by another file (another inode, as an upgrade renames one over it),
+        // with other bytes than those mapped.
+        std::fs::write(dir.join("lib.so.new"), b"\x7fELF of another build").unwrap();
+        std::fs::rename(dir.join("lib.so.new"), &file).unwrap();
+        assert_eq!(me.open_mapped(&m).unwrap_err(), Unopened::Replaced);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn never_opens_a_fifo_or_a_device_at_the_path() {
+        let dir = scratch("fifo");
+        let me = Process {
+            pid: std::process::id() as i32,
+        };
+        let fifo = dir.join("libpython3.12.so.1.0");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        // Its own device and inode, as a hostile program could show them: still not opened
+        // (opening a FIFO for reading would block until a writer came).
+        match me.open_mapped(&mapping_of(&fifo, false)) {
+            Err(Unopened::Other(why)) => assert!(why.contains("a FIFO: not opened"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        let tty = std::path::Path::new("/dev/null");
+        match me.open_mapped(&mapping_of(tty, false)) {
+            Err(Unopened::Other(why)) => assert!(why.contains("a device: not opened"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
