@@ -27,7 +27,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pyo3::exceptions::{PyOSError, PyPermissionError, PyProcessLookupError, PyRuntimeError, PyTimeoutError};
+use pyo3::exceptions::{
+    PyOSError, PyOverflowError, PyPermissionError, PyProcessLookupError, PyRuntimeError, PyTimeoutError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -81,7 +83,7 @@ pub trait Memory {
     }
 }
 
-/// When attaching gives up.
+/// When attaching gives up: at a time, or at once when the caller is interrupted (Ctrl-C).
 #[derive(Clone)]
 pub struct Deadline {
     at: Instant,
@@ -109,6 +111,33 @@ impl Deadline {
         } else {
             self.at.saturating_duration_since(Instant::now())
         }
+    }
+}
+
+/// A timeout given in seconds: NaN or negative is a ValueError; more than a day is
+/// no limit (a century); never a panic.
+fn deadline_after(timeout: f64) -> PyResult<Deadline> {
+    if timeout.is_nan() || timeout < 0.0 {
+        return Err(PyValueError::new_err(format!(
+            "timeout must be a number of seconds, at least 0, not {timeout}"
+        )));
+    }
+    let limit = if timeout > 86_400.0 {
+        Duration::from_secs(100 * 365 * 86_400)
+    } else {
+        Duration::from_secs_f64(timeout)
+    };
+    Ok(Deadline::after(limit))
+}
+
+/// A process id from Python: any integer; outside 1..=i32::MAX (which no process has)
+/// it is ProcessLookupError, as for a process that ended.
+fn pid_argument(pid: &Bound<'_, PyAny>) -> PyResult<i32> {
+    let none = || PyProcessLookupError::new_err(format!("no process {pid}"));
+    match pid.extract::<i64>() {
+        Ok(n) => i32::try_from(n).ok().filter(|n| *n > 0).ok_or_else(none),
+        Err(e) if e.is_instance_of::<PyOverflowError>(pid.py()) => Err(none()),
+        Err(e) => Err(e),
     }
 }
 
@@ -465,19 +494,43 @@ fn inject_pep768(target: &Target, script: &[u8], deadline: &Deadline) -> Result<
 
 /// Runs `f` on a thread of its own: ptrace ties a tracee to the thread that seized
 /// it, and should anything go wrong the kernel detaches them when that thread ends.
+/// Meanwhile a signal whose handler raises (Ctrl-C's KeyboardInterrupt) cancels
+/// `deadline`: `f` lets the program go and takes back what it left pending (for a
+/// second or two at most), and then the exception is raised.
 fn on_own_thread<T: Send + 'static>(
     py: Python<'_>,
+    deadline: &Deadline,
     f: impl FnOnce() -> Result<T, AttachError> + Send + 'static,
 ) -> PyResult<T> {
-    py.allow_threads(|| {
-        std::thread::Builder::new()
-            .name("jupdb-attach".into())
-            .spawn(f)
-            .map_err(|e| AttachError::Os(format!("cannot start a thread: {e}")))?
-            .join()
-            .unwrap_or_else(|_| Err(AttachError::Os("attaching panicked".into())))
-    })
-    .map_err(PyErr::from)
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("jupdb-attach".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .map_err(|e| PyErr::from(AttachError::Os(format!("cannot start a thread: {e}"))))?;
+    let (mut rx, mut interrupted) = (rx, None);
+    loop {
+        let received;
+        (rx, received) = py.allow_threads(move || {
+            let received = rx.recv_timeout(Duration::from_millis(50));
+            (rx, received)
+        });
+        match received {
+            Ok(result) => return interrupted.map_or_else(|| result.map_err(PyErr::from), Err),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(interrupted.unwrap_or_else(|| AttachError::Os("attaching panicked".into()).into()))
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if interrupted.is_none() {
+                    if let Err(e) = py.check_signals() {
+                        deadline.cancelled.store(true, Ordering::Relaxed);
+                        interrupted = Some(e);
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn describe<'py>(py: Python<'py>, target: &Target) -> PyResult<Bound<'py, PyDict>> {
@@ -494,12 +547,16 @@ fn describe<'py>(py: Python<'py>, target: &Target) -> PyResult<Bound<'py, PyDict
 
 /// What jupdb can tell of process `pid` without changing it: its Python
 /// (`version`, the `object` holding the interpreter, the `method` attaching would
-/// use). Refuses (RuntimeError) a target that opted out or that jupdb cannot
-/// attach to, PermissionError saying what to do where tracing it is not allowed.
+/// use), within `timeout` seconds. Refuses (RuntimeError) a target that opted out or
+/// that jupdb cannot attach to, PermissionError saying what to do where tracing it is
+/// not allowed, ProcessLookupError for no such process (any pid outside 1..=2**31-1).
 #[pyfunction]
-pub fn attach_probe(py: Python<'_>, pid: i32) -> PyResult<Bound<'_, PyDict>> {
-    let deadline = Deadline::after(Duration::from_secs(10));
-    let target = py.allow_threads(|| Target::inspect(pid, &deadline))?;
+#[pyo3(signature = (pid, timeout = 10.0))]
+pub fn attach_probe<'py>(py: Python<'py>, pid: &Bound<'py, PyAny>, timeout: f64) -> PyResult<Bound<'py, PyDict>> {
+    let pid = pid_argument(pid)?;
+    let deadline = deadline_after(timeout)?;
+    let within = deadline.clone();
+    let target = on_own_thread(py, &deadline, move || Target::inspect(pid, &within))?;
     if !(10..=14).contains(&target.version.1) || target.version.0 != 3 {
         let (a, b, c) = target.version;
         return Err(refused(format!("jupdb can attach to CPython 3.10 to 3.14, not {a}.{b}.{c}")).into());
@@ -508,25 +565,28 @@ pub fn attach_probe(py: Python<'_>, pid: i32) -> PyResult<Bound<'_, PyDict>> {
 }
 
 /// Makes process `pid` run `code` (3.10–3.13) or the file `script` (3.14+, PEP 768)
-/// in one of its threads, within `timeout` seconds. Returns `taken` (the target
-/// took it and is running or ran it) or, when no thread took it in time,
-/// `withdrawn` (nothing is left pending in the program), and what it took.
+/// in one of its threads, within `timeout` seconds (more than a day: no limit; NaN or
+/// negative: ValueError). Returns `taken` (the target took it and is running or ran
+/// it) or, when no thread took it in time, `withdrawn` (nothing is left pending in the
+/// program), and what it took. Ctrl-C stops it, leaving nothing pending either.
 #[pyfunction]
 pub fn attach_inject<'py>(
     py: Python<'py>,
-    pid: i32,
+    pid: &Bound<'py, PyAny>,
     code: &str,
     script: &str,
     timeout: f64,
 ) -> PyResult<Bound<'py, PyDict>> {
     let started = Instant::now();
-    let deadline = Deadline::after(Duration::from_secs_f64(timeout.max(0.0)));
+    let pid = pid_argument(pid)?;
+    let deadline = deadline_after(timeout)?;
+    let within = deadline.clone();
     let (code, script) = (code.as_bytes().to_vec(), script.as_bytes().to_vec());
-    let (target, outcome) = on_own_thread(py, move || {
-        let target = Target::inspect(pid, &deadline)?;
+    let (target, outcome) = on_own_thread(py, &deadline, move || {
+        let target = Target::inspect(pid, &within)?;
         let outcome = match target.version {
-            (3, 10..=13, _) => inject_pending_call(&target, &code, &deadline)?,
-            (3, 14, _) => inject_pep768(&target, &script, &deadline)?,
+            (3, 10..=13, _) => inject_pending_call(&target, &code, &within)?,
+            (3, 14, _) => inject_pep768(&target, &script, &within)?,
             (a, b, c) => {
                 return Err(refused(format!(
                     "jupdb can attach to CPython 3.10 to 3.14, not {a}.{b}.{c}"
