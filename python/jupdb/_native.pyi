@@ -325,18 +325,22 @@ def raise_interrupts() -> list[int]:
 
 # Attaching to a running program (Linux; crates/jupdb-native/src/attach).
 
-def attach_probe(pid: int) -> dict[str, Any]:
-    """What jupdb can tell of process ``pid`` without changing it: ``version``
-    (major, minor, micro), ``object`` (the file holding its interpreter), ``method``
-    ("pending call" or "PEP 768"), ``main_thread_only``. RuntimeError for a target
-    that opted out or that jupdb cannot attach to, PermissionError saying what to
-    do, ProcessLookupError for no such process."""
+def attach_probe(pid: int, timeout: float = 10.0) -> dict[str, Any]:
+    """What jupdb can tell of process ``pid`` without changing it, within ``timeout``
+    seconds: ``version`` (major, minor, micro), ``object`` (the file holding its
+    interpreter, " (deleted)" if so), ``method`` ("pending call" or "PEP 768"),
+    ``main_thread_only``. RuntimeError for a target that opted out or that jupdb
+    cannot attach to, PermissionError saying what to do, ProcessLookupError for no
+    such process (any ``pid`` outside 1..2**31-1), TimeoutError where reading its
+    files did not end in time, ValueError for a negative or NaN ``timeout``."""
 
 def attach_inject(pid: int, code: str, script: str, timeout: float) -> dict[str, Any]:
     """Make process ``pid`` run ``code`` (3.10–3.13) or the file ``script`` (3.14+)
-    within ``timeout`` seconds: what ``attach_probe`` says, and ``taken`` (a thread
-    took it), ``withdrawn`` (none did in time, and nothing was left pending),
-    ``busy`` (tries that found the queue in use), ``frozen_us``, ``seconds``."""
+    within ``timeout`` seconds (over a day: no limit; negative or NaN: ValueError):
+    what ``attach_probe`` says, and ``taken`` (a thread took it), ``withdrawn`` (none
+    did in time, and nothing was left pending), ``busy`` (tries that found the queue
+    in use), ``frozen_us``, ``seconds``. KeyboardInterrupt (Ctrl-C) stops it, leaving
+    nothing pending."""
 
 def attach_layout(minor: int) -> Optional[dict[str, int]]:
     """The pending-call layout used for CPython 3.``minor``, by field (offsets, sizes)."""

@@ -24,15 +24,15 @@ pub struct Elf {
     pub writable_end: u64,
 }
 
-/// The `wanted` symbols of the ELF file at `path`: `.dynsym`'s, and then `.symtab`'s
-/// unless those found are `enough` (an unstripped libpython's `.symtab` takes
-/// milliseconds to read).
+/// The `wanted` symbols of the ELF `file` (`path` names it in errors): `.dynsym`'s,
+/// and then `.symtab`'s unless those found are `enough` (an unstripped libpython's
+/// `.symtab` takes milliseconds to read).
 pub fn read(
+    file: File,
     path: &str,
     wanted: &[&'static str],
     enough: impl Fn(&HashMap<&'static str, u64>) -> bool,
 ) -> Result<Elf, String> {
-    let file = File::open(path).map_err(|e| format!("cannot open {path}: {e}"))?;
     let data = ReadCache::new(file);
     let bad = |e: object::Error| format!("{path} is not an ELF file jupdb can read: {e}");
     let header = FileHeader64::<Endianness>::parse(&data).map_err(bad)?;

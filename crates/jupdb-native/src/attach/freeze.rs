@@ -11,10 +11,10 @@
 //! exit (`attach.py` attaches to its own children from a helper process).
 
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::process::Process;
-use super::AttachError;
+use super::{AttachError, Deadline};
 
 struct Thread {
     tid: i32,
@@ -50,7 +50,7 @@ fn describe(process: &Process, tid: i32) -> String {
 
 impl Frozen {
     /// Stops every thread of `process`, threads started meanwhile included; by `deadline`, or a clear error.
-    pub fn freeze(process: &Process, deadline: Instant) -> Result<Frozen, AttachError> {
+    pub fn freeze(process: &Process, deadline: &Deadline) -> Result<Frozen, AttachError> {
         let parent = process.status_field("PPid").and_then(|p| p.parse::<i32>().ok());
         if parent == Some(unsafe { libc::getpid() }) {
             return Err(AttachError::Refused(format!(
@@ -120,7 +120,7 @@ enum Stop {
     TimedOut,
 }
 
-fn wait_for_stop(tid: i32, deadline: Instant) -> Stop {
+fn wait_for_stop(tid: i32, deadline: &Deadline) -> Stop {
     loop {
         let mut status = 0;
         let r = unsafe { libc::waitpid(tid, &mut status, libc::__WALL | libc::WNOHANG) };
@@ -139,7 +139,7 @@ fn wait_for_stop(tid: i32, deadline: Instant) -> Stop {
         if r < 0 {
             return Stop::Gone; // ECHILD: no longer ours to wait for (it ended)
         }
-        if Instant::now() >= deadline {
+        if deadline.passed() {
             return Stop::TimedOut;
         }
         std::thread::sleep(Duration::from_micros(20));
@@ -153,7 +153,7 @@ impl Drop for Frozen {
             if r < 0 && !thread.stopped {
                 // Seized but not yet stopped (a timeout): detaching needs the stop, so wait for it
                 // briefly; failing that the kernel detaches it when this (attach-only) thread ends.
-                if let Stop::Stopped(signal) = wait_for_stop(thread.tid, Instant::now() + Duration::from_secs(2)) {
+                if let Stop::Stopped(signal) = wait_for_stop(thread.tid, &Deadline::after(Duration::from_secs(2))) {
                     unsafe { libc::ptrace(libc::PTRACE_DETACH, thread.tid, 0, signal as libc::c_long) };
                 }
             }

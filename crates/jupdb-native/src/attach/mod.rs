@@ -13,7 +13,7 @@
 //! tries again. 3.14+: PEP 768's own protocol (`layouts::pep768`), which
 //! points a thread at a script file.
 //!
-//! - `process`: the target's memory, mappings and `/proc`, and the opt-outs.
+//! - `process`: the target's memory, mappings, mapped files and `/proc`, and the opt-outs.
 //! - `elf`: the interpreter's symbols.
 //! - `freeze`: stopping its threads around the writes.
 //! - `layouts`: every per-version layout, with its validation.
@@ -23,15 +23,19 @@ mod freeze;
 mod layouts;
 mod process;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use pyo3::exceptions::{PyOSError, PyPermissionError, PyProcessLookupError, PyRuntimeError, PyTimeoutError};
+use pyo3::exceptions::{
+    PyOSError, PyOverflowError, PyPermissionError, PyProcessLookupError, PyRuntimeError, PyTimeoutError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use freeze::Frozen;
 use layouts::Enqueue;
-use process::Process;
+use process::{Mapping, Process, Unopened};
 
 #[derive(Debug)]
 pub enum AttachError {
@@ -79,6 +83,64 @@ pub trait Memory {
     }
 }
 
+/// When attaching gives up: at a time, or at once when the caller is interrupted (Ctrl-C).
+#[derive(Clone)]
+pub struct Deadline {
+    at: Instant,
+    cancelled: Arc<AtomicBool>,
+}
+
+impl Deadline {
+    /// A deadline `limit` from now that nothing cancels.
+    pub fn after(limit: Duration) -> Deadline {
+        Deadline {
+            at: Instant::now()
+                .checked_add(limit)
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400)),
+            cancelled: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    pub fn passed(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed) || Instant::now() >= self.at
+    }
+
+    fn left(&self) -> Duration {
+        if self.cancelled.load(Ordering::Relaxed) {
+            Duration::ZERO
+        } else {
+            self.at.saturating_duration_since(Instant::now())
+        }
+    }
+}
+
+/// A timeout given in seconds: NaN or negative is a ValueError; more than a day is
+/// no limit (a century); never a panic.
+fn deadline_after(timeout: f64) -> PyResult<Deadline> {
+    if timeout.is_nan() || timeout < 0.0 {
+        return Err(PyValueError::new_err(format!(
+            "timeout must be a number of seconds, at least 0, not {timeout}"
+        )));
+    }
+    let limit = if timeout > 86_400.0 {
+        Duration::from_secs(100 * 365 * 86_400)
+    } else {
+        Duration::from_secs_f64(timeout)
+    };
+    Ok(Deadline::after(limit))
+}
+
+/// A process id from Python: any integer; outside 1..=i32::MAX (which no process has)
+/// it is ProcessLookupError, as for a process that ended.
+fn pid_argument(pid: &Bound<'_, PyAny>) -> PyResult<i32> {
+    let none = || PyProcessLookupError::new_err(format!("no process {pid}"));
+    match pid.extract::<i64>() {
+        Ok(n) => i32::try_from(n).ok().filter(|n| *n > 0).ok_or_else(none),
+        Err(e) if e.is_instance_of::<PyOverflowError>(pid.py()) => Err(none()),
+        Err(e) => Err(e),
+    }
+}
+
 /// What marks a bootstrap string as jupdb's in the bytes after `.bss` (a Python comment).
 const MARKER: &[u8] = b"#jupdb-attach\n";
 
@@ -98,8 +160,98 @@ fn refused(why: String) -> AttachError {
     AttachError::Refused(why)
 }
 
+/// The files a process maps, searched for its interpreter.
+struct Search {
+    /// The mapping (at offset 0) of the file holding `_PyRuntime`, and its symbols.
+    found: Option<(Mapping, elf::Elf)>,
+    /// The first libpython or python executable skipped for having been deleted or
+    /// replaced since it was mapped (not those of shared memory, memfd…).
+    replaced: Option<Mapping>,
+}
+
+const WANTED: [&str; 4] = [
+    "_PyRuntime",
+    "PyRun_SimpleString",
+    "Py_Version",
+    "PyModule_AddObjectRef",
+];
+
+/// The file name, without its directory.
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// Looks for `_PyRuntime` in the files `maps` maps at offset 0: libpython first (the
+/// executable then only links it), then the executable, then the rest (an interpreter
+/// embedded in another program: uwsgi…). `reading` says which file it is at.
+fn search(process: &Process, maps: &[Mapping], reading: &Mutex<String>) -> Search {
+    let mut files: Vec<&Mapping> = Vec::new();
+    for m in maps {
+        if m.path.is_some() && m.offset == 0 && !files.iter().any(|f| f.shown_path() == m.shown_path()) {
+            files.push(m);
+        }
+    }
+    files.sort_by_key(|m| {
+        let name = file_name(m.path.as_deref().unwrap_or(""));
+        (!name.starts_with("libpython3"), !name.starts_with("python3"))
+    });
+    let mut replaced = None;
+    for m in files.into_iter().take(64) {
+        let shown = m.shown_path();
+        *reading.lock().unwrap_or_else(|e| e.into_inner()) = shown.clone();
+        let file = match process.open_mapped(m) {
+            Ok(file) => file,
+            Err(Unopened::Replaced) => {
+                let name = file_name(m.path.as_deref().unwrap_or(""));
+                if name.starts_with("libpython") || name.starts_with("python") {
+                    replaced.get_or_insert_with(|| m.clone());
+                }
+                continue;
+            }
+            Err(Unopened::Other(_)) => continue,
+        };
+        let Ok(found) = elf::read(file, &shown, &WANTED, |found| {
+            // The runtime, the entry point and what tells the version (3.10 has
+            // no Py_Version: waiting for it would read all of .symtab).
+            ["_PyRuntime", "PyRun_SimpleString"]
+                .iter()
+                .all(|s| found.contains_key(s))
+                && (found.contains_key("Py_Version") || found.contains_key("PyModule_AddObjectRef"))
+        }) else {
+            continue;
+        };
+        if found.symbols.contains_key("_PyRuntime") {
+            return Search {
+                found: Some((m.clone(), found)),
+                replaced,
+            };
+        }
+    }
+    Search { found: None, replaced }
+}
+
+/// Runs `f` on a thread of its own until `deadline`: reading a file blocks for as long
+/// as its file system does not answer (a FUSE file system the program serves itself,
+/// an NFS server gone), and such a thread is left behind rather than the caller.
+fn within<T: Send + 'static>(deadline: &Deadline, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("jupdb-attach-read".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .ok()?;
+    loop {
+        match rx.recv_timeout(deadline.left().min(Duration::from_millis(50))) {
+            Ok(value) => return Some(value),
+            Err(mpsc::RecvTimeoutError::Timeout) if !deadline.passed() => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
 impl Target {
-    fn inspect(pid: i32) -> Result<Target, AttachError> {
+    fn inspect(pid: i32, deadline: &Deadline) -> Result<Target, AttachError> {
         let process = Process { pid };
         let stat = process.read_proc("stat")?;
         let state = stat.rsplitn(2, |b| *b == b')').next().and_then(|s| s.get(1).copied());
@@ -116,77 +268,63 @@ impl Target {
             return Err(refused(format!("process {pid} opted out of remote debugging: {why}")));
         }
         let maps = process.maps()?;
-        let mut paths: Vec<&str> = Vec::new();
-        for m in &maps {
-            if let Some(p) = m.path.as_deref() {
-                if m.offset == 0 && !paths.contains(&p) {
-                    paths.push(p);
-                }
-            }
-        }
-        // libpython first (the executable then only links it), then the executable, then the rest.
-        let name = |p: &str| p.rsplit('/').next().unwrap_or(p).to_owned();
-        paths.sort_by_key(|p| {
-            let n = name(p);
-            (!n.starts_with("libpython3"), !n.starts_with("python3"))
-        });
-        const WANTED: [&str; 4] = [
-            "_PyRuntime",
-            "PyRun_SimpleString",
-            "Py_Version",
-            "PyModule_AddObjectRef",
-        ];
-        // An interpreter embedded in another program (uwsgi…) is found among the rest.
-        for path in paths.iter().take(64) {
-            let Ok(found) = elf::read(&process.file(path), &WANTED, |found| {
-                // The runtime, the entry point and what tells the version (3.10 has
-                // no Py_Version: waiting for it would read all of .symtab).
-                ["_PyRuntime", "PyRun_SimpleString"]
-                    .iter()
-                    .all(|s| found.contains_key(s))
-                    && (found.contains_key("Py_Version") || found.contains_key("PyModule_AddObjectRef"))
-            }) else {
-                continue;
-            };
-            let Some(&runtime) = found.symbols.get("_PyRuntime") else {
-                continue;
-            };
-            let Some(map) = maps.iter().find(|m| m.path.as_deref() == Some(path) && m.offset == 0) else {
-                continue;
-            };
-            let bias = map.start.wrapping_sub(found.base);
-            let version = if let Some(&v) = found.symbols.get("Py_Version") {
-                let hex = process.read_u64(bias + v)? as u32;
-                (hex >> 24, (hex >> 16) & 0xff, (hex >> 8) & 0xff)
-            } else if found.symbols.contains_key("PyModule_AddObjectRef") {
-                (3, 10, 0) // 3.10 added PyModule_AddObjectRef; Py_Version came with 3.11
-            } else {
-                return Err(refused(format!("process {pid} runs a Python older than 3.10 ({path})")));
-            };
-            let Some(&run) = found.symbols.get("PyRun_SimpleString") else {
-                return Err(refused(format!("{path} does not export PyRun_SimpleString")));
-            };
-            let start = bias + found.writable_end;
-            let spare = (start, (start + 0xfff) & !0xfff);
-            if !maps
+        let reading = Arc::new(Mutex::new(String::new()));
+        let (all, at) = (maps.clone(), reading.clone());
+        let Some(Search { found, replaced }) = within(deadline, move || search(&Process { pid }, &all, &at)) else {
+            let file = reading.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            return Err(AttachError::Timeout(format!(
+                "reading {file}, a file process {pid} maps, did not finish in time: its file system \
+                 does not answer (a FUSE or network file system?)"
+            )));
+        };
+        let Some((map, found)) = found else {
+            let first = maps
                 .iter()
-                .any(|m| m.writable && m.start <= spare.0 && spare.1 <= m.end)
-            {
-                return Err(refused(format!("the end of {path}'s .bss is not mapped writable")));
-            }
-            return Ok(Target {
-                version,
-                object: path.to_string(),
-                runtime: bias + runtime,
-                run_simple_string: bias + run,
-                spare,
-                process,
-            });
+                .find(|m| m.path.is_some())
+                .map(|m| file_name(m.path.as_deref().unwrap_or("")).to_owned())
+                .unwrap_or_default();
+            let Some(gone) = replaced else {
+                return Err(refused(format!(
+                    "process {pid} ({first}) is not running a CPython jupdb can find (no _PyRuntime)"
+                )));
+            };
+            let path = gone.path.as_deref().unwrap_or("");
+            return Err(refused(format!(
+                "process {pid} ({first}): its interpreter's file {path} was deleted or replaced since the program started \
+                 (an upgrade?), and only root can read the file it still runs (through \
+                 /proc/{pid}/map_files): attach as root (sudo), or restart the program"
+            )));
+        };
+        let path = map.shown_path();
+        let bias = map.start.wrapping_sub(found.base);
+        let version = if let Some(&v) = found.symbols.get("Py_Version") {
+            let hex = process.read_u64(bias + v)? as u32;
+            (hex >> 24, (hex >> 16) & 0xff, (hex >> 8) & 0xff)
+        } else if found.symbols.contains_key("PyModule_AddObjectRef") {
+            (3, 10, 0) // 3.10 added PyModule_AddObjectRef; Py_Version came with 3.11
+        } else {
+            return Err(refused(format!("process {pid} runs a Python older than 3.10 ({path})")));
+        };
+        let Some(&run) = found.symbols.get("PyRun_SimpleString") else {
+            return Err(refused(format!("{path} does not export PyRun_SimpleString")));
+        };
+        let runtime = found.symbols["_PyRuntime"];
+        let start = bias + found.writable_end;
+        let spare = (start, (start + 0xfff) & !0xfff);
+        if !maps
+            .iter()
+            .any(|m| m.writable && m.start <= spare.0 && spare.1 <= m.end)
+        {
+            return Err(refused(format!("the end of {path}'s .bss is not mapped writable")));
         }
-        let first = paths.first().map(|p| name(p)).unwrap_or_default();
-        Err(refused(format!(
-            "process {pid} ({first}) is not running a CPython jupdb can find (no _PyRuntime)"
-        )))
+        Ok(Target {
+            version,
+            object: path,
+            runtime: bias + runtime,
+            run_simple_string: bias + run,
+            spare,
+            process,
+        })
     }
 
     fn method(&self) -> &'static str {
@@ -220,7 +358,7 @@ fn backoff(attempt: u32) -> Duration {
     Duration::from_micros((50u64 << attempt.min(5)).min(2000) + jitter as u64)
 }
 
-fn inject_pending_call(target: &Target, code: &[u8], deadline: Instant) -> Result<Outcome, AttachError> {
+fn inject_pending_call(target: &Target, code: &[u8], deadline: &Deadline) -> Result<Outcome, AttachError> {
     let process = &target.process;
     let layout = layouts::layout(target.version.1).ok_or_else(|| refused("no layout".into()))?;
     let interp = layouts::main_interpreter(process, layout, target.runtime)?;
@@ -267,7 +405,7 @@ fn inject_pending_call(target: &Target, code: &[u8], deadline: Instant) -> Resul
             Enqueue::Queued(slot) => break slot,
             Enqueue::Busy(why) => {
                 outcome.busy += 1;
-                if Instant::now() >= deadline {
+                if deadline.passed() {
                     return Err(AttachError::Timeout(format!(
                         "the program's pending-call queue stayed busy until the timeout ({why}; {} tries)",
                         outcome.busy
@@ -283,7 +421,7 @@ fn inject_pending_call(target: &Target, code: &[u8], deadline: Instant) -> Resul
             outcome.taken = true;
             return Ok(outcome);
         }
-        if Instant::now() >= deadline {
+        if deadline.passed() {
             break;
         }
         if signalled.elapsed() >= every {
@@ -296,7 +434,7 @@ fn inject_pending_call(target: &Target, code: &[u8], deadline: Instant) -> Resul
         std::thread::sleep(Duration::from_micros(200));
     }
     // Not run in time (3.10/3.11: the main thread is in C): take it back.
-    let _frozen = Frozen::freeze(process, Instant::now() + Duration::from_secs(2))?;
+    let _frozen = Frozen::freeze(process, &Deadline::after(Duration::from_secs(2)))?;
     if layouts::taken(process, layout, interp, slot)? {
         outcome.taken = true;
     } else {
@@ -308,7 +446,7 @@ fn inject_pending_call(target: &Target, code: &[u8], deadline: Instant) -> Resul
     Ok(outcome)
 }
 
-fn inject_pep768(target: &Target, script: &[u8], deadline: Instant) -> Result<Outcome, AttachError> {
+fn inject_pep768(target: &Target, script: &[u8], deadline: &Deadline) -> Result<Outcome, AttachError> {
     use layouts::pep768;
     let process = &target.process;
     let bytes = process.read_bytes(target.runtime, pep768::SIZE as usize)?;
@@ -330,21 +468,21 @@ fn inject_pep768(target: &Target, script: &[u8], deadline: Instant) -> Result<Ou
             break;
         }
         outcome.busy += 1;
-        if Instant::now() >= deadline {
+        if deadline.passed() {
             return Err(AttachError::Timeout(
                 "another remote debugger's request is pending in the program".into(),
             ));
         }
         std::thread::sleep(backoff(outcome.busy));
     }
-    while Instant::now() < deadline {
+    while !deadline.passed() {
         if pep768::taken(process, tstate, &offsets)? {
             outcome.taken = true;
             return Ok(outcome);
         }
         std::thread::sleep(Duration::from_micros(200));
     }
-    let _frozen = Frozen::freeze(process, Instant::now() + Duration::from_secs(2))?;
+    let _frozen = Frozen::freeze(process, &Deadline::after(Duration::from_secs(2)))?;
     if pep768::taken(process, tstate, &offsets)? {
         outcome.taken = true;
     } else {
@@ -356,19 +494,43 @@ fn inject_pep768(target: &Target, script: &[u8], deadline: Instant) -> Result<Ou
 
 /// Runs `f` on a thread of its own: ptrace ties a tracee to the thread that seized
 /// it, and should anything go wrong the kernel detaches them when that thread ends.
+/// Meanwhile a signal whose handler raises (Ctrl-C's KeyboardInterrupt) cancels
+/// `deadline`: `f` lets the program go and takes back what it left pending (for a
+/// second or two at most), and then the exception is raised.
 fn on_own_thread<T: Send + 'static>(
     py: Python<'_>,
+    deadline: &Deadline,
     f: impl FnOnce() -> Result<T, AttachError> + Send + 'static,
 ) -> PyResult<T> {
-    py.allow_threads(|| {
-        std::thread::Builder::new()
-            .name("jupdb-attach".into())
-            .spawn(f)
-            .map_err(|e| AttachError::Os(format!("cannot start a thread: {e}")))?
-            .join()
-            .unwrap_or_else(|_| Err(AttachError::Os("attaching panicked".into())))
-    })
-    .map_err(PyErr::from)
+    let (tx, rx) = mpsc::channel();
+    std::thread::Builder::new()
+        .name("jupdb-attach".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .map_err(|e| PyErr::from(AttachError::Os(format!("cannot start a thread: {e}"))))?;
+    let (mut rx, mut interrupted) = (rx, None);
+    loop {
+        let received;
+        (rx, received) = py.allow_threads(move || {
+            let received = rx.recv_timeout(Duration::from_millis(50));
+            (rx, received)
+        });
+        match received {
+            Ok(result) => return interrupted.map_or_else(|| result.map_err(PyErr::from), Err),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(interrupted.unwrap_or_else(|| AttachError::Os("attaching panicked".into()).into()))
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if interrupted.is_none() {
+                    if let Err(e) = py.check_signals() {
+                        deadline.cancelled.store(true, Ordering::Relaxed);
+                        interrupted = Some(e);
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn describe<'py>(py: Python<'py>, target: &Target) -> PyResult<Bound<'py, PyDict>> {
@@ -385,11 +547,16 @@ fn describe<'py>(py: Python<'py>, target: &Target) -> PyResult<Bound<'py, PyDict
 
 /// What jupdb can tell of process `pid` without changing it: its Python
 /// (`version`, the `object` holding the interpreter, the `method` attaching would
-/// use). Refuses (RuntimeError) a target that opted out or that jupdb cannot
-/// attach to, PermissionError saying what to do where tracing it is not allowed.
+/// use), within `timeout` seconds. Refuses (RuntimeError) a target that opted out or
+/// that jupdb cannot attach to, PermissionError saying what to do where tracing it is
+/// not allowed, ProcessLookupError for no such process (any pid outside 1..=2**31-1).
 #[pyfunction]
-pub fn attach_probe(py: Python<'_>, pid: i32) -> PyResult<Bound<'_, PyDict>> {
-    let target = py.allow_threads(|| Target::inspect(pid))?;
+#[pyo3(signature = (pid, timeout = 10.0))]
+pub fn attach_probe<'py>(py: Python<'py>, pid: &Bound<'py, PyAny>, timeout: f64) -> PyResult<Bound<'py, PyDict>> {
+    let pid = pid_argument(pid)?;
+    let deadline = deadline_after(timeout)?;
+    let within = deadline.clone();
+    let target = on_own_thread(py, &deadline, move || Target::inspect(pid, &within))?;
     if !(10..=14).contains(&target.version.1) || target.version.0 != 3 {
         let (a, b, c) = target.version;
         return Err(refused(format!("jupdb can attach to CPython 3.10 to 3.14, not {a}.{b}.{c}")).into());
@@ -398,25 +565,28 @@ pub fn attach_probe(py: Python<'_>, pid: i32) -> PyResult<Bound<'_, PyDict>> {
 }
 
 /// Makes process `pid` run `code` (3.10–3.13) or the file `script` (3.14+, PEP 768)
-/// in one of its threads, within `timeout` seconds. Returns `taken` (the target
-/// took it and is running or ran it) or, when no thread took it in time,
-/// `withdrawn` (nothing is left pending in the program), and what it took.
+/// in one of its threads, within `timeout` seconds (more than a day: no limit; NaN or
+/// negative: ValueError). Returns `taken` (the target took it and is running or ran
+/// it) or, when no thread took it in time, `withdrawn` (nothing is left pending in the
+/// program), and what it took. Ctrl-C stops it, leaving nothing pending either.
 #[pyfunction]
 pub fn attach_inject<'py>(
     py: Python<'py>,
-    pid: i32,
+    pid: &Bound<'py, PyAny>,
     code: &str,
     script: &str,
     timeout: f64,
 ) -> PyResult<Bound<'py, PyDict>> {
     let started = Instant::now();
-    let deadline = started + Duration::from_secs_f64(timeout.max(0.0));
+    let pid = pid_argument(pid)?;
+    let deadline = deadline_after(timeout)?;
+    let within = deadline.clone();
     let (code, script) = (code.as_bytes().to_vec(), script.as_bytes().to_vec());
-    let (target, outcome) = on_own_thread(py, move || {
-        let target = Target::inspect(pid)?;
+    let (target, outcome) = on_own_thread(py, &deadline, move || {
+        let target = Target::inspect(pid, &within)?;
         let outcome = match target.version {
-            (3, 10..=13, _) => inject_pending_call(&target, &code, deadline)?,
-            (3, 14, _) => inject_pep768(&target, &script, deadline)?,
+            (3, 10..=13, _) => inject_pending_call(&target, &code, &within)?,
+            (3, 14, _) => inject_pep768(&target, &script, &within)?,
             (a, b, c) => {
                 return Err(refused(format!(
                     "jupdb can attach to CPython 3.10 to 3.14, not {a}.{b}.{c}"
