@@ -66,7 +66,7 @@ def attach(pid: int, *, timeout: float = 10.0) -> Session:
     _check_same_user(pid)
     deadline = time.monotonic() + timeout
     try:
-        target = _native.attach_probe(pid)
+        target = _native.attach_probe(pid, timeout=timeout)
     except RuntimeError as exc:
         raise AttachError(f"cannot attach to process {pid}: {exc}") from None
     _check_jupdb_importable(pid, target)

@@ -143,24 +143,39 @@ impl Process {
         let me = unsafe { libc::geteuid() };
         let owner = self
             .status_field("Uid")
-            .and_then(|u| u.split_whitespace().nth(1).map(str::to_owned));
-        let whose = match owner {
-            Some(uid) if uid != me.to_string() => format!(" it runs as user {uid}, and you are user {me};"),
-            _ => String::new(),
-        };
+            .and_then(|u| u.split_whitespace().nth(1)?.parse::<u32>().ok());
         let tracer = self.status_field("TracerPid").filter(|t| t != "0");
-        let traced = match tracer {
-            Some(t) => format!(" it is being traced by process {t} (a debugger or strace) already;"),
-            None => String::new(),
-        };
         let scope = std::fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
-            .map(|s| format!(" (it is {} here)", s.trim()))
+            .map(|s| s.trim().to_owned())
             .unwrap_or_default();
+        // What to do depends on why: another tracer, another user, or the same user under Yama.
+        let (why, what) = if let Some(t) = tracer {
+            (
+                format!("it is being traced by process {t} (a debugger or strace) already"),
+                "detach that tracer first".to_owned(),
+            )
+        } else if owner == Some(0) && me != 0 {
+            (
+                format!("it runs as root, and you are user {me}"),
+                "attach as root: sudo jupdb attach PID".replace("PID", &pid.to_string()),
+            )
+        } else if owner.is_some_and(|o| o != me) {
+            (
+                format!("it runs as user {}, and you are user {me}", owner.unwrap_or_default()),
+                "attach as that user (jupdb attaches only to its user's programs)".to_owned(),
+            )
+        } else {
+            (
+                format!("tracing your own programs needs /proc/sys/kernel/yama/ptrace_scope 0 (it is {scope} here) or CAP_SYS_PTRACE"),
+                "allow it with `echo 0 | sudo tee /proc/sys/kernel/yama/ptrace_scope`, or in a container \
+                 start it with --cap-add SYS_PTRACE"
+                    .to_owned(),
+            )
+        };
         format!(
-            "cannot {doing} process {pid}: permission denied;{whose}{traced} attaching needs the permission \
-             to trace it, as a debugger does: the same user with /proc/sys/kernel/yama/ptrace_scope 0{scope}, \
-             or root / CAP_SYS_PTRACE. Run it with sudo, or start the container with --cap-add SYS_PTRACE \
-             (or set_trace() / `jupdb run` in the program instead)"
+            "cannot {doing} process {pid}: permission denied: {why}; attaching needs the permission to trace \
+             it, as a debugger does: {what} (or call jupdb.listen() / set_trace() in the program, or start it \
+             with `jupdb run`)"
         )
     }
 }
