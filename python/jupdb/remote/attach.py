@@ -219,11 +219,7 @@ _ERRORS = {e.__name__: e for e in (PermissionError, ProcessLookupError, TimeoutE
 
 
 def _parent_of(pid: int) -> Optional[int]:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return int(f.read().rpartition(b")")[2].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
+    return _status_field(pid, "PPid", 0)
 
 
 def bootstrap(import_root: str, directory: str) -> str:
